@@ -1,0 +1,51 @@
+import { PROBLEM_CONTENT_TYPE } from './problem.js'
+
+type Json = Record<string, any>
+
+const REQUEST_ID_HEADER_DOC = {
+  description: 'The request id: the caller\'s x-request-id when it is a sane token, else a generated UUID.',
+  schema: { type: 'string' }
+}
+const RETRY_AFTER_HEADER_DOC = {
+  description: 'Seconds to wait before asking again.',
+  schema: { type: 'integer', minimum: 0 }
+}
+
+/**
+ * Finishes the generated document where the route schemas cannot say it: errors are
+ * problem+json, every answer carries x-request-id, a 503 says Retry-After; and the
+ * request-side copies of schemas that no operation references are dropped.
+ */
+export function finishOpenApiDocument<T extends Json> (document: T): T {
+  for (const pathItem of Object.values<Json>(document.paths ?? {})) {
+    for (const operation of Object.values<Json>(pathItem)) {
+      for (const [status, response] of Object.entries<Json>(operation.responses ?? {})) {
+        response.headers = { 'x-request-id': REQUEST_ID_HEADER_DOC, ...response.headers }
+        if (status === '503') response.headers['retry-after'] = RETRY_AFTER_HEADER_DOC
+        if (Number(status) >= 400 && response.content?.['application/json'] !== undefined) {
+          response.content = { [PROBLEM_CONTENT_TYPE]: response.content['application/json'] }
+        }
+      }
+    }
+  }
+  const schemas: Json | undefined = document.components?.schemas
+  // dropping one unreferenced schema can leave the ones only it referenced unreferenced
+  let pruned = true
+  while (schemas !== undefined && pruned) {
+    pruned = false
+    for (const name of Object.keys(schemas)) {
+      if (!isReferenced(document, `#/components/schemas/${name}`, name)) {
+        delete schemas[name]
+        pruned = true
+      }
+    }
+  }
+  return document
+}
+
+/** True when some $ref outside the named schema itself points at it. */
+function isReferenced (document: Json, ref: string, ownName: string): boolean {
+  const { components, ...rest } = document
+  const otherSchemas = Object.fromEntries(Object.entries<Json>(components?.schemas ?? {}).filter(([name]) => name !== ownName))
+  return JSON.stringify([rest, otherSchemas]).includes(`"${ref}"`)
+}

@@ -1,0 +1,87 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { AppError, ERROR_KINDS, isAppError, type FieldError } from '../errors.js'
+
+/** RFC 9457 problem details, as every error of this service is answered. */
+export const ProblemSchema = z.object({
+  type: z.string().meta({ description: 'URI naming the kind of problem.', example: 'urn:vending-orders:problem:order-not-found' }),
+  title: z.string().meta({ example: 'Order not found' }),
+  status: z.number().int().meta({ example: 404 }),
+  detail: z.string().meta({ example: 'The vendor has no such order.' }),
+  code: z.enum(Object.keys(ERROR_KINDS) as [keyof typeof ERROR_KINDS]).meta({ description: 'Stable machine-readable error code.', example: 'ORDER_NOT_FOUND' }),
+  requestId: z.string().meta({ description: 'The request id, also sent as the x-request-id header.', example: 'c0a8e3d2-6f1b-4a0e-9a52-3f4d2b9f1e77' }),
+  vendorCode: z.number().int().optional().meta({ description: 'The vendor\'s own error code, when the vendor gave one.', example: 80002 }),
+  errors: z.array(z.object({
+    in: z.string().meta({ example: 'querystring' }),
+    field: z.string().meta({ example: 'machine' }),
+    message: z.string().meta({ example: 'must be 8 to 20 digits (8 normally; longer for special merchants)' })
+  })).optional().meta({ description: 'On 400: every failing field, with where it is and why.' })
+}).meta({ id: 'Problem', description: 'RFC 9457 problem details.' })
+
+export type Problem = z.infer<typeof ProblemSchema>
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+export function problemType (code: string): string {
+  return `urn:vending-orders:problem:${code.toLowerCase().replaceAll('_', '-')}`
+}
+
+export function toProblem (error: AppError, requestId: string): Problem {
+  return {
+    type: problemType(error.code),
+    title: error.title,
+    status: error.status,
+    detail: error.detail,
+    code: error.code,
+    requestId,
+    ...(error.vendorCode === undefined ? {} : { vendorCode: error.vendorCode }),
+    ...(error.errors === undefined ? {} : { errors: error.errors })
+  }
+}
+
+export function sendProblem (reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+  return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(toProblem(error, String(reply.request.id)))
+}
+
+const PARTS = ['params', 'querystring', 'headers'] as const
+
+/**
+ * Fastify stops validating at the first failing part of a request; a caller deserves every
+ * failing field at once, so on a validation error all zod-schema'd parts are checked again.
+ */
+export function collectFieldErrors (request: FastifyRequest): FieldError[] {
+  const schema = request.routeOptions.schema ?? {}
+  const input: Record<typeof PARTS[number], unknown> = { params: request.params, querystring: request.query, headers: request.headers }
+  return PARTS.flatMap((part) => {
+    const partSchema = schema[part]
+    if (!(partSchema instanceof z.ZodType)) return []
+    const result = partSchema.safeParse(input[part] ?? {})
+    if (result.success) return []
+    return result.error.issues.map((issue) => ({
+      in: part,
+      field: issue.path.join('.') || part,
+      message: issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message
+    }))
+  })
+}
+
+/** Any error → an AppError; only AppErrors and Fastify's 4xx errors say what went wrong. */
+export function asAppError (error: FastifyError | Error, request: FastifyRequest): AppError {
+  if (isAppError(error)) return error
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation !== undefined) {
+    const errors = collectFieldErrors(request)
+    return new AppError('INVALID_REQUEST', {
+      detail: `Invalid ${errors.map((e) => e.field).join(', ') || 'request'}.`,
+      errors,
+      cause: error
+    })
+  }
+  const status = fastifyError.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new AppError('INVALID_REQUEST', { detail: error.message, status, title: STATUS_CODES[status], cause: error })
+  }
+  return new AppError('INTERNAL', { detail: 'Something went wrong on our side.', cause: error })
+}

@@ -1,0 +1,185 @@
+import { Pool, type Dispatcher } from 'undici'
+import { AppError } from '../errors.js'
+import { errorForVendorCode } from './codes.js'
+import { parseEnvelope, VendorOrderSchema, type VendorOrder } from './schemas.js'
+import { encodePayload } from './signing.js'
+
+export interface VendorCredentials {
+  appId: string
+  appSecret: string
+  signKey: string
+}
+
+export interface VendorClientOptions extends VendorCredentials {
+  /** the vendor's service address; a path prefix is kept */
+  baseUrl: string
+  /** total deadline of one call, connect to last body byte */
+  timeoutMs: number
+  /** larger bodies are refused as UPSTREAM_BAD_RESPONSE */
+  maxBodyBytes: number
+  /** keep-alive connections to the vendor (default 32) */
+  connections?: number
+  /** injected dispatcher (tests); the client then leaves closing it to its owner */
+  dispatcher?: Dispatcher
+  /** clock in ms, for the payload timestamp */
+  now?: () => number
+}
+
+/** The subset of pino's logger the client needs; Fastify's request logger fits. */
+export interface VendorLog {
+  info: (obj: object, msg: string) => void
+  warn: (obj: object, msg: string) => void
+  error: (obj: object, msg: string) => void
+}
+
+export interface CallOptions {
+  log?: VendorLog
+  /** aborts the call early (for example: the caller's own deadline) */
+  signal?: AbortSignal
+}
+
+export interface VendorClient {
+  getOrder: (orderId: number, machineNo: string, options?: CallOptions) => Promise<VendorOrder>
+  close: () => Promise<void>
+}
+
+const SILENT: VendorLog = { info () {}, warn () {}, error () {} }
+
+/** System error codes that mean the vendor could not be reached or hung up (undici's own are UND_ERR_*). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT'
+])
+
+export function createVendorClient (options: VendorClientOptions): VendorClient {
+  const base = new URL(options.baseUrl)
+  const origin = base.origin
+  const pathPrefix = base.pathname.replace(/\/+$/, '')
+  const now = options.now ?? Date.now
+  const ownsDispatcher = options.dispatcher === undefined
+  const dispatcher = options.dispatcher ?? new Pool(origin, {
+    connections: options.connections ?? 32,
+    keepAliveTimeout: 30_000,
+    // the total deadline is enforced with an AbortSignal; these only stop undici's 300 s defaults
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs
+  })
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json',
+    Appid: options.appId,
+    AppSecret: options.appSecret
+  }
+
+  async function getOrder (orderId: number, machineNo: string, callOptions: CallOptions = {}): Promise<VendorOrder> {
+    const log = callOptions.log ?? SILENT
+    const started = performance.now()
+    const deadline = AbortSignal.timeout(options.timeoutMs)
+    const signal = callOptions.signal === undefined ? deadline : AbortSignal.any([deadline, callOptions.signal])
+    // a fresh timestamp per attempt: the vendor checks it and the sign covers it
+    const payload = encodePayload({ machine_no: machineNo, timestamp: String(Math.floor(now() / 1000)) }, options.signKey)
+    let httpStatus: number | undefined
+    let vendorCode: number | undefined
+    try {
+      const response = await dispatcher.request({
+        origin,
+        path: `${pathPrefix}/api/openapi/v1/orders/${orderId}`,
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ payload }),
+        signal
+      })
+      httpStatus = response.statusCode
+      const text = await readCapped(response.body, options.maxBodyBytes, response.headers['content-length'])
+      const envelope = parseEnvelope(parseJson(text))
+      if (envelope === null) {
+        throw new AppError('UPSTREAM_BAD_RESPONSE', {
+          detail: `The vendor answered HTTP ${httpStatus} with a body that is not its JSON envelope.`,
+          upstreamStatus: httpStatus
+        })
+      }
+      vendorCode = envelope.code
+      // trust the body's code over the HTTP status: the vendor sends 401s with codes, and 200s with errors
+      if (envelope.code !== 0) throw errorForVendorCode(envelope.code)
+      return parseOrder(envelope.data, orderId)
+    } catch (error) {
+      const mapped = toAppError(error, deadline, options.timeoutMs)
+      const level = mapped.code === 'UPSTREAM_REJECTED' ? 'error' : 'warn'
+      log[level]({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, error: mapped.code } }, 'vendor call failed')
+      throw mapped
+    } finally {
+      if (vendorCode === 0) log.info({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode } }, 'vendor call')
+    }
+  }
+
+  async function close (): Promise<void> {
+    if (ownsDispatcher) await dispatcher.close()
+  }
+
+  return { getOrder, close }
+}
+
+function elapsed (started: number): number {
+  return Math.round((performance.now() - started) * 10) / 10
+}
+
+/** Reads the whole body, refusing it as soon as it passes the cap (declared or actual). */
+async function readCapped (body: Dispatcher.ResponseData['body'], maxBytes: number, contentLength: string | string[] | undefined): Promise<string> {
+  const tooLarge = (): AppError => {
+    body.destroy()
+    return new AppError('UPSTREAM_BAD_RESPONSE', { detail: `The vendor's answer is larger than ${maxBytes} bytes.` })
+  }
+  if (typeof contentLength === 'string' && Number(contentLength) > maxBytes) throw tooLarge()
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.length
+    if (size > maxBytes) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, size).toString('utf8')
+}
+
+function parseJson (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function parseOrder (data: unknown, orderId: number): VendorOrder {
+  // some gateways wrap data as a JSON string; accept that, reject anything else that is not an object
+  const candidate = typeof data === 'string' ? parseJson(data) : data
+  const result = VendorOrderSchema.safeParse(candidate ?? {})
+  if (!result.success) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', {
+      detail: `The vendor's order data does not match its documented shape (${result.error.issues.map((i) => i.path.join('.') || 'data').join(', ')}).`,
+      cause: result.error
+    })
+  }
+  const order = result.data
+  if (order.order_id !== undefined && order.order_id !== orderId) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: `The vendor answered with order ${order.order_id} for order ${orderId}.` })
+  }
+  return order
+}
+
+function toAppError (error: unknown, deadline: AbortSignal, timeoutMs: number): AppError {
+  if (error instanceof AppError) return error
+  if (deadline.aborted) {
+    return new AppError('UPSTREAM_TIMEOUT', { detail: `The vendor did not answer within ${timeoutMs} ms.`, cause: error })
+  }
+  const code = (error as { code?: string }).code
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new AppError('UPSTREAM_TIMEOUT', { detail: `The vendor did not answer within ${timeoutMs} ms.`, cause: error })
+  }
+  if (code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith('UND_ERR'))) {
+    return new AppError('UPSTREAM_UNREACHABLE', { detail: 'The vendor could not be reached or closed the connection.', cause: error })
+  }
+  if ((error as Error).name === 'AbortError') {
+    return new AppError('UNAVAILABLE', { detail: 'The request was cancelled before the vendor answered.', cause: error })
+  }
+  // not a transport failure: a bug of ours, answered as INTERNAL by the error handler
+  return new AppError('INTERNAL', { detail: 'Unexpected failure while calling the vendor.', cause: error })
+}

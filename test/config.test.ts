@@ -1,0 +1,64 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+const VENDOR = {
+  VENDOR_BASE_URL: 'https://vendor.example.test',
+  VENDOR_APP_ID: 'app-id-secret-value',
+  VENDOR_APP_SECRET: 'app-secret-value-xyz',
+  VENDOR_SIGN_KEY: 'sign-key-value-abc'
+}
+
+function problemsOf (env: Record<string, string>): string[] {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+t.test('defaults with nothing set: demo mode', async (t) => {
+  const config = loadConfig({})
+  t.same(config, {
+    port: 3000,
+    host: '0.0.0.0',
+    logLevel: 'info',
+    production: false,
+    vendor: null,
+    vendorTimeoutMs: 5000,
+    vendorMaxBodyBytes: 1024 * 1024
+  })
+})
+
+t.test('all four vendor settings give a vendor; numbers are parsed', async (t) => {
+  const config = loadConfig({ ...VENDOR, PORT: '8080', VENDOR_TIMEOUT_MS: '2500', LOG_LEVEL: 'debug' })
+  t.same(config.vendor, { baseUrl: VENDOR.VENDOR_BASE_URL, appId: VENDOR.VENDOR_APP_ID, appSecret: VENDOR.VENDOR_APP_SECRET, signKey: VENDOR.VENDOR_SIGN_KEY })
+  t.equal(config.port, 8080)
+  t.equal(config.vendorTimeoutMs, 2500)
+  t.equal(config.logLevel, 'debug')
+})
+
+t.test('empty strings count as unset', async (t) => {
+  t.equal(loadConfig({ PORT: '', VENDOR_BASE_URL: '' }).port, 3000)
+})
+
+t.test('partial vendor settings name every missing one', async (t) => {
+  const problems = problemsOf({ VENDOR_BASE_URL: VENDOR.VENDOR_BASE_URL, VENDOR_APP_SECRET: VENDOR.VENDOR_APP_SECRET })
+  t.equal(problems.length, 1)
+  t.match(problems[0], /VENDOR_APP_ID, VENDOR_SIGN_KEY: missing/)
+})
+
+t.test('production refuses the simulator fallback and names the four settings', async (t) => {
+  const problems = problemsOf({ NODE_ENV: 'production' })
+  t.match(problems[0], /VENDOR_BASE_URL, VENDOR_APP_ID, VENDOR_APP_SECRET, VENDOR_SIGN_KEY: missing; NODE_ENV=production/)
+  t.equal(loadConfig({ NODE_ENV: 'production', ...VENDOR }).production, true)
+})
+
+t.test('every problem is reported at once, by name, without any value', async (t) => {
+  const env = { ...VENDOR, VENDOR_SIGN_KEY: '', PORT: 'eighty', VENDOR_TIMEOUT_MS: '-5', LOG_LEVEL: 'loud', VENDOR_BASE_URL: 'ftp://x' }
+  let message = ''
+  try { loadConfig(env) } catch (error) { message = (error as Error).message }
+  for (const name of ['PORT', 'VENDOR_TIMEOUT_MS', 'LOG_LEVEL', 'VENDOR_BASE_URL', 'VENDOR_SIGN_KEY']) t.match(message, name)
+  for (const secret of [VENDOR.VENDOR_APP_ID, VENDOR.VENDOR_APP_SECRET, 'eighty', 'loud']) t.notMatch(message, secret)
+})

@@ -1,0 +1,105 @@
+import t from 'tap'
+import { isTerminal, normalizeOrder, toMoney } from '../../src/orders/normalize.js'
+import { ORDER_EXAMPLE, OrderSchema } from '../../src/orders/schema.js'
+import { VendorOrderSchema } from '../../src/vendor/schemas.js'
+
+const parse = (data: unknown) => VendorOrderSchema.parse(data)
+
+// The vendor's documented example, as it arrives after protobuf left out the zero fields.
+const DOCUMENTED = {
+  order_id: 54,
+  trade_id: '3f2a58ad69b74e86b8a1a3da6fd75cc1',
+  date: '2024-04-26',
+  amount: '3.00',
+  status: 'SUCCESS',
+  notify_send_count: 1,
+  records: [
+    { id: 70, product_id: 121, quantity: 1, price: '1.00', status: 'IS_DELIVERING', notify_sent: '1' },
+    { id: 71, product_id: 122, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' },
+    { id: 72, product_id: 131, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' }
+  ]
+}
+
+t.test('the documented example normalizes to the documented contract', async (t) => {
+  const order = normalizeOrder(parse(DOCUMENTED), 54)
+  t.same(order, ORDER_EXAMPLE)
+  t.ok(OrderSchema.safeParse(order).success)
+})
+
+t.test('an order with every optional field left out gets every field, defaulted', async (t) => {
+  const order = normalizeOrder(parse({}), 77)
+  t.same(order, {
+    id: 77,
+    tradeId: null,
+    date: null,
+    amount: '0.00',
+    status: 'UNKNOWN',
+    notifySendCount: 0,
+    pickupCodeId: null,
+    terminal: false,
+    items: []
+  })
+  const item = normalizeOrder(parse({ status: 'NOTPAY', records: [{}] }), 1).items[0]
+  t.same(item, { id: 0, productId: 0, quantity: 0, price: '0.00', status: null, notifySent: false })
+})
+
+t.test('integers sent as strings (protobuf int64) become numbers', async (t) => {
+  const order = normalizeOrder(parse({
+    order_id: '9007199254740991',
+    notify_send_count: '2',
+    pickup_code_id: '88',
+    records: [{ id: '70', product_id: '121', quantity: '3', price: '3.00', status: 'IS_SUCCESS', notify_sent: '1' }]
+  }), 9007199254740991)
+  t.equal(order.id, 9007199254740991)
+  t.equal(order.notifySendCount, 2)
+  t.equal(order.pickupCodeId, 88)
+  t.same(order.items[0], { id: 70, productId: 121, quantity: 3, price: '3.00', status: 'IS_SUCCESS', notifySent: true })
+  t.throws(() => parse({ order_id: '12abc' }))
+  t.throws(() => parse({ order_id: '99999999999999999' }), 'beyond 2^53 is refused, not rounded')
+})
+
+t.test('unknown enum values become UNKNOWN and are reported', async (t) => {
+  const seen: string[] = []
+  const order = normalizeOrder(parse({ status: 'PARTIAL_REFUND', records: [{ status: 'IS_QUEUED' }, { status: 'IS_SUCCESS' }] }), 5,
+    (field, value) => seen.push(`${field}=${value}`))
+  t.equal(order.status, 'UNKNOWN')
+  t.same(order.items.map((i) => i.status), ['UNKNOWN', 'IS_SUCCESS'])
+  t.same(seen, ['status=PARTIAL_REFUND', 'items.status=IS_QUEUED'])
+  t.equal(order.terminal, false)
+})
+
+t.test('unknown fields are ignored', async (t) => {
+  const order = normalizeOrder(parse({ ...DOCUMENTED, brand_new_field: { x: 1 }, records: [{ ...DOCUMENTED.records[0], extra: true }] }), 54)
+  t.notOk('brand_new_field' in order)
+  t.notOk('extra' in (order.items[0] as object))
+})
+
+t.test('money is always two decimals and never goes through a float', async (t) => {
+  const cases: Array<[string | undefined, string]> = [
+    ['3.00', '3.00'], ['3', '3.00'], ['3.5', '3.50'], ['0.1', '0.10'], ['003.10', '3.10'], ['0', '0.00'],
+    ['12345678901234567890.99', '12345678901234567890.99'], ['2.500', '2.50'], [undefined, '0.00']
+  ]
+  for (const [input, output] of cases) t.equal(toMoney(input), output, `${input}`)
+  t.throws(() => toMoney('2.505'), { code: 'UPSTREAM_BAD_RESPONSE' }, 'a third non-zero decimal is never rounded away')
+  t.equal(normalizeOrder(parse({ amount: 4.5 }), 1).amount, '4.50', 'a JSON number amount is tolerated')
+  t.throws(() => parse({ amount: '3,00' }))
+})
+
+t.test('notify_sent: "1" is true; "0", absent and anything else false', async (t) => {
+  const flags = normalizeOrder(parse({ records: [{ notify_sent: '1' }, { notify_sent: '0' }, {}, { notify_sent: 1 }, { notify_sent: 'yes' }] }), 1)
+    .items.map((i) => i.notifySent)
+  t.same(flags, [true, false, false, true, false])
+})
+
+t.test('terminal follows design.md', async (t) => {
+  for (const status of ['REFUND', 'CLOSED', 'REVOKED', 'PAYERROR'] as const) t.ok(isTerminal(status, []), status)
+  for (const status of ['NOTPAY', 'USERPAYING', 'UNKNOWN'] as const) t.notOk(isTerminal(status, [{ status: 'IS_SUCCESS' }]), status)
+  for (const status of ['SUCCESS', 'PICKUPCODE', 'TESTPAY'] as const) {
+    t.notOk(isTerminal(status, []), `${status} without lines`)
+    t.ok(isTerminal(status, [{ status: 'IS_SUCCESS' }, { status: 'IS_FAILED' }, { status: 'IS_TIMEOUT' }, { status: 'IS_PICKED_UP' }, { status: 'IS_REFUND' }]), `${status} all final`)
+    t.notOk(isTerminal(status, [{ status: 'IS_SUCCESS' }, { status: 'IS_DELIVERING' }]), `${status} one dispensing`)
+    t.notOk(isTerminal(status, [{ status: 'WAITING_PICKED_UP' }]), `${status} waiting`)
+    t.notOk(isTerminal(status, [{ status: null }]), `${status} line without status`)
+    t.notOk(isTerminal(status, [{ status: 'UNKNOWN' }]), `${status} unknown line status`)
+  }
+})
