@@ -48,22 +48,27 @@ export function sendProblem (reply: FastifyReply, error: AppError): FastifyReply
 const PARTS = ['params', 'querystring', 'headers'] as const
 
 /**
- * Fastify stops validating at the first failing part of a request; a caller deserves every
- * failing field at once, so on a validation error all zod-schema'd parts are checked again.
+ * Fastify validates params, then querystring, then headers, and stops at the first failing
+ * part; a caller deserves every failing field at once, so that part and the ones Fastify did
+ * not reach are checked again (the parts before it passed, and now hold their parsed values).
  */
-export function collectFieldErrors (request: FastifyRequest): FieldError[] {
+export function collectFieldErrors (request: FastifyRequest, failedPart: string | undefined): FieldError[] {
   const schema = request.routeOptions.schema ?? {}
   const input: Record<typeof PARTS[number], unknown> = { params: request.params, querystring: request.query, headers: request.headers }
-  return PARTS.flatMap((part) => {
+  const from = Math.max(0, PARTS.indexOf(failedPart as typeof PARTS[number]))
+  return PARTS.slice(from).flatMap((part) => {
     const partSchema = schema[part]
     if (!(partSchema instanceof z.ZodType)) return []
     const result = partSchema.safeParse(input[part] ?? {})
     if (result.success) return []
-    return result.error.issues.map((issue) => ({
-      in: part,
-      field: issue.path.join('.') || part,
-      message: issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message
-    }))
+    // one message per field: the first check it failed says enough
+    const byField = new Map<string, FieldError>()
+    for (const issue of result.error.issues) {
+      const field = issue.path.join('.') || part
+      if (byField.has(field)) continue
+      byField.set(field, { in: part, field, message: issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message })
+    }
+    return [...byField.values()]
   })
 }
 
@@ -72,7 +77,7 @@ export function asAppError (error: FastifyError | Error, request: FastifyRequest
   if (isAppError(error)) return error
   const fastifyError = error as FastifyError
   if (fastifyError.validation !== undefined) {
-    const errors = collectFieldErrors(request)
+    const errors = collectFieldErrors(request, fastifyError.validationContext)
     return new AppError('INVALID_REQUEST', {
       detail: `Invalid ${errors.map((e) => e.field).join(', ') || 'request'}.`,
       errors,

@@ -126,6 +126,8 @@ function elapsed (started: number): number {
 /** Reads the whole body, refusing it as soon as it passes the cap (declared or actual). */
 async function readCapped (body: Dispatcher.ResponseData['body'], maxBytes: number, contentLength: string | string[] | undefined): Promise<string> {
   const tooLarge = (): AppError => {
+    // destroying emits an abort error; nobody else listens, and an unhandled one would crash the process
+    body.on('error', () => {})
     body.destroy()
     return new AppError('UPSTREAM_BAD_RESPONSE', { detail: `The vendor's answer is larger than ${maxBytes} bytes.` })
   }

@@ -1,0 +1,84 @@
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import { buildApp, type AppConfig } from '../src/app.js'
+import { createLogger } from '../src/logger.js'
+
+export const TEST_CREDENTIALS = {
+  appId: 'test-app-id-7d1f',
+  appSecret: 'test-app-secret-9c2e5b',
+  signKey: 'test-sign-key-41aa0f'
+}
+
+export function testConfig (baseUrl: string, overrides: Partial<AppConfig> = {}): AppConfig {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    production: false,
+    vendor: { baseUrl, ...TEST_CREDENTIALS },
+    vendorTimeoutMs: 1000,
+    vendorMaxBodyBytes: 64 * 1024,
+    ...overrides
+  }
+}
+
+export interface RecordedRequest {
+  method: string
+  url: string
+  headers: IncomingMessage['headers']
+  body: string
+}
+
+export interface Upstream {
+  url: string
+  requests: RecordedRequest[]
+}
+
+/**
+ * A throwaway HTTP upstream on port 0 that records every request and answers with `handler`:
+ * real sockets, so resets and slow answers are real. Closed in teardown.
+ */
+export async function startUpstream (t: Test, handler: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<Upstream> {
+  const requests: RecordedRequest[] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk: string) => { body += chunk })
+    req.on('end', () => {
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body })
+      handler(req, res, body)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(async () => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests }
+}
+
+/** Answers with a JSON body and status. */
+export function json (res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+/** Everything a pino logger writes, kept in memory so tests can search the logs. */
+export function captureLogs (): { logger: ReturnType<typeof createLogger>, lines: () => string } {
+  const chunks: string[] = []
+  const stream = new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } })
+  return { logger: createLogger('trace', stream), lines: () => chunks.join('') }
+}
+
+/** buildApp against `baseUrl`, closed in teardown. */
+export async function buildTestApp (t: Test, baseUrl: string, overrides: Partial<AppConfig> = {}, deps: Parameters<typeof buildApp>[1] = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(baseUrl, overrides), deps)
+  t.teardown(() => app.close())
+  return app
+}

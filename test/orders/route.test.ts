@@ -1,0 +1,140 @@
+import t from 'tap'
+import { ORDER_EXAMPLE } from '../../src/orders/schema.js'
+import { buildTestApp, json, startUpstream } from '../helper.js'
+
+const DOCUMENTED_DATA = {
+  order_id: 54,
+  trade_id: '3f2a58ad69b74e86b8a1a3da6fd75cc1',
+  date: '2024-04-26',
+  amount: '3.00',
+  status: 'SUCCESS',
+  notify_send_count: 1,
+  records: [
+    { id: 70, product_id: 121, quantity: 1, price: '1.00', status: 'IS_DELIVERING', notify_sent: '1' },
+    { id: 71, product_id: 122, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' },
+    { id: 72, product_id: 131, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' }
+  ]
+}
+
+t.test('GET /orders/:id answers the normalized order', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, message: 'ok', data: DOCUMENTED_DATA }))
+  const app = await buildTestApp(t, upstream.url)
+  const res = await app.inject({ url: '/orders/54?machine=16327129&unrelated=ignored' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^application\/json/)
+  t.same(res.json(), ORDER_EXAMPLE)
+  t.equal(upstream.requests.length, 1)
+  t.equal(upstream.requests[0]?.url, '/api/openapi/v1/orders/54')
+})
+
+t.test('the request id: a sane incoming one is kept, anything else replaced', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 80002, message: 'no record' }))
+  const app = await buildTestApp(t, upstream.url)
+  const kept = await app.inject({ url: '/orders/1?machine=16327129', headers: { 'x-request-id': 'abc-123.def:9' } })
+  t.equal(kept.headers['x-request-id'], 'abc-123.def:9')
+  t.equal(kept.json().requestId, 'abc-123.def:9')
+  const replaced = await app.inject({ url: '/orders/1?machine=16327129', headers: { 'x-request-id': 'bad id\nwith newline' } })
+  t.match(replaced.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+  t.equal(replaced.json().requestId, replaced.headers['x-request-id'])
+})
+
+const BAD_IDS = ['0', '-1', '1.5', 'abc', '007', '1'.repeat(30), '9007199254740992', '+5', '1e3', '%20']
+const BAD_MACHINES = ['1234567', '1'.repeat(21), 'abcdefgh', '1632 7129', ' 16327129', '16327129 ', '']
+
+t.test('malformed id or machine: 400 naming the field, and the vendor is never called', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: DOCUMENTED_DATA }))
+  const app = await buildTestApp(t, upstream.url)
+
+  for (const id of BAD_IDS) {
+    const res = await app.inject({ url: `/orders/${encodeURIComponent(id)}?machine=16327129` })
+    t.equal(res.statusCode, 400, `id ${JSON.stringify(id)}`)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    const body = res.json()
+    t.match(body, { type: 'urn:vending-orders:problem:invalid-request', title: 'Invalid request', status: 400, code: 'INVALID_REQUEST', requestId: String })
+    t.same(body.errors.map((e: { in: string, field: string }) => `${e.in}.${e.field}`), ['params.id'], `id ${JSON.stringify(id)}`)
+  }
+  for (const machine of BAD_MACHINES) {
+    const res = await app.inject({ url: `/orders/54?machine=${encodeURIComponent(machine)}` })
+    t.equal(res.statusCode, 400, `machine ${JSON.stringify(machine)}`)
+    t.same(res.json().errors.map((e: { field: string }) => e.field), ['machine'], `machine ${JSON.stringify(machine)}`)
+  }
+  const missing = await app.inject({ url: '/orders/54' })
+  t.equal(missing.statusCode, 400)
+  t.same(missing.json().errors, [{ in: 'querystring', field: 'machine', message: 'is required' }])
+
+  const both = await app.inject({ url: '/orders/007?machine=abc' })
+  t.same(both.json().errors.map((e: { in: string, field: string }) => `${e.in}.${e.field}`), ['params.id', 'querystring.machine'],
+    'params and query failures are reported together')
+  t.match(both.json().detail, /id, machine/)
+
+  t.equal(upstream.requests.length, 0, 'no bad input reached the vendor')
+})
+
+t.test('the largest safe id and a 20-digit machine are accepted', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 9007199254740991 } }))
+  const app = await buildTestApp(t, upstream.url)
+  const res = await app.inject({ url: `/orders/9007199254740991?machine=${'1'.repeat(20)}` })
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().id, 9007199254740991)
+})
+
+// design.md's error table, driven end to end over real HTTP.
+const VENDOR_ROWS: Array<[number, number, string, number]> = [
+  // [vendor code, vendor HTTP status, our code, our status]
+  [80002, 200, 'ORDER_NOT_FOUND', 404], [4004, 200, 'ORDER_NOT_FOUND', 404],
+  [30001, 200, 'MACHINE_NOT_FOUND', 404], [30003, 200, 'MACHINE_NOT_FOUND', 404], [6026, 200, 'MACHINE_NOT_FOUND', 404], [6007, 200, 'MACHINE_NOT_FOUND', 404],
+  [40005, 200, 'ORDER_EXPIRED', 410], [6042, 200, 'ORDER_EXPIRED', 410],
+  [40006, 200, 'ORDER_STATE_INVALID', 409], [6043, 200, 'ORDER_STATE_INVALID', 409],
+  [30004, 200, 'MACHINE_NOT_OPERATING', 409],
+  [30002, 200, 'MACHINE_OFFLINE', 503], [4008, 200, 'MACHINE_OFFLINE', 503], [6025, 200, 'MACHINE_OFFLINE', 503],
+  [10008, 401, 'UPSTREAM_REJECTED', 502], [10013, 401, 'UPSTREAM_REJECTED', 502], [10014, 401, 'UPSTREAM_REJECTED', 502],
+  [10009, 200, 'UPSTREAM_REJECTED', 502], [10010, 200, 'UPSTREAM_REJECTED', 502], [1000, 401, 'UPSTREAM_REJECTED', 502],
+  [4006, 200, 'UPSTREAM_REJECTED', 502], [6044, 403, 'UPSTREAM_REJECTED', 502], [400, 400, 'UPSTREAM_REJECTED', 502],
+  [10001, 200, 'UPSTREAM_REJECTED', 502], [4003, 200, 'UPSTREAM_REJECTED', 502],
+  [77777, 200, 'UPSTREAM_ERROR', 502], [5001, 500, 'UPSTREAM_ERROR', 502]
+]
+
+t.test('every vendor code maps to its row of the error table, as problem+json', async (t) => {
+  let answer: [number, number] = [0, 200]
+  const upstream = await startUpstream(t, (_req, res) => json(res, answer[1], { code: answer[0], message: 'vendor says no', data: {} }))
+  const app = await buildTestApp(t, upstream.url)
+  for (const [vendorCode, vendorStatus, code, status] of VENDOR_ROWS) {
+    answer = [vendorCode, vendorStatus]
+    const res = await app.inject({ url: '/orders/54?machine=16327129' })
+    t.equal(res.statusCode, status, `vendor ${vendorCode}`)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    const body = res.json()
+    t.same(Object.keys(body).sort(), ['code', 'detail', 'requestId', 'status', 'title', 'type', 'vendorCode'])
+    t.match(body, { code, status, vendorCode, requestId: res.headers['x-request-id'] }, `vendor ${vendorCode}`)
+    t.equal(res.headers['retry-after'], code === 'MACHINE_OFFLINE' ? '30' : undefined)
+    t.not(res.statusCode, 401, 'a vendor 401 never becomes our 401')
+  }
+})
+
+t.test('transport faults map to their rows', async (t) => {
+  let mode = ''
+  const upstream = await startUpstream(t, (req, res) => {
+    if (mode === 'reset') req.socket.destroy()
+    else if (mode === 'html') { res.writeHead(502, { 'content-type': 'text/html' }); res.end('<html><body>Bad Gateway</body></html>') } else if (mode === 'slow') setTimeout(() => json(res, 200, { code: 0, data: {} }), 800)
+  })
+  const app = await buildTestApp(t, upstream.url, { vendorTimeoutMs: 200 })
+  for (const [m, code, status] of [['reset', 'UPSTREAM_UNREACHABLE', 502], ['html', 'UPSTREAM_BAD_RESPONSE', 502], ['slow', 'UPSTREAM_TIMEOUT', 504]] as const) {
+    mode = m
+    const res = await app.inject({ url: '/orders/54?machine=16327129' })
+    t.equal(res.statusCode, status, m)
+    t.match(res.json(), { code, status, type: `urn:vending-orders:problem:${code.toLowerCase().replaceAll('_', '-')}` })
+    t.notOk('vendorCode' in res.json())
+  }
+})
+
+t.test('unknown routes and methods get a problem+json 404', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, {}))
+  const app = await buildTestApp(t, upstream.url)
+  for (const [method, url] of [['GET', '/nope'], ['POST', '/orders/54?machine=16327129'], ['GET', '/orders']] as const) {
+    const res = await app.inject({ method, url })
+    t.equal(res.statusCode, 404, `${method} ${url}`)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.match(res.json(), { code: 'NOT_FOUND', status: 404, requestId: String })
+  }
+  t.equal(upstream.requests.length, 0)
+})

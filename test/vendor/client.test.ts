@@ -1,0 +1,184 @@
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
+import { AppError } from '../../src/errors.js'
+import { createVendorClient, type VendorClientOptions } from '../../src/vendor/client.js'
+import { signParams } from '../../src/vendor/signing.js'
+import { json, startUpstream, TEST_CREDENTIALS } from '../helper.js'
+
+function client (t: Test, baseUrl: string, overrides: Partial<VendorClientOptions> = {}) {
+  const vendor = createVendorClient({ baseUrl, ...TEST_CREDENTIALS, timeoutMs: 500, maxBodyBytes: 4096, ...overrides })
+  t.teardown(() => vendor.close())
+  return vendor
+}
+
+async function failure (promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof AppError) return error
+    throw error
+  }
+  throw new Error('expected the call to fail')
+}
+
+t.test('sends a signed POST with the credentials as headers', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, message: 'ok', data: { order_id: 54, status: 'SUCCESS' } }))
+  const fixedNow = 1_714_115_742_123
+  const order = await client(t, upstream.url + '/prefix/', { now: () => fixedNow }).getOrder(54, '16327129')
+  t.same(order, { order_id: 54, status: 'SUCCESS' })
+
+  const [request] = upstream.requests
+  t.equal(request?.method, 'POST')
+  t.equal(request?.url, '/prefix/api/openapi/v1/orders/54', 'a base URL path prefix is kept')
+  t.equal(request?.headers.appid, TEST_CREDENTIALS.appId)
+  t.equal(request?.headers.appsecret, TEST_CREDENTIALS.appSecret)
+  t.match(request?.headers['content-type'], /application\/json/)
+  const payload = JSON.parse(Buffer.from(JSON.parse(request?.body ?? '{}').payload, 'base64').toString('utf8'))
+  t.same(payload, {
+    machine_no: '16327129',
+    timestamp: '1714115742',
+    sign: signParams({ machine_no: '16327129', timestamp: '1714115742' }, TEST_CREDENTIALS.signKey)
+  })
+})
+
+t.test('every call carries a fresh timestamp and its own valid sign', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 1 } }))
+  let now = 1_700_000_000_000
+  const vendor = client(t, upstream.url, { now: () => now })
+  await vendor.getOrder(1, '12345678')
+  now += 5000
+  await vendor.getOrder(1, '12345678')
+  const payloads = upstream.requests.map((r) => JSON.parse(Buffer.from(JSON.parse(r.body).payload, 'base64').toString()))
+  t.same(payloads.map((p) => p.timestamp), ['1700000000', '1700000005'])
+  for (const p of payloads) t.equal(p.sign, signParams({ machine_no: p.machine_no, timestamp: p.timestamp }, TEST_CREDENTIALS.signKey))
+})
+
+t.test('trusts the body code over the HTTP status', async (t) => {
+  const answers = [
+    [401, { code: 10014, message: 'Appid invalid', data: {} }, 'UPSTREAM_REJECTED', 10014],
+    [200, { code: 80002, message: 'no record', data: null }, 'ORDER_NOT_FOUND', 80002],
+    [500, { code: '40005', message: '订单已过期' }, 'ORDER_EXPIRED', 40005]
+  ] as const
+  let next = 0
+  const upstream = await startUpstream(t, (_req, res) => { const [status, body] = answers[next++]!; json(res, status, body) })
+  const vendor = client(t, upstream.url)
+  for (const [, , code, vendorCode] of answers) {
+    const error = await failure(vendor.getOrder(1, '12345678'))
+    t.equal(error.code, code)
+    t.equal(error.vendorCode, vendorCode)
+  }
+  const ok = await startUpstream(t, (_req, res) => json(res, 401, { message: 'ok', data: { order_id: 2 } }))
+  t.same(await client(t, ok.url).getOrder(2, '12345678'), { order_id: 2 }, 'a missing code is protobuf\'s 0')
+})
+
+t.test('lenient envelope: data as a JSON string, unknown keys, empty data', async (t) => {
+  const bodies = [
+    { code: 0, message: 'ok', data: JSON.stringify({ order_id: 3, amount: '1.00' }), trace: 'x' },
+    { code: 0, message: 'ok', data: {} },
+    { code: 0, message: 'ok' }
+  ]
+  let next = 0
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, bodies[next++]))
+  const vendor = client(t, upstream.url)
+  t.same(await vendor.getOrder(3, '12345678'), { order_id: 3, amount: '1.00' })
+  t.same(await vendor.getOrder(3, '12345678'), {})
+  t.same(await vendor.getOrder(3, '12345678'), {})
+})
+
+t.test('bodies that are not the envelope or not an order are UPSTREAM_BAD_RESPONSE', async (t) => {
+  const bodies: Array<[number, string, string]> = [
+    [200, 'text/plain', 'this is not json'],
+    [502, 'text/html', '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>'],
+    [200, 'application/json', '[1,2,3]'],
+    [200, 'application/json', '{"unrelated":true}'],
+    [200, 'application/json', '{"code":"zero","data":{}}'],
+    [200, 'application/json', '{"code":0,"data":{"order_id":"not a number"}}'],
+    [200, 'application/json', '{"code":0,"data":{"records":"nope"}}'],
+    [200, 'application/json', '{"code":0,"data":42}'],
+    [200, 'application/json', '{"code":0,"data":{"order_id":99}}']
+  ]
+  let next = 0
+  const upstream = await startUpstream(t, (_req, res) => {
+    const [status, type, body] = bodies[next++]!
+    res.writeHead(status, { 'content-type': type })
+    res.end(body)
+  })
+  const vendor = client(t, upstream.url)
+  for (const [status, , body] of bodies) {
+    const error = await failure(vendor.getOrder(5, '12345678'))
+    t.equal(error.code, 'UPSTREAM_BAD_RESPONSE', body.slice(0, 40))
+    t.equal(error.status, 502)
+    if (status === 502) t.equal(error.upstreamStatus, 502, 'the vendor\'s HTTP status is kept for retry decisions')
+  }
+})
+
+t.test('a body over the cap is refused, declared or streamed', async (t) => {
+  const big = JSON.stringify({ code: 0, data: { trade_id: 'x'.repeat(10_000) } })
+  let chunked = false
+  const upstream = await startUpstream(t, (_req, res) => {
+    if (chunked) {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write(big.slice(0, 3000))
+      setTimeout(() => res.end(big.slice(3000)), 20)
+    } else {
+      json(res, 200, JSON.parse(big))
+    }
+    chunked = true
+  })
+  const vendor = client(t, upstream.url)
+  const declared = await failure(vendor.getOrder(1, '12345678'))
+  t.equal(declared.code, 'UPSTREAM_BAD_RESPONSE')
+  t.match(declared.detail, /larger than 4096 bytes/)
+  const streamed = await failure(vendor.getOrder(1, '12345678'))
+  t.equal(streamed.code, 'UPSTREAM_BAD_RESPONSE')
+  t.match(streamed.detail, /larger than 4096 bytes/)
+})
+
+t.test('a vendor slower than the deadline is UPSTREAM_TIMEOUT, on time', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => { setTimeout(() => json(res, 200, { code: 0, data: {} }), 1500) })
+  const started = Date.now()
+  const error = await failure(client(t, upstream.url, { timeoutMs: 200 }).getOrder(1, '12345678'))
+  t.equal(error.code, 'UPSTREAM_TIMEOUT')
+  t.equal(error.status, 504)
+  t.ok(Date.now() - started < 1000, 'gave up at the deadline, not when the vendor answered')
+})
+
+t.test('a body that stalls past the deadline is UPSTREAM_TIMEOUT too', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
+    res.write('{"code":0,')
+  })
+  const error = await failure(client(t, upstream.url, { timeoutMs: 200 }).getOrder(1, '12345678'))
+  t.equal(error.code, 'UPSTREAM_TIMEOUT')
+})
+
+t.test('a refused connection is UPSTREAM_UNREACHABLE', async (t) => {
+  // take a free port, then close it so nothing listens there
+  const probe = createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const port = (probe.address() as AddressInfo).port
+  probe.close()
+  await once(probe, 'close')
+  const error = await failure(client(t, `http://127.0.0.1:${port}`).getOrder(1, '12345678'))
+  t.equal(error.code, 'UPSTREAM_UNREACHABLE')
+  t.equal(error.status, 502)
+})
+
+t.test('a reset before the answer and a reset mid-body are UPSTREAM_UNREACHABLE', async (t) => {
+  let midBody = false
+  const upstream = await startUpstream(t, (req, res) => {
+    if (midBody) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '200' })
+      res.write('{"code":0,"data":{"order_')
+      setTimeout(() => req.socket.destroy(), 10)
+    } else {
+      req.socket.destroy()
+    }
+    midBody = true
+  })
+  const vendor = client(t, upstream.url)
+  t.equal((await failure(vendor.getOrder(1, '12345678'))).code, 'UPSTREAM_UNREACHABLE')
+  t.equal((await failure(vendor.getOrder(1, '12345678'))).code, 'UPSTREAM_UNREACHABLE')
+})
