@@ -1,17 +1,31 @@
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+
+export interface Readiness {
+  ready: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** set `ready` to false to fail readiness before closing, so load balancers stop sending traffic */
+    readiness: Readiness
+  }
+}
 
 /**
- * Liveness answers while the process runs; readiness turns 503 as soon as shutdown starts,
- * so a load balancer stops sending traffic before the listener closes.
+ * Liveness answers while the process runs; readiness answers 503 once shutdown starts.
  * Both are left out of the OpenAPI document: they are for the platform, not for app developers.
  */
-export const healthRoutes: FastifyPluginAsync = async (app) => {
-  let closing = false
-  app.addHook('preClose', async () => { closing = true })
+const health: FastifyPluginAsync = async (app) => {
+  const readiness: Readiness = { ready: true }
+  app.decorate('readiness', readiness)
+  app.addHook('preClose', async () => { readiness.ready = false })
 
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
-    if (closing) return reply.code(503).send({ status: 'closing' })
+    if (!readiness.ready) return reply.code(503).send({ status: 'shutting down' })
     return { status: 'ok' }
   })
 }
+
+export const healthRoutes = fp(health, { name: 'health' })

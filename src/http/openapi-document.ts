@@ -28,24 +28,19 @@ export function finishOpenApiDocument<T extends Json> (document: T): T {
       }
     }
   }
-  const schemas: Json | undefined = document.components?.schemas
+  const schemas: Json = document.components?.schemas ?? {}
   // dropping one unreferenced schema can leave the ones only it referenced unreferenced
-  let pruned = true
-  while (schemas !== undefined && pruned) {
-    pruned = false
-    for (const name of Object.keys(schemas)) {
-      if (!isReferenced(document, `#/components/schemas/${name}`, name)) {
-        delete schemas[name]
-        pruned = true
-      }
-    }
+  let unreferenced = Object.keys(schemas).filter((name) => !isReferenced(document, name))
+  while (unreferenced.length > 0) {
+    for (const name of unreferenced) delete schemas[name]
+    unreferenced = Object.keys(schemas).filter((name) => !isReferenced(document, name))
   }
   return document
 }
 
 /** True when some $ref outside the named schema itself points at it. */
-function isReferenced (document: Json, ref: string, ownName: string): boolean {
+function isReferenced (document: Json, name: string): boolean {
   const { components, ...rest } = document
-  const otherSchemas = Object.fromEntries(Object.entries<Json>(components?.schemas ?? {}).filter(([name]) => name !== ownName))
-  return JSON.stringify([rest, otherSchemas]).includes(`"${ref}"`)
+  const otherSchemas = Object.entries<Json>(components?.schemas ?? {}).filter(([other]) => other !== name)
+  return JSON.stringify([rest, otherSchemas]).includes(`"#/components/schemas/${name}"`)
 }

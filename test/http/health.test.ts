@@ -1,0 +1,24 @@
+import fastify from 'fastify'
+import t from 'tap'
+import { healthRoutes } from '../../src/http/health.js'
+
+t.test('live and ready answer 200 while running; ready turns 503 once shutdown starts', async (t) => {
+  const app = fastify()
+  await app.register(healthRoutes)
+  t.teardown(() => app.close())
+  t.same((await app.inject({ url: '/health/live' })).json(), { status: 'ok' })
+  t.same((await app.inject({ url: '/health/ready' })).json(), { status: 'ok' })
+  app.readiness.ready = false
+  const ready = await app.inject({ url: '/health/ready' })
+  t.equal(ready.statusCode, 503)
+  t.same(ready.json(), { status: 'shutting down' })
+  t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'still alive while draining')
+})
+
+t.test('closing the app marks it not ready', async (t) => {
+  const app = fastify()
+  await app.register(healthRoutes)
+  await app.ready()
+  await app.close()
+  t.equal(app.readiness.ready, false)
+})

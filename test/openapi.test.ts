@@ -1,0 +1,41 @@
+import { readFile } from 'node:fs/promises'
+import t from 'tap'
+import { generateOpenApiDocument } from '../src/openapi.js'
+import { buildTestApp } from './helper.js'
+
+const committed = await readFile(new URL('../openapi/openapi.json', import.meta.url), 'utf8')
+
+t.test('openapi/openapi.json is what the code generates (run `npm run openapi` after changing routes)', async (t) => {
+  t.equal(await generateOpenApiDocument(), committed)
+})
+
+t.test('the document says what app developers need', async (t) => {
+  const doc = JSON.parse(committed)
+  t.equal(doc.openapi, '3.1.0')
+  t.match(doc.info.description, /problem\+json/)
+  t.same(Object.keys(doc.paths), ['/orders/{id}'], 'docs and health routes are not part of the API document')
+  const operation = doc.paths['/orders/{id}'].get
+  t.same(operation.tags, ['orders'])
+  t.same(Object.keys(operation.responses).sort(), ['200', '400', '404', '409', '410', '500', '502', '503', '504'])
+  for (const [status, response] of Object.entries<any>(operation.responses)) {
+    const type = status === '200' ? 'application/json' : 'application/problem+json'
+    t.ok(response.content[type], `${status} is ${type}`)
+    t.ok(response.headers['x-request-id'], `${status} documents x-request-id`)
+  }
+  t.ok(operation.responses['503'].headers['retry-after'])
+  t.equal(doc.components.schemas.Order.example.id, 54, 'the Order example is the documented order 54')
+  t.same(doc.components.schemas.Problem.required.sort(), ['code', 'detail', 'requestId', 'status', 'title', 'type'])
+})
+
+t.test('the served document equals the committed one, and Swagger UI is served', async (t) => {
+  const app = await buildTestApp(t, 'http://127.0.0.1:9')
+  const json = await app.inject({ url: '/docs/json' })
+  t.equal(json.statusCode, 200)
+  t.same(json.json(), JSON.parse(committed))
+  const ui = await app.inject({ url: '/docs/' })
+  t.equal(ui.statusCode, 200)
+  t.match(ui.headers['content-type'], /text\/html/)
+  t.match(ui.body, /swagger-ui/i)
+  const initializer = await app.inject({ url: '/docs/static/swagger-initializer.js' })
+  t.equal(initializer.statusCode, 200)
+})
