@@ -1,4 +1,4 @@
-import fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import { pino, type Logger } from 'pino'
@@ -48,7 +48,8 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   const app = fastify({
     loggerInstance: (deps.logger || pino({ enabled: false })) as FastifyBaseLogger,
     genReqId: genRequestId,
-    requestIdLogLabel: 'requestId',
+    // health probes every few seconds would drown the request log
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (request) => request.url.startsWith('/health/') }),
     routerOptions: { maxParamLength: 100 }
   }).withTypeProvider<ZodTypeProvider>()
 
@@ -68,11 +69,8 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
 
   app.setErrorHandler((error, request, reply) => {
     const appError = asAppError(error as FastifyError, request)
-    if (appError.status >= 500) {
-      // 5xx from the vendor are news for whoever runs us; credential/signing trouble is logged by the client at error level
-      const level = appError.code === 'INTERNAL' ? 'error' : 'warn'
-      request.log[level]({ err: appError.cause ?? appError, code: appError.code, vendorCode: appError.vendorCode }, appError.detail)
-    }
+    // vendor outcomes were logged by the vendor client, once per call; our own bugs are logged here
+    if (appError.code === 'INTERNAL') request.log.error({ err: appError.cause ?? appError }, 'unexpected error')
     return sendProblem(reply, appError)
   })
   app.setNotFoundHandler((request, reply) => {

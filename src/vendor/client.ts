@@ -101,14 +101,13 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
       vendorCode = envelope.code
       // trust the body's code over the HTTP status: the vendor sends 401s with codes, and 200s with errors
       if (envelope.code !== 0) throw errorForVendorCode(envelope.code)
-      return parseOrder(envelope.data, orderId)
+      const order = parseOrder(envelope.data, orderId)
+      log.info({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, outcome: 'ok' } }, 'vendor call')
+      return order
     } catch (error) {
       const mapped = toAppError(error, deadline, options.timeoutMs)
-      const level = mapped.code === 'UPSTREAM_REJECTED' ? 'error' : 'warn'
-      log[level]({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, error: mapped.code } }, 'vendor call failed')
+      log[logLevelOf(mapped)]({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, outcome: mapped.code } }, 'vendor call')
       throw mapped
-    } finally {
-      if (vendorCode === 0) log.info({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode } }, 'vendor call')
     }
   }
 
@@ -117,6 +116,16 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
   }
 
   return { getOrder, close }
+}
+
+/**
+ * One log line per vendor call. Our credentials or signing being refused needs a human now;
+ * a failing or unreachable vendor is worth a warning; an order that does not exist is business as usual.
+ */
+function logLevelOf (error: AppError): keyof VendorLog {
+  if (error.code === 'UPSTREAM_REJECTED' || error.code === 'INTERNAL') return 'error'
+  if (error.code.startsWith('UPSTREAM_') || error.code === 'UNAVAILABLE') return 'warn'
+  return 'info'
 }
 
 function elapsed (started: number): number {

@@ -38,7 +38,7 @@ t.test('keys sort in byte order, upper case before lower case', async (t) => {
 
 t.test('values are escaped as Go url.QueryEscape does', async (t) => {
   t.equal(canonicalString({ u: 'https://x/y', s: 'a b', r: "!'()*~-_." }, 'k'),
-    "r=%21%27%28%29%2A~-_.&s=a+b&u=https%3A%2F%2Fx%2Fy&key=k")
+    'r=%21%27%28%29%2A~-_.&s=a+b&u=https%3A%2F%2Fx%2Fy&key=k')
   t.equal(canonicalString({ n: 12, f: false, t: true }, 'k'), 'f=false&n=12&t=true&key=k')
 })
 

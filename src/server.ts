@@ -1,0 +1,46 @@
+import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig, VENDOR_SETTINGS, type Config, type VendorSettings } from './config.js'
+import { createLogger } from './logger.js'
+import { buildSimulator } from './simulator/app.js'
+import { DEMO_CREDENTIALS } from './simulator/credentials.js'
+
+// The only module with side effects: reads the environment, listens, shuts down gracefully.
+
+function readConfig (): Config {
+  try {
+    return loadConfig(process.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    createLogger('info').fatal({ problems: error.problems }, 'invalid configuration, not starting')
+    process.exit(1)
+  }
+}
+
+const config = readConfig()
+const logger = createLogger(config.logLevel)
+
+let vendor: VendorSettings
+let simulator: FastifyInstance | undefined
+if (config.vendor === null) {
+  simulator = buildSimulator()
+  const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  vendor = { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS }
+  logger.warn({ simulator: simulatorUrl },
+    `DEMO MODE: no vendor configured (${VENDOR_SETTINGS.join(', ')}), answering from the embedded vendor simulator. Try GET /orders/54?machine=16327129`)
+} else {
+  vendor = config.vendor
+}
+
+const app = await buildApp({ ...config, vendor }, { logger })
+
+closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+  if (err !== undefined) logger.error({ err }, 'shutting down after an unexpected error')
+  else logger.info({ signal }, 'shutting down')
+  await app.close()
+  await simulator?.close()
+})
+
+await app.listen({ port: config.port, host: config.host })
+logger.info({ vendor: new URL(vendor.baseUrl).origin, vendorTimeoutMs: config.vendorTimeoutMs, demo: simulator !== undefined }, 'ready')

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import t from 'tap'
+
+const SERVER = new URL('../src/server.ts', import.meta.url).pathname
+
+interface Started {
+  child: ChildProcess
+  lines: Array<Record<string, unknown>>
+  url: Promise<string>
+  exit: Promise<number | null>
+}
+
+/** Runs src/server.ts as a real process (with the TypeScript loader tap gave us), reading its JSON log lines. */
+function startServer (env: Record<string, string>): Started {
+  const child = spawn(process.execPath, [...process.execArgv, SERVER], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const lines: Array<Record<string, unknown>> = []
+  const url = new Promise<string>((resolve) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line)
+        lines.push(entry)
+        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
+        if (match) resolve(match[1]!)
+      } catch { /* not a log line */ }
+    })
+  })
+  const exit = once(child, 'exit').then(([code]) => code as number | null)
+  return { child, lines, url, exit }
+}
+
+t.test('with no vendor configured it runs on the embedded simulator and says so first', async (t) => {
+  const server = startServer({})
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await server.url
+  t.match(server.lines[0], { level: 40, msg: /DEMO MODE/ }, 'the first log line is the demo warning')
+
+  const res = await fetch(`${url}/orders/54?machine=16327129`)
+  t.equal(res.status, 200)
+  t.match(await res.json(), { id: 54, status: 'SUCCESS', items: [{ id: 70 }, { id: 71 }, { id: 72 }] })
+
+  server.child.kill('SIGTERM')
+  t.equal(await server.exit, 0, 'SIGTERM shuts down cleanly')
+})
+
+t.test('NODE_ENV=production without vendor settings refuses to start, naming each one', async (t) => {
+  const server = startServer({ NODE_ENV: 'production', VENDOR_APP_SECRET: 'top-secret-value-123' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  t.equal(await server.exit, 1)
+  const output = JSON.stringify(server.lines)
+  for (const name of ['VENDOR_BASE_URL', 'VENDOR_APP_ID', 'VENDOR_SIGN_KEY']) t.match(output, name)
+  t.notMatch(output, 'top-secret-value-123')
+})
