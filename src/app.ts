@@ -18,6 +18,7 @@ import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
 import { ordersRoute } from './orders/route.js'
 import { createOrdersService, type OrdersService } from './orders/service.js'
 import { createVendorClient, type VendorClient } from './vendor/client.js'
+import { createResilientVendor } from './vendor/resilient.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -56,14 +57,17 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
-  const vendor = deps.vendorClient ?? createVendorClient({
+  const client = deps.vendorClient ?? createVendorClient({
     ...config.vendor,
     timeoutMs: config.vendorTimeoutMs,
     maxBodyBytes: config.vendorMaxBodyBytes
   })
-  // whoever creates the pool closes it
-  if (deps.vendorClient === undefined) app.addHook('onClose', async () => { await vendor.close() })
-  app.decorate('orders', createOrdersService({ vendor }))
+  const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs })
+  // whoever creates the pool closes it; an injected client belongs to the test that made it
+  app.addHook('onClose', async () => {
+    if (deps.vendorClient === undefined) await vendor.close()
+  })
+  app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache }))
 
   app.addHook('onRequest', async (request, reply) => { reply.header(REQUEST_ID_HEADER, request.id) })
 

@@ -17,8 +17,43 @@ export interface Config {
   production: boolean
   /** null: no vendor configured, run on the embedded simulator (never in production) */
   vendor: VendorSettings | null
+  /** total deadline of one request's vendor work: queueing, every attempt and backoff */
   vendorTimeoutMs: number
   vendorMaxBodyBytes: number
+  resilience: ResilienceConfig
+  limits: LimitsConfig
+}
+
+export interface ResilienceConfig {
+  cache: {
+    enabled: boolean
+    maxEntries: number
+    freshMs: number
+    terminalMs: number
+    notFoundMs: number
+    staleMs: number
+  }
+  retry: {
+    maxRetries: number
+    baseDelayMs: number
+    budgetRatio: number
+    budgetFloor: number
+  }
+  breaker: {
+    thresholdPercent: number
+    minCalls: number
+    windowMs: number
+    cooldownMs: number
+  }
+  vendorConcurrency: number
+  vendorQueue: number
+}
+
+export interface LimitsConfig {
+  requestTimeoutMs: number
+  maxEventLoopDelayMs: number
+  maxRssBytes: number
+  shutdownDelayMs: number
 }
 
 export class ConfigError extends Error {
@@ -41,7 +76,29 @@ const EnvSchema = z.object({
   VENDOR_APP_SECRET: z.string().optional(),
   VENDOR_SIGN_KEY: z.string().optional(),
   VENDOR_TIMEOUT_MS: int(100, 120_000).default(5000),
-  VENDOR_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024)
+  VENDOR_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  // resilience (see README: caching, retries, circuit breaker, load shedding)
+  CACHE_ENABLED: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+  CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
+  CACHE_FRESH_MS: int(0, 3_600_000).default(1000),
+  CACHE_TERMINAL_MS: int(0, 86_400_000).default(300_000),
+  CACHE_NOT_FOUND_MS: int(0, 3_600_000).default(2000),
+  CACHE_STALE_MS: int(0, 86_400_000).default(60_000),
+  VENDOR_MAX_RETRIES: int(0, 5).default(2),
+  VENDOR_RETRY_BASE_MS: int(1, 10_000).default(50),
+  VENDOR_RETRY_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.1),
+  VENDOR_RETRY_BUDGET_FLOOR: int(0, 10_000).default(10),
+  BREAKER_THRESHOLD_PERCENT: int(1, 100).default(50),
+  BREAKER_MIN_CALLS: int(1, 10_000).default(10),
+  BREAKER_WINDOW_MS: int(1000, 600_000).default(10_000),
+  BREAKER_COOLDOWN_MS: int(100, 600_000).default(10_000),
+  VENDOR_MAX_CONCURRENCY: int(1, 10_000).default(64),
+  VENDOR_MAX_QUEUE: int(0, 100_000).default(64),
+  // process bounds
+  REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(1000),
+  MAX_RSS_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
+  SHUTDOWN_DELAY_MS: int(0, 120_000).optional()
 })
 
 /**
@@ -72,6 +129,37 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
       ? { baseUrl: e.VENDOR_BASE_URL!, appId: e.VENDOR_APP_ID!, appSecret: e.VENDOR_APP_SECRET!, signKey: e.VENDOR_SIGN_KEY! }
       : null,
     vendorTimeoutMs: e.VENDOR_TIMEOUT_MS,
-    vendorMaxBodyBytes: e.VENDOR_MAX_BODY_BYTES
+    vendorMaxBodyBytes: e.VENDOR_MAX_BODY_BYTES,
+    resilience: {
+      cache: {
+        enabled: e.CACHE_ENABLED,
+        maxEntries: e.CACHE_MAX_ENTRIES,
+        freshMs: e.CACHE_FRESH_MS,
+        terminalMs: e.CACHE_TERMINAL_MS,
+        notFoundMs: e.CACHE_NOT_FOUND_MS,
+        staleMs: e.CACHE_STALE_MS
+      },
+      retry: {
+        maxRetries: e.VENDOR_MAX_RETRIES,
+        baseDelayMs: e.VENDOR_RETRY_BASE_MS,
+        budgetRatio: e.VENDOR_RETRY_BUDGET_RATIO,
+        budgetFloor: e.VENDOR_RETRY_BUDGET_FLOOR
+      },
+      breaker: {
+        thresholdPercent: e.BREAKER_THRESHOLD_PERCENT,
+        minCalls: e.BREAKER_MIN_CALLS,
+        windowMs: e.BREAKER_WINDOW_MS,
+        cooldownMs: e.BREAKER_COOLDOWN_MS
+      },
+      vendorConcurrency: e.VENDOR_MAX_CONCURRENCY,
+      vendorQueue: e.VENDOR_MAX_QUEUE
+    },
+    limits: {
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+      maxRssBytes: e.MAX_RSS_BYTES,
+      // readiness fails this long before the listener closes; a developer's Ctrl-C should not wait
+      shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? (production ? 5000 : 0)
+    }
   }
 }

@@ -21,7 +21,7 @@ export interface AppErrorOptions {
   /** overrides the kind's status and title: Fastify's own 4xx errors (413, 415, ...) keep theirs */
   status?: number
   title?: string
-  /** the vendor's HTTP status, when it answered something that was not its envelope */
+  /** the vendor's HTTP status when its answer had started: tells a failure before any response (safe to retry) from one after */
   upstreamStatus?: number
   cause?: unknown
 }

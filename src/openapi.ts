@@ -1,14 +1,10 @@
 import { buildApp, type AppConfig } from './app.js'
+import { loadConfig } from './config.js'
 
-/** Placeholder settings: the document never depends on (or reveals) the deployment's config. */
+/** Defaults plus placeholder credentials: the document never depends on (or reveals) the deployment's config. */
 const DOCUMENT_CONFIG: AppConfig = {
-  port: 0,
-  host: '127.0.0.1',
-  logLevel: 'silent',
-  production: false,
-  vendor: { baseUrl: 'http://127.0.0.1:9', appId: 'placeholder', appSecret: 'placeholder', signKey: 'placeholder' },
-  vendorTimeoutMs: 5000,
-  vendorMaxBodyBytes: 1024 * 1024
+  ...loadConfig({ LOG_LEVEL: 'silent' }),
+  vendor: { baseUrl: 'http://127.0.0.1:9', appId: 'placeholder', appSecret: 'placeholder', signKey: 'placeholder' }
 }
 
 /** The OpenAPI document as the code generates it; `npm run openapi` commits it to openapi/openapi.json. */

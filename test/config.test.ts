@@ -27,8 +27,30 @@ t.test('defaults with nothing set: demo mode', async (t) => {
     production: false,
     vendor: null,
     vendorTimeoutMs: 5000,
-    vendorMaxBodyBytes: 1024 * 1024
+    vendorMaxBodyBytes: 1024 * 1024,
+    resilience: {
+      cache: { enabled: true, maxEntries: 10_000, freshMs: 1000, terminalMs: 300_000, notFoundMs: 2000, staleMs: 60_000 },
+      retry: { maxRetries: 2, baseDelayMs: 50, budgetRatio: 0.1, budgetFloor: 10 },
+      breaker: { thresholdPercent: 50, minCalls: 10, windowMs: 10_000, cooldownMs: 10_000 },
+      vendorConcurrency: 64,
+      vendorQueue: 64
+    },
+    limits: { requestTimeoutMs: 30_000, maxEventLoopDelayMs: 1000, maxRssBytes: 1024 * 1024 * 1024, shutdownDelayMs: 0 }
   })
+})
+
+t.test('resilience settings are read and checked', async (t) => {
+  const config = loadConfig({ CACHE_ENABLED: 'false', CACHE_FRESH_MS: '0', VENDOR_MAX_RETRIES: '0', VENDOR_RETRY_BUDGET_RATIO: '0.25', SHUTDOWN_DELAY_MS: '250' })
+  t.equal(config.resilience.cache.enabled, false)
+  t.equal(config.resilience.cache.freshMs, 0)
+  t.equal(config.resilience.retry.maxRetries, 0)
+  t.equal(config.resilience.retry.budgetRatio, 0.25)
+  t.equal(config.limits.shutdownDelayMs, 250)
+  t.equal(loadConfig({ NODE_ENV: 'production', ...VENDOR }).limits.shutdownDelayMs, 5000, 'production drains for 5 s by default')
+  const problems = problemsOf({ CACHE_ENABLED: 'yes', VENDOR_MAX_RETRIES: '9', VENDOR_RETRY_BUDGET_RATIO: '2', BREAKER_THRESHOLD_PERCENT: '0' })
+  for (const name of ['CACHE_ENABLED', 'VENDOR_MAX_RETRIES', 'VENDOR_RETRY_BUDGET_RATIO', 'BREAKER_THRESHOLD_PERCENT']) {
+    t.ok(problems.some((p) => p.startsWith(name)), name)
+  }
 })
 
 t.test('all four vendor settings give a vendor; numbers are parsed', async (t) => {

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp, type AppConfig } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 
 export const TEST_CREDENTIALS = {
@@ -13,15 +14,19 @@ export const TEST_CREDENTIALS = {
   signKey: 'test-sign-key-41aa0f'
 }
 
-export function testConfig (baseUrl: string, overrides: Partial<AppConfig> = {}): AppConfig {
+/**
+ * Tests of mapping and contract run with the resilience layer neutral (no cache, no retries, a
+ * breaker that never opens), so each request reaches the upstream exactly once; the resilience
+ * tests switch each feature on through `env`.
+ */
+export const NEUTRAL_ENV = { LOG_LEVEL: 'silent', CACHE_ENABLED: 'false', VENDOR_MAX_RETRIES: '0', BREAKER_MIN_CALLS: '10000' }
+
+export function testConfig (baseUrl: string, overrides: Partial<AppConfig> = {}, env: Record<string, string> = {}): AppConfig {
   return {
-    port: 0,
+    ...loadConfig({ ...NEUTRAL_ENV, VENDOR_TIMEOUT_MS: '1000', VENDOR_MAX_BODY_BYTES: String(64 * 1024), ...env }),
     host: '127.0.0.1',
-    logLevel: 'silent',
-    production: false,
+    port: 0,
     vendor: { baseUrl, ...TEST_CREDENTIALS },
-    vendorTimeoutMs: 1000,
-    vendorMaxBodyBytes: 64 * 1024,
     ...overrides
   }
 }
@@ -77,8 +82,8 @@ export function captureLogs (): { logger: ReturnType<typeof createLogger>, lines
 }
 
 /** buildApp against `baseUrl`, closed in teardown. */
-export async function buildTestApp (t: Test, baseUrl: string, overrides: Partial<AppConfig> = {}, deps: Parameters<typeof buildApp>[1] = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(baseUrl, overrides), deps)
+export async function buildTestApp (t: Test, baseUrl: string, overrides: Partial<AppConfig> = {}, deps: Parameters<typeof buildApp>[1] = {}, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(baseUrl, overrides, env), deps)
   t.teardown(() => app.close())
   return app
 }

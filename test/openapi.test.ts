@@ -16,13 +16,20 @@ t.test('the document says what app developers need', async (t) => {
   t.same(Object.keys(doc.paths), ['/orders/{id}'], 'docs and health routes are not part of the API document')
   const operation = doc.paths['/orders/{id}'].get
   t.same(operation.tags, ['orders'])
-  t.same(Object.keys(operation.responses).sort(), ['200', '400', '404', '409', '410', '500', '502', '503', '504'])
+  t.same(Object.keys(operation.responses).sort(), ['200', '304', '400', '404', '409', '410', '500', '502', '503', '504'])
   for (const [status, response] of Object.entries<any>(operation.responses)) {
+    t.ok(response.headers['x-request-id'], `${status} documents x-request-id`)
+    if (status === '304') {
+      t.notOk(response.content, '304 has no body')
+      continue
+    }
     const type = status === '200' ? 'application/json' : 'application/problem+json'
     t.ok(response.content[type], `${status} is ${type}`)
-    t.ok(response.headers['x-request-id'], `${status} documents x-request-id`)
   }
   t.ok(operation.responses['503'].headers['retry-after'])
+  for (const header of ['etag', 'cache-control', 'cache-status']) t.ok(operation.responses['200'].headers[header], `200 documents ${header}`)
+  t.match(operation.responses['200'].headers['cache-status'].description, /stale-if-error/, 'stale answers are documented')
+  t.ok(operation.parameters.find((p: { name: string }) => p.name === 'if-none-match'))
   t.equal(doc.components.schemas.Order.example.id, 54, 'the Order example is the documented order 54')
   t.same(doc.components.schemas.Problem.required.sort(), ['code', 'detail', 'requestId', 'status', 'title', 'type'])
 })

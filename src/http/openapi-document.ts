@@ -6,6 +6,21 @@ const REQUEST_ID_HEADER_DOC = {
   description: 'The request id: the caller\'s x-request-id when it is a sane token, else a generated UUID.',
   schema: { type: 'string' }
 }
+const CACHE_HEADERS_DOC = {
+  etag: { description: 'Strong validator of the body; send it back in If-None-Match to get a 304 when nothing changed.', schema: { type: 'string' } },
+  'cache-control': { description: '`private, max-age=N`: N seconds the answer stays fresh (longer once the order is terminal).', schema: { type: 'string' } },
+  'cache-status': {
+    description: 'RFC 9211: `hit`, `fwd=miss`, `fwd=miss; collapsed` (shared another request\'s vendor call), `fwd=bypass` (cache off), or `fwd=stale; detail=stale-if-error` (the vendor failed; this is its last answer).',
+    schema: { type: 'string' }
+  }
+}
+const IF_NONE_MATCH_DOC = {
+  in: 'header',
+  name: 'if-none-match',
+  required: false,
+  description: 'An ETag from an earlier answer: a 304 with no body comes back while it still matches.',
+  schema: { type: 'string' }
+}
 const RETRY_AFTER_HEADER_DOC = {
   description: 'Seconds to wait before asking again.',
   schema: { type: 'integer', minimum: 0 }
@@ -13,14 +28,18 @@ const RETRY_AFTER_HEADER_DOC = {
 
 /**
  * Finishes the generated document where the route schemas cannot say it: errors are
- * problem+json, every answer carries x-request-id, a 503 says Retry-After; and the
- * request-side copies of schemas that no operation references are dropped.
+ * problem+json, every answer carries x-request-id, a 503 says Retry-After, a 200 or 304 its
+ * cache headers (with If-None-Match as a parameter); and the request-side copies of schemas
+ * that no operation references are dropped.
  */
 export function finishOpenApiDocument<T extends Json> (document: T): T {
   for (const pathItem of Object.values<Json>(document.paths ?? {})) {
     for (const operation of Object.values<Json>(pathItem)) {
-      for (const [status, response] of Object.entries<Json>(operation.responses ?? {})) {
+      const responses: Json = operation.responses ?? {}
+      if (responses['304'] !== undefined) operation.parameters = [...(operation.parameters ?? []), IF_NONE_MATCH_DOC]
+      for (const [status, response] of Object.entries<Json>(responses)) {
         response.headers = { 'x-request-id': REQUEST_ID_HEADER_DOC, ...response.headers }
+        if (status === '200' || status === '304') Object.assign(response.headers, CACHE_HEADERS_DOC)
         if (status === '503') response.headers['retry-after'] = RETRY_AFTER_HEADER_DOC
         if (Number(status) >= 400 && response.content?.['application/json'] !== undefined) {
           response.content = { [PROBLEM_CONTENT_TYPE]: response.content['application/json'] }

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { ProblemSchema } from '../http/problem.js'
+import { z } from 'zod'
+import { cacheStatus, matchesIfNoneMatch, maxAgeSeconds } from './http-cache.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from './schema.js'
 
 const problem = (description: string) => ProblemSchema.meta({ description })
@@ -14,7 +16,8 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
       params: OrderParamsSchema,
       querystring: OrderQuerySchema,
       response: {
-        200: OrderSchema.meta({ description: 'The order.' }),
+        200: OrderSchema.meta({ description: 'The order. ETag, Cache-Control and Cache-Status (RFC 9211) say how fresh it is; `Cache-Status: vending-orders; fwd=stale; detail=stale-if-error` means the vendor failed just now and this is the last answer it gave (at most CACHE_STALE_MS old, any age for a terminal order).' }),
+        304: z.null().meta({ description: 'Not modified: the If-None-Match ETag still matches.' }),
         400: problem('Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field.'),
         404: problem('No such order (ORDER_NOT_FOUND) or machine (MACHINE_NOT_FOUND) for this merchant.'),
         409: problem('The order (ORDER_STATE_INVALID) or the machine (MACHINE_NOT_OPERATING) is in a state that cannot be queried.'),
@@ -25,7 +28,15 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
         504: problem('The vendor did not answer in time (UPSTREAM_TIMEOUT).')
       }
     }
-  }, async (request) => {
-    return app.orders.getOrder(request.params.id, request.query.machine, request.log)
+  }, async (request, reply) => {
+    const served = await app.orders.getOrder(request.params.id, request.query.machine, request.log)
+    const now = Date.now()
+    reply.header('etag', served.answer.etag)
+      .header('cache-control', `private, max-age=${maxAgeSeconds(served, now)}`)
+      .header('cache-status', cacheStatus(served, now))
+    if (matchesIfNoneMatch(request.headers['if-none-match'], served.answer.etag)) return reply.code(304).send(null)
+    // The Order was validated and serialized once when the vendor answered (orders/cache.ts); every
+    // poll after that sends the same JSON string, which Fastify passes through unserialized.
+    return reply.type('application/json; charset=utf-8').send(served.answer.body as never)
   })
 }

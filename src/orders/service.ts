@@ -1,19 +1,26 @@
-import type { VendorClient, VendorLog } from '../vendor/client.js'
+import type { ResilienceConfig } from '../config.js'
+import type { VendorLog } from '../vendor/client.js'
+import type { VendorOrder } from '../vendor/schemas.js'
+import { createOrderCache, orderAnswer, type Served } from './cache.js'
 import { normalizeOrder } from './normalize.js'
-import type { Order } from './schema.js'
 
 export interface OrdersService {
-  getOrder: (id: number, machineNo: string, log: VendorLog) => Promise<Order>
+  getOrder: (id: number, machineNo: string, log: VendorLog) => Promise<Served>
+}
+
+export interface OrdersVendor {
+  getOrder: (orderId: number, machineNo: string, log: VendorLog) => Promise<VendorOrder>
 }
 
 /** Bound on remembered unknown enum values, so a vendor sending random strings cannot grow memory. */
 const MAX_REMEMBERED_UNKNOWN = 1000
 
-export function createOrdersService ({ vendor }: { vendor: VendorClient }): OrdersService {
+export function createOrdersService ({ vendor, cache, now = Date.now }: { vendor: OrdersVendor, cache: ResilienceConfig['cache'], now?: () => number }): OrdersService {
   const seenUnknown = new Set<string>()
+  const orderCache = cache.enabled ? createOrderCache({ ...cache, now }) : undefined
 
-  async function getOrder (id: number, machineNo: string, log: VendorLog): Promise<Order> {
-    const data = await vendor.getOrder(id, machineNo, { log })
+  async function fetchOrder (id: number, machineNo: string, log: VendorLog) {
+    const data = await vendor.getOrder(id, machineNo, log)
     return normalizeOrder(data, id, (field, value) => {
       // a new vendor enum value is news once, not on every poll
       const key = `${field}=${value}`
@@ -21,6 +28,13 @@ export function createOrdersService ({ vendor }: { vendor: VendorClient }): Orde
       seenUnknown.add(key)
       log.warn({ field, value, orderId: id }, 'vendor sent an enum value this service does not know; answered as UNKNOWN')
     })
+  }
+
+  async function getOrder (id: number, machineNo: string, log: VendorLog): Promise<Served> {
+    if (orderCache === undefined) {
+      return { answer: orderAnswer(await fetchOrder(id, machineNo, log), now(), 0), outcome: 'bypass' }
+    }
+    return await orderCache.get(id, machineNo, (orderId, machine) => fetchOrder(orderId, machine, log))
   }
 
   return { getOrder }

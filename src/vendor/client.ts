@@ -34,8 +34,8 @@ export interface VendorLog {
 
 export interface CallOptions {
   log?: VendorLog
-  /** aborts the call early (for example: the caller's own deadline) */
-  signal?: AbortSignal
+  /** this call's deadline when less than the client's (the rest of a request's total deadline) */
+  timeoutMs?: number
 }
 
 export interface VendorClient {
@@ -74,8 +74,8 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
   async function getOrder (orderId: number, machineNo: string, callOptions: CallOptions = {}): Promise<VendorOrder> {
     const log = callOptions.log ?? SILENT
     const started = performance.now()
-    const deadline = AbortSignal.timeout(options.timeoutMs)
-    const signal = callOptions.signal === undefined ? deadline : AbortSignal.any([deadline, callOptions.signal])
+    const timeoutMs = Math.max(1, Math.min(options.timeoutMs, callOptions.timeoutMs ?? Infinity))
+    const deadline = AbortSignal.timeout(timeoutMs)
     // a fresh timestamp per attempt: the vendor checks it and the sign covers it
     const payload = encodePayload({ machine_no: machineNo, timestamp: String(Math.floor(now() / 1000)) }, options.signKey)
     let httpStatus: number | undefined
@@ -87,7 +87,7 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
         method: 'POST',
         headers,
         body: JSON.stringify({ payload }),
-        signal
+        signal: deadline
       })
       httpStatus = response.statusCode
       const text = await readCapped(response.body, options.maxBodyBytes, response.headers['content-length'])
@@ -105,7 +105,7 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
       log.info({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, outcome: 'ok' } }, 'vendor call')
       return order
     } catch (error) {
-      const mapped = toAppError(error, deadline, options.timeoutMs)
+      const mapped = toAppError(error, deadline, timeoutMs, httpStatus)
       log[logLevelOf(mapped)]({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, outcome: mapped.code } }, 'vendor call')
       throw mapped
     }
@@ -176,20 +176,15 @@ function parseOrder (data: unknown, orderId: number): VendorOrder {
   return order
 }
 
-function toAppError (error: unknown, deadline: AbortSignal, timeoutMs: number): AppError {
+/** `httpStatus` is set when the vendor had started answering: only failures before that are safe to retry. */
+function toAppError (error: unknown, deadline: AbortSignal, timeoutMs: number, httpStatus: number | undefined): AppError {
   if (error instanceof AppError) return error
-  if (deadline.aborted) {
-    return new AppError('UPSTREAM_TIMEOUT', { detail: `The vendor did not answer within ${timeoutMs} ms.`, cause: error })
-  }
   const code = (error as { code?: string }).code
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new AppError('UPSTREAM_TIMEOUT', { detail: `The vendor did not answer within ${timeoutMs} ms.`, cause: error })
+  if (deadline.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new AppError('UPSTREAM_TIMEOUT', { detail: `The vendor did not answer within ${timeoutMs} ms.`, upstreamStatus: httpStatus, cause: error })
   }
   if (code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith('UND_ERR'))) {
-    return new AppError('UPSTREAM_UNREACHABLE', { detail: 'The vendor could not be reached or closed the connection.', cause: error })
-  }
-  if ((error as Error).name === 'AbortError') {
-    return new AppError('UNAVAILABLE', { detail: 'The request was cancelled before the vendor answered.', cause: error })
+    return new AppError('UPSTREAM_UNREACHABLE', { detail: 'The vendor could not be reached or closed the connection.', upstreamStatus: httpStatus, cause: error })
   }
   // not a transport failure: a bug of ours, answered as INTERNAL by the error handler
   return new AppError('INTERNAL', { detail: 'Unexpected failure while calling the vendor.', cause: error })

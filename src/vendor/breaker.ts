@@ -1,0 +1,66 @@
+import CircuitBreaker from 'opossum'
+import { AppError } from '../errors.js'
+
+export interface BreakerOptions {
+  /** opens when more than this share of the calls in the window failed... */
+  thresholdPercent: number
+  /** ...and the window holds at least this many calls */
+  minCalls: number
+  windowMs: number
+  /** open this long, then one probe call decides */
+  cooldownMs: number
+  now?: () => number
+}
+
+export type BreakerState = 'closed' | 'open' | 'halfOpen'
+
+export interface Breaker {
+  run: <T>(call: () => Promise<T>) => Promise<T>
+  state: () => BreakerState
+  onStateChange: (listener: (state: BreakerState) => void) => void
+  shutdown: () => void
+}
+
+/** Only the vendor being unreachable, slow or garbled counts against it; its business codes are answers. */
+function isVendorFault (error: unknown): boolean {
+  return error instanceof AppError && ['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_BAD_RESPONSE'].includes(error.code)
+}
+
+/**
+ * A circuit breaker around vendor calls (opossum): while open, calls fail at once with 503
+ * UNAVAILABLE and a Retry-After of the cool-down left, without touching the vendor; after the
+ * cool-down a single probe call decides whether it closes.
+ */
+export function createBreaker (options: BreakerOptions): Breaker {
+  const now = options.now ?? Date.now
+  const breaker = new CircuitBreaker(async (call: () => Promise<unknown>) => await call(), {
+    timeout: false, // the vendor client enforces the deadline
+    errorThresholdPercentage: options.thresholdPercent,
+    volumeThreshold: options.minCalls,
+    rollingCountTimeout: options.windowMs,
+    rollingCountBuckets: 10,
+    resetTimeout: options.cooldownMs,
+    errorFilter: (error: unknown) => !isVendorFault(error)
+  })
+  let openedAt = 0
+  const listeners: Array<(state: BreakerState) => void> = []
+  const notify = (state: BreakerState) => { for (const listener of listeners) listener(state) }
+  breaker.on('open', () => { openedAt = now(); notify('open') })
+  breaker.on('halfOpen', () => notify('halfOpen'))
+  breaker.on('close', () => notify('closed'))
+
+  return {
+    async run<T> (call: () => Promise<T>): Promise<T> {
+      try {
+        return await breaker.fire(call) as T
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'EOPENBREAKER') throw error
+        const retryAfter = Math.max(1, Math.ceil((openedAt + options.cooldownMs - now()) / 1000))
+        throw new AppError('UNAVAILABLE', { detail: 'The vendor is failing; calls to it are paused for a moment.', retryAfter, cause: error })
+      }
+    },
+    state: () => breaker.opened ? 'open' : breaker.halfOpen ? 'halfOpen' : 'closed',
+    onStateChange: (listener) => { listeners.push(listener) },
+    shutdown: () => breaker.shutdown()
+  }
+}
