@@ -52,6 +52,7 @@ export function createOrderCache (options: ResilienceConfig['cache'] & { now: ()
   const lru = new LRUCache<string, Answer, Context>({
     max: options.maxEntries,
     perf: { now },
+    ttlResolution: 0, // read the clock on every check, not a timer-cached copy
     // a failed refresh must not drop the expired answer: it is what stale-if-error serves
     noDeleteOnFetchRejection: true,
     fetchMethod: async (_key, _stale, { options: entry, context }) => {

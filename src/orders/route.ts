@@ -34,7 +34,8 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
     reply.header('etag', served.answer.etag)
       .header('cache-control', `private, max-age=${maxAgeSeconds(served, now)}`)
       .header('cache-status', cacheStatus(served, now))
-    if (matchesIfNoneMatch(request.headers['if-none-match'], served.answer.etag)) return reply.code(304).send(null)
+    // no payload at all: null would be serialized to the text "null"
+    if (matchesIfNoneMatch(request.headers['if-none-match'], served.answer.etag)) return reply.code(304).send(undefined as never)
     // The Order was validated and serialized once when the vendor answered (orders/cache.ts); every
     // poll after that sends the same JSON string, which Fastify passes through unserialized.
     return reply.type('application/json; charset=utf-8').send(served.answer.body as never)

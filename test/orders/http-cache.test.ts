@@ -1,0 +1,117 @@
+import t, { type Test } from 'tap'
+import { matchesIfNoneMatch } from '../../src/orders/http-cache.js'
+import { buildSimulator } from '../../src/simulator/app.js'
+import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
+import { MACHINE, ORDER } from '../../src/simulator/scenarios.js'
+import { buildTestApp, json, startUpstream } from '../helper.js'
+
+const CACHE_ON = { CACHE_ENABLED: 'true' }
+
+/** The service with its cache on, against the simulator over real HTTP. */
+async function withSimulator (t: Test, env: Record<string, string> = {}) {
+  const simulator = buildSimulator()
+  t.teardown(() => simulator.close())
+  const url = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  const app = await buildTestApp(t, url, { vendor: { baseUrl: url, ...DEMO_CREDENTIALS } }, {}, { ...CACHE_ON, ...env })
+  return { simulator, app }
+}
+
+t.test('100 concurrent requests for one order make exactly 1 vendor call', async (t) => {
+  const { simulator, app } = await withSimulator(t)
+  const answers = await Promise.all(Array.from({ length: 100 }, () => app.inject({ url: `/orders/${ORDER.documented}?machine=${MACHINE.documented}` })))
+  t.ok(answers.every((res) => res.statusCode === 200))
+  t.equal(simulator.simulator.stats.calls, 1)
+  const statuses = new Set(answers.map((res) => String(res.headers['cache-status']).split(';')[1]?.trim()))
+  t.same([...statuses].sort(), ['fwd=miss'], 'one stored it, the others collapsed onto it')
+  t.ok(answers.some((res) => /collapsed/.test(String(res.headers['cache-status']))))
+})
+
+t.test('two machines for the same order id: 2 vendor calls, never a shared body', async (t) => {
+  const { simulator, app } = await withSimulator(t)
+  const [documented, other] = await Promise.all([
+    app.inject({ url: `/orders/${ORDER.otherMachine}?machine=${MACHINE.documented}` }),
+    app.inject({ url: `/orders/${ORDER.otherMachine}?machine=${MACHINE.other}` })
+  ])
+  t.equal(simulator.simulator.stats.calls, 2)
+  t.equal(documented.statusCode, 404, 'order 6007 is not on the documented machine')
+  t.equal(other.statusCode, 200, 'and is on its own')
+})
+
+t.test('ETag and If-None-Match: 304 with no body while it matches', async (t) => {
+  const { app } = await withSimulator(t)
+  const url = `/orders/${ORDER.documented}?machine=${MACHINE.documented}`
+  const first = await app.inject({ url })
+  const etag = first.headers.etag as string
+  t.match(etag, /^"[A-Za-z0-9_-]{32}"$/, 'a strong ETag')
+  const again = await app.inject({ url, headers: { 'if-none-match': etag } })
+  t.equal(again.statusCode, 304)
+  t.equal(again.body, '')
+  t.equal(again.headers.etag, etag)
+  t.equal((await app.inject({ url, headers: { 'if-none-match': `"other", W/${etag}` } })).statusCode, 304, 'listed among others, weakly compared')
+  t.equal((await app.inject({ url, headers: { 'if-none-match': '"something-else"' } })).statusCode, 200)
+  const otherOrder = await app.inject({ url: `/orders/1001?machine=${MACHINE.documented}` })
+  t.not(otherOrder.headers.etag, etag)
+})
+
+t.test('the ETag is a function of the body: unchanged body, same tag across fetches', async (t) => {
+  const { app } = await withSimulator(t, { CACHE_FRESH_MS: '0' })
+  const url = `/orders/${ORDER.documented}?machine=${MACHINE.documented}`
+  const a = await app.inject({ url })
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const b = await app.inject({ url })
+  t.match(b.headers['cache-status'], /fwd=miss/, 'fetched again')
+  t.equal(a.headers.etag, b.headers.etag)
+})
+
+t.test('Cache-Control: max-age is how long the answer stays fresh', async (t) => {
+  const { app } = await withSimulator(t, { CACHE_FRESH_MS: '5000', CACHE_TERMINAL_MS: '300000' })
+  const changing = await app.inject({ url: `/orders/${ORDER.documented}?machine=${MACHINE.documented}` })
+  // whole seconds left, rounded down: a millisecond may have passed since the answer was stored
+  t.match(changing.headers['cache-control'], /^private, max-age=[45]$/)
+  t.match(changing.headers['cache-status'], /^vending-orders; fwd=miss; stored; ttl=[45]$/)
+  const hit = await app.inject({ url: `/orders/${ORDER.documented}?machine=${MACHINE.documented}` })
+  t.match(hit.headers['cache-status'], /^vending-orders; hit; ttl=[45]$/)
+  const terminal = await app.inject({ url: `/orders/1001?machine=${MACHINE.documented}` })
+  t.equal(terminal.json().terminal, true)
+  t.match(terminal.headers['cache-control'], /^private, max-age=(299|300)$/)
+})
+
+t.test('with the cache off every request is a vendor call, max-age=0', async (t) => {
+  const { simulator, app } = await withSimulator(t, { CACHE_ENABLED: 'false' })
+  for (let i = 0; i < 3; i++) {
+    const res = await app.inject({ url: `/orders/${ORDER.documented}?machine=${MACHINE.documented}` })
+    t.equal(res.headers['cache-control'], 'private, max-age=0')
+    t.match(res.headers['cache-status'], /fwd=bypass/)
+  }
+  t.equal(simulator.simulator.stats.calls, 3)
+})
+
+t.test('stale-if-error: a cached body with a stale Cache-Status; without one, the mapped error', async (t) => {
+  let failing = false
+  const upstream = await startUpstream(t, (req, res) => {
+    if (failing) req.socket.destroy()
+    else json(res, 200, { code: 0, data: { order_id: 54, status: 'SUCCESS', records: [{ id: 1, status: 'IS_DELIVERING' }] } })
+  })
+  const app = await buildTestApp(t, upstream.url, {}, {}, { ...CACHE_ON, CACHE_FRESH_MS: '0' })
+  const fresh = await app.inject({ url: '/orders/54?machine=16327129' })
+  t.equal(fresh.statusCode, 200)
+  failing = true
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const stale = await app.inject({ url: '/orders/54?machine=16327129' })
+  t.equal(stale.statusCode, 200)
+  t.equal(stale.body, fresh.body)
+  t.match(stale.headers['cache-status'], /fwd=stale; detail=stale-if-error/)
+  t.equal(stale.headers['cache-control'], 'private, max-age=0')
+  const none = await app.inject({ url: '/orders/55?machine=16327129' })
+  t.equal(none.statusCode, 502)
+  t.equal(none.json().code, 'UPSTREAM_UNREACHABLE')
+})
+
+t.test('If-None-Match parsing', async (t) => {
+  t.ok(matchesIfNoneMatch('"a"', '"a"'))
+  t.ok(matchesIfNoneMatch(' "x" , W/"a" ', '"a"'))
+  t.ok(matchesIfNoneMatch('*', '"a"'))
+  t.notOk(matchesIfNoneMatch(undefined, '"a"'))
+  t.notOk(matchesIfNoneMatch('"ab"', '"a"'))
+  t.notOk(matchesIfNoneMatch('a', '"a"'))
+})
