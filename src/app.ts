@@ -12,6 +12,7 @@ import {
 import type { Config, VendorSettings } from './config.js'
 import { AppError } from './errors.js'
 import { healthRoutes } from './http/health.js'
+import { registerPressure } from './http/pressure.js'
 import { finishOpenApiDocument } from './http/openapi-document.js'
 import { asAppError, sendProblem } from './http/problem.js'
 import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
@@ -51,7 +52,12 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     genReqId: genRequestId,
     // health probes every few seconds would drown the request log
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (request) => request.url.startsWith('/health/') }),
-    routerOptions: { maxParamLength: 100 }
+    routerOptions: { maxParamLength: 100 },
+    // a GET-only API: nothing legitimate sends a body
+    bodyLimit: 16 * 1024,
+    requestTimeout: config.limits.requestTimeoutMs,
+    // longer than the 60 s idle timeout of common load balancers, so they close first
+    keepAliveTimeout: 72_000
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -92,6 +98,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
 
+  await registerPressure(app, config.limits)
   await app.register(healthRoutes)
   await app.register(ordersRoute)
   return app

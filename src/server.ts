@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
@@ -35,11 +36,17 @@ if (config.vendor === null) {
 
 const app = await buildApp({ ...config, vendor }, { logger })
 
-closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+// On SIGTERM: fail readiness first so load balancers stop sending, keep serving for the drain
+// delay, then stop accepting and let in-flight requests finish before the vendor pool closes.
+const { shutdownDelayMs } = config.limits
+closeWithGrace({ delay: shutdownDelayMs + config.vendorTimeoutMs + 10_000, logger }, async ({ signal, err }) => {
   if (err !== undefined) logger.error({ err }, 'shutting down after an unexpected error')
-  else logger.info({ signal }, 'shutting down')
+  else logger.info({ signal, shutdownDelayMs }, 'shutting down: readiness off, draining')
+  app.readiness.ready = false
+  if (err === undefined && shutdownDelayMs > 0) await sleep(shutdownDelayMs)
   await app.close()
   await simulator?.close()
+  logger.info('stopped')
 })
 
 await app.listen({ port: config.port, host: config.host })

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { buildSimulator } from '../src/simulator/app.js'
+import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 
@@ -54,4 +57,34 @@ t.test('NODE_ENV=production without vendor settings refuses to start, naming eac
   const output = JSON.stringify(server.lines)
   for (const name of ['VENDOR_BASE_URL', 'VENDOR_APP_ID', 'VENDOR_SIGN_KEY']) t.match(output, name)
   t.notMatch(output, 'top-secret-value-123')
+})
+
+t.test('SIGTERM under load: readiness fails first, in-flight requests complete, new connections are refused', async (t) => {
+  const simulator = buildSimulator({ faults: { latencyMs: 1200 } })
+  t.teardown(() => simulator.close())
+  const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  const server = startServer({
+    VENDOR_BASE_URL: vendorUrl,
+    VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
+    VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
+    VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey,
+    SHUTDOWN_DELAY_MS: '400',
+    LOG_LEVEL: 'info'
+  })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await server.url
+
+  const inFlight = ['54', '1001', '1002', '1003', '1007'].map((id) => fetch(`${url}/orders/${id}?machine=16327129`).then((res) => res.status))
+  await sleep(200)
+  t.equal(simulator.simulator.stats.calls, 5, 'all five are at the vendor')
+  server.child.kill('SIGTERM')
+  await sleep(100)
+
+  const ready = await fetch(`${url}/health/ready`)
+  t.equal(ready.status, 503, 'readiness fails while draining')
+  await sleep(500)
+  await t.rejects(fetch(`${url}/health/live`, { headers: { connection: 'close' } }), 'new connections are refused once the listener closed')
+
+  t.same(await Promise.all(inFlight), [200, 200, 200, 200, 200], 'no in-flight request was dropped')
+  t.equal(await server.exit, 0)
 })

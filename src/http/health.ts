@@ -20,6 +20,11 @@ const health: FastifyPluginAsync = async (app) => {
   const readiness: Readiness = { ready: true }
   app.decorate('readiness', readiness)
   app.addHook('preClose', async () => { readiness.ready = false })
+  // while draining, every answer closes its connection: clients reconnect elsewhere, and the
+  // listener can close without waiting out keep-alive timeouts
+  app.addHook('onSend', async (_request, reply) => {
+    if (!readiness.ready) reply.header('connection', 'close')
+  })
 
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {

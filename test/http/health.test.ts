@@ -12,7 +12,9 @@ t.test('live and ready answer 200 while running; ready turns 503 once shutdown s
   const ready = await app.inject({ url: '/health/ready' })
   t.equal(ready.statusCode, 503)
   t.same(ready.json(), { status: 'shutting down' })
-  t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'still alive while draining')
+  const live = await app.inject({ url: '/health/live' })
+  t.equal(live.statusCode, 200, 'still alive while draining')
+  t.equal(live.headers.connection, 'close', 'and every answer closes its connection')
 })
 
 t.test('closing the app marks it not ready', async (t) => {
