@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { SimulatorCredentials } from './credentials.js'
@@ -28,6 +29,8 @@ export async function vendorRoute (scope: FastifyInstance, options: VendorRouteO
   const { credentials, stats } = options
   // delays end early when the app closes, so close() never waits out a 'slow' fault
   const closing = new AbortController()
+  // every delayed answer listens on this one signal; hundreds at once are expected, not a leak
+  setMaxListeners(0, closing.signal)
   scope.addHook('preClose', async () => { closing.abort() })
   const pause = async (ms: number): Promise<void> => {
     if (ms > 0) await sleep(ms, undefined, { signal: closing.signal }).catch(() => {})
