@@ -55,6 +55,9 @@ export function createOrderCache (options: ResilienceConfig['cache'] & { now: ()
     ttlResolution: 0, // read the clock on every check, not a timer-cached copy
     // a failed refresh must not drop the expired answer: it is what stale-if-error serves
     noDeleteOnFetchRejection: true,
+    // an entry evicted while its vendor call is in flight (many new keys at once) must still
+    // answer the requests waiting on it, not reject them with lru-cache's 'evicted'
+    ignoreFetchAbort: true,
     fetchMethod: async (_key, _stale, { options: entry, context }) => {
       let answer: Answer
       try {

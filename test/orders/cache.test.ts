@@ -112,3 +112,14 @@ t.test('the entry limit is respected, least recently used out first', async (t) 
   await get(2)
   t.same(calls, ['2:16327129'], '1 was used recently and kept; 2 was evicted')
 })
+
+t.test('an answer still in flight when its entry is evicted reaches its callers', async (t) => {
+  const { get, answer } = setup({ maxEntries: 2 })
+  const releases: Array<() => void> = []
+  answer((id) => new Promise((resolve) => releases.push(() => resolve(order(id)))))
+  const pending = [get(1), get(2), get(3), get(4)]
+  await new Promise((resolve) => setImmediate(resolve))
+  for (const release of releases) release()
+  const served = await Promise.all(pending)
+  t.same(served.map((s) => s.answer.order.id), [1, 2, 3, 4])
+})
