@@ -69,9 +69,10 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     maxBodyBytes: config.vendorMaxBodyBytes
   })
   const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs })
-  // whoever creates the pool closes it; an injected client belongs to the test that made it
   app.addHook('onClose', async () => {
-    if (deps.vendorClient === undefined) await vendor.close()
+    vendor.shutdown()
+    // whoever creates the pool closes it; an injected client belongs to whoever made it
+    if (deps.vendorClient === undefined) await client.close()
   })
   app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache }))
 

@@ -8,6 +8,9 @@ import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 
+// each test starts real processes that compile TypeScript on start: slow on a busy 2-core machine
+t.setTimeout(180_000)
+
 interface Started {
   child: ChildProcess
   lines: Array<Record<string, unknown>>

@@ -22,7 +22,8 @@ export interface ResilientVendor {
   getOrder: (orderId: number, machineNo: string, log: VendorLog) => Promise<VendorOrder>
   readonly inFlight: number
   breakerState: () => BreakerState
-  close: () => Promise<void>
+  /** stops the breaker's timers; the client's pool belongs to whoever created the client */
+  shutdown: () => void
 }
 
 /**
@@ -60,9 +61,6 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
     getOrder,
     get inFlight () { return limiter.inFlight },
     breakerState: breaker.state,
-    async close () {
-      breaker.shutdown()
-      await client.close()
-    }
+    shutdown: breaker.shutdown
   }
 }
