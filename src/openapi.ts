@@ -8,7 +8,14 @@ const DOCUMENT_CONFIG: AppConfig = {
   production: false,
   vendor: { baseUrl: 'http://127.0.0.1:9', appId: 'placeholder', appSecret: 'placeholder', signKey: 'placeholder' },
   vendorTimeoutMs: 5000,
-  vendorMaxBodyBytes: 1024 * 1024
+  vendorMaxBodyBytes: 1024 * 1024,
+  apiKeys: [],
+  trustProxy: false,
+  rateLimitMax: 120,
+  rateLimitWindowMs: 60_000,
+  corsOrigins: null,
+  metricsPort: 0,
+  metricsHost: '127.0.0.1'
 }
 
 /** The OpenAPI document as the code generates it; `npm run openapi` commits it to openapi/openapi.json. */

@@ -22,6 +22,13 @@ export function testConfig (baseUrl: string, overrides: Partial<AppConfig> = {})
     vendor: { baseUrl, ...TEST_CREDENTIALS },
     vendorTimeoutMs: 1000,
     vendorMaxBodyBytes: 64 * 1024,
+    apiKeys: [],
+    trustProxy: false,
+    rateLimitMax: 1000,
+    rateLimitWindowMs: 60_000,
+    corsOrigins: null,
+    metricsPort: 0,
+    metricsHost: '127.0.0.1',
     ...overrides
   }
 }
