@@ -11,9 +11,12 @@ import {
 } from 'fastify-type-provider-zod'
 import type { Config, VendorSettings } from './config.js'
 import { AppError } from './errors.js'
+import { apiKeyAuthPlugin } from './http/auth.js'
 import { healthRoutes } from './http/health.js'
 import { finishOpenApiDocument } from './http/openapi-document.js'
+import { documentSecurity, SECURITY_SCHEMES } from './http/openapi-security.js'
 import { asAppError, sendProblem } from './http/problem.js'
+import { rateLimitPlugin } from './http/rate-limit.js'
 import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
 import { ordersRoute } from './orders/route.js'
 import { createOrdersService, type OrdersService } from './orders/service.js'
@@ -40,7 +43,9 @@ export const API_DESCRIPTION = [
   '',
   'The service holds the merchant credentials, signs each call, normalizes the vendor\'s protobuf-style JSON (every field is always present) and maps vendor error codes to honest HTTP statuses.',
   'Errors are RFC 9457 `application/problem+json` with a stable `code`; a 400 lists every failing field in `errors`.',
-  'Poll an order until `terminal` is true.'
+  'Poll an order until `terminal` is true.',
+  '',
+  'When the deployment sets API keys, send yours as `Authorization: Bearer <key>`. Requests are rate limited per key (per client address when keys are off): the `x-ratelimit-*` headers say how many are left, and a 429 says when to retry in `Retry-After`.'
 ].join('\n')
 
 /** Composes plugins, routes and the error handler; never listens (server.ts does). */
@@ -50,7 +55,8 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     genReqId: genRequestId,
     // health probes every few seconds would drown the request log
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (request) => request.url.startsWith('/health/') }),
-    routerOptions: { maxParamLength: 100 }
+    routerOptions: { maxParamLength: 100 },
+    trustProxy: config.trustProxy
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -81,14 +87,20 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Vending order status API', description: API_DESCRIPTION, version: '1.0.0' },
-      tags: [{ name: 'orders', description: 'Order and dispensing status' }]
+      tags: [{ name: 'orders', description: 'Order and dispensing status' }],
+      components: { securitySchemes: SECURITY_SCHEMES }
     },
     transform: jsonSchemaTransform,
-    transformObject: (input) => finishOpenApiDocument(jsonSchemaTransformObject(input))
+    transformObject: (input) => documentSecurity(finishOpenApiDocument(jsonSchemaTransformObject(input)))
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
 
   await app.register(healthRoutes)
-  await app.register(ordersRoute)
+  // the API proper: keys (when configured) checked first, then the rate limit; docs and health stay open
+  await app.register(async (api) => {
+    await api.register(apiKeyAuthPlugin, { keys: config.apiKeys })
+    await api.register(rateLimitPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs })
+    await api.register(ordersRoute)
+  })
   return app
 }

@@ -23,7 +23,7 @@ export interface Config {
   /** bearer tokens accepted on /orders; empty: client authentication is off */
   apiKeys: string[]
   /** Fastify's trustProxy: whether, or which, proxies' X-Forwarded-For to believe */
-  trustProxy: boolean | number | string[]
+  trustProxy: boolean | string[]
   rateLimitMax: number
   rateLimitWindowMs: number
   /** exact origins allowed by CORS; null when unset (none, or all in demo mode) */
@@ -69,12 +69,16 @@ function isProxyAddress (value: string): boolean {
   return version !== 0 && rest.length === 0 && /^\d{1,3}$/.test(bits ?? '') && Number(bits) <= (version === 4 ? 32 : 128)
 }
 
-const TrustProxy = z.string().transform((value, ctx): boolean | number | string[] => {
+const TrustProxy = z.string().transform((value, ctx): boolean | string[] => {
   if (value === 'true' || value === 'false') return value === 'true'
-  if (/^\d{1,2}$/.test(value)) return Number(value)
+  // Fastify 5 ignores hop counts (it cannot tell a proxy from a client claiming extra hops)
+  if (/^\d+$/.test(value)) {
+    ctx.addIssue({ code: 'custom', message: 'a hop count is not supported (Fastify trusts no one with it); list the proxies\' addresses or CIDRs, or true' })
+    return z.NEVER
+  }
   const proxies = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
   if (proxies.length > 0 && proxies.every(isProxyAddress)) return proxies
-  ctx.addIssue({ code: 'custom', message: 'must be true, false, a hop count, or a comma-separated list of proxy addresses or CIDRs' })
+  ctx.addIssue({ code: 'custom', message: 'must be true, false, or a comma-separated list of proxy addresses or CIDRs' })
   return z.NEVER
 })
 

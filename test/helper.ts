@@ -89,3 +89,12 @@ export async function buildTestApp (t: Test, baseUrl: string, overrides: Partial
   t.teardown(() => app.close())
   return app
 }
+
+/** Asserts `res` is our RFC 9457 problem+json with this status and code; returns the body. */
+export function assertProblem (t: Test, res: { statusCode: number, headers: Record<string, unknown>, json: () => any }, status: number, code: string): any {
+  t.equal(res.statusCode, status, `status ${status}`)
+  t.match(res.headers['content-type'], /^application\/problem\+json/, 'problem+json')
+  const body = res.json()
+  t.match(body, { type: String, title: String, status, detail: String, code, requestId: res.headers['x-request-id'] }, `problem ${code}`)
+  return body
+}
