@@ -12,12 +12,14 @@ import {
 import type { Config, VendorSettings } from './config.js'
 import { AppError } from './errors.js'
 import { apiKeyAuthPlugin } from './http/auth.js'
+import { corsPlugin } from './http/cors.js'
 import { healthRoutes } from './http/health.js'
 import { finishOpenApiDocument } from './http/openapi-document.js'
 import { documentSecurity, SECURITY_SCHEMES } from './http/openapi-security.js'
 import { asAppError, sendProblem } from './http/problem.js'
 import { rateLimitPlugin } from './http/rate-limit.js'
 import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
+import { DOCS_CSP, securityHeadersPlugin } from './http/security-headers.js'
 import { ordersRoute } from './orders/route.js'
 import { createOrdersService, type OrdersService } from './orders/service.js'
 import { createVendorClient, type VendorClient } from './vendor/client.js'
@@ -29,7 +31,11 @@ declare module 'fastify' {
 }
 
 /** What buildApp needs: the config with the vendor resolved (server.ts puts the simulator there in demo mode). */
-export type AppConfig = Omit<Config, 'vendor'> & { vendor: VendorSettings }
+export type AppConfig = Omit<Config, 'vendor'> & {
+  vendor: VendorSettings
+  /** true when vendor is the embedded simulator (default false) */
+  demo?: boolean
+}
 
 export interface AppDeps {
   /** a pino logger; false for none (default: none) */
@@ -83,6 +89,9 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     return sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route for ${request.method} ${request.url.split('?')[0]}.` }))
   })
 
+  await app.register(securityHeadersPlugin)
+  await app.register(corsPlugin, { origins: config.corsOrigins, demo: config.demo ?? false })
+
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -93,7 +102,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     transform: jsonSchemaTransform,
     transformObject: (input) => documentSecurity(finishOpenApiDocument(jsonSchemaTransformObject(input)))
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
 
   await app.register(healthRoutes)
   // the API proper: keys (when configured) checked first, then the rate limit; docs and health stay open

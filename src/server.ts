@@ -33,7 +33,7 @@ if (config.vendor === null) {
   vendor = config.vendor
 }
 
-const app = await buildApp({ ...config, vendor }, { logger })
+const app = await buildApp({ ...config, vendor, demo: simulator !== undefined }, { logger })
 
 closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
   if (err !== undefined) logger.error({ err }, 'shutting down after an unexpected error')
