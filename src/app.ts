@@ -13,6 +13,7 @@ import type { Config, VendorSettings } from './config.js'
 import { AppError } from './errors.js'
 import { apiKeyAuthPlugin } from './http/auth.js'
 import { corsPlugin } from './http/cors.js'
+import { httpMetricsPlugin } from './http/metrics.js'
 import { healthRoutes } from './http/health.js'
 import { finishOpenApiDocument } from './http/openapi-document.js'
 import { documentSecurity, SECURITY_SCHEMES } from './http/openapi-security.js'
@@ -22,7 +23,9 @@ import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
 import { DOCS_CSP, securityHeadersPlugin } from './http/security-headers.js'
 import { ordersRoute } from './orders/route.js'
 import { createOrdersService, type OrdersService } from './orders/service.js'
+import { vendorCallHooks, type Metrics } from './metrics.js'
 import { createVendorClient, type VendorClient } from './vendor/client.js'
+import { meterVendorClient } from './vendor/metered.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -42,6 +45,8 @@ export interface AppDeps {
   logger?: Logger | false
   /** a vendor client to use instead of one built from config.vendor; its owner closes it */
   vendorClient?: VendorClient
+  /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
+  metrics?: Metrics
 }
 
 export const API_DESCRIPTION = [
@@ -68,11 +73,11 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
-  const vendor = deps.vendorClient ?? createVendorClient({
+  const vendor = meterVendorClient(deps.vendorClient ?? createVendorClient({
     ...config.vendor,
     timeoutMs: config.vendorTimeoutMs,
     maxBodyBytes: config.vendorMaxBodyBytes
-  })
+  }), deps.metrics === undefined ? {} : vendorCallHooks(deps.metrics))
   // whoever creates the pool closes it
   if (deps.vendorClient === undefined) app.addHook('onClose', async () => { await vendor.close() })
   app.decorate('orders', createOrdersService({ vendor }))
@@ -89,6 +94,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     return sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route for ${request.method} ${request.url.split('?')[0]}.` }))
   })
 
+  if (deps.metrics !== undefined) await app.register(httpMetricsPlugin, { metrics: deps.metrics })
   await app.register(securityHeadersPlugin)
   await app.register(corsPlugin, { origins: config.corsOrigins, demo: config.demo ?? false })
 
