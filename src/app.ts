@@ -13,6 +13,7 @@ import type { Config, VendorSettings } from './config.js'
 import { AppError } from './errors.js'
 import { apiKeyAuthPlugin } from './http/auth.js'
 import { corsPlugin } from './http/cors.js'
+import { answerFrameworkError } from './http/framework-errors.js'
 import { httpMetricsPlugin } from './http/metrics.js'
 import { healthRoutes } from './http/health.js'
 import { finishOpenApiDocument } from './http/openapi-document.js'
@@ -67,7 +68,8 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     // health probes every few seconds would drown the request log
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (request) => request.url.startsWith('/health/') }),
     routerOptions: { maxParamLength: 100 },
-    trustProxy: config.trustProxy
+    trustProxy: config.trustProxy,
+    frameworkErrors: answerFrameworkError
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
