@@ -11,15 +11,24 @@ import {
 } from 'fastify-type-provider-zod'
 import type { Config, VendorSettings } from './config.js'
 import { AppError } from './errors.js'
+import { apiKeyAuthPlugin } from './http/auth.js'
+import { corsPlugin } from './http/cors.js'
+import { answerFrameworkError } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
+import { httpMetricsPlugin } from './http/metrics.js'
 import { registerPressure } from './http/pressure.js'
 import { finishOpenApiDocument } from './http/openapi-document.js'
+import { documentSecurity, SECURITY_SCHEMES } from './http/openapi-security.js'
 import { asAppError, sendProblem } from './http/problem.js'
+import { rateLimitPlugin } from './http/rate-limit.js'
 import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
+import { DOCS_CSP, securityHeadersPlugin } from './http/security-headers.js'
+import { resilienceEvents, vendorCallHooks, type Metrics } from './metrics.js'
 import { ordersRoute } from './orders/route.js'
 import { createOrdersService, type OrdersService } from './orders/service.js'
 import { createVendorClient, type VendorClient } from './vendor/client.js'
 import { createResilientVendor } from './vendor/resilient.js'
+import { meterVendorClient } from './vendor/metered.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,13 +37,19 @@ declare module 'fastify' {
 }
 
 /** What buildApp needs: the config with the vendor resolved (server.ts puts the simulator there in demo mode). */
-export type AppConfig = Omit<Config, 'vendor'> & { vendor: VendorSettings }
+export type AppConfig = Omit<Config, 'vendor'> & {
+  vendor: VendorSettings
+  /** true when vendor is the embedded simulator (default false) */
+  demo?: boolean
+}
 
 export interface AppDeps {
   /** a pino logger; false for none (default: none) */
   logger?: Logger | false
   /** a vendor client to use instead of one built from config.vendor; its owner closes it */
   vendorClient?: VendorClient
+  /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
+  metrics?: Metrics
 }
 
 export const API_DESCRIPTION = [
@@ -42,7 +57,9 @@ export const API_DESCRIPTION = [
   '',
   'The service holds the merchant credentials, signs each call, normalizes the vendor\'s protobuf-style JSON (every field is always present) and maps vendor error codes to honest HTTP statuses.',
   'Errors are RFC 9457 `application/problem+json` with a stable `code`; a 400 lists every failing field in `errors`.',
-  'Poll an order until `terminal` is true.'
+  'Poll an order until `terminal` is true.',
+  '',
+  'When the deployment sets API keys, send yours as `Authorization: Bearer <key>`. Requests are rate limited per key (per client address when keys are off): the `x-ratelimit-*` headers say how many are left, and a 429 says when to retry in `Retry-After`.'
 ].join('\n')
 
 /** Composes plugins, routes and the error handler; never listens (server.ts does). */
@@ -57,24 +74,27 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     bodyLimit: 16 * 1024,
     requestTimeout: config.limits.requestTimeoutMs,
     // longer than the 60 s idle timeout of common load balancers, so they close first
-    keepAliveTimeout: 72_000
+    keepAliveTimeout: 72_000,
+    trustProxy: config.trustProxy,
+    frameworkErrors: answerFrameworkError
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
-  const client = deps.vendorClient ?? createVendorClient({
+  // metered per attempt: every real call to the vendor is timed and its code counted
+  const client = meterVendorClient(deps.vendorClient ?? createVendorClient({
     ...config.vendor,
     timeoutMs: config.vendorTimeoutMs,
     maxBodyBytes: config.vendorMaxBodyBytes
-  })
-  const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs })
+  }), deps.metrics === undefined ? {} : vendorCallHooks(deps.metrics))
+  const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs, events: resilienceEvents(deps.metrics) })
   app.addHook('onClose', async () => {
     vendor.shutdown()
     // whoever creates the pool closes it; an injected client belongs to whoever made it
     if (deps.vendorClient === undefined) await client.close()
   })
-  app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache }))
+  app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache, onServed: deps.metrics && ((outcome) => deps.metrics!.cacheEvents.inc({ result: outcome })) }))
 
   app.addHook('onRequest', async (request, reply) => { reply.header(REQUEST_ID_HEADER, request.id) })
 
@@ -88,19 +108,29 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     return sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route for ${request.method} ${request.url.split('?')[0]}.` }))
   })
 
+  if (deps.metrics !== undefined) await app.register(httpMetricsPlugin, { metrics: deps.metrics })
+  await app.register(securityHeadersPlugin)
+  await app.register(corsPlugin, { origins: config.corsOrigins, demo: config.demo ?? false })
+
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Vending order status API', description: API_DESCRIPTION, version: '1.0.0' },
-      tags: [{ name: 'orders', description: 'Order and dispensing status' }]
+      tags: [{ name: 'orders', description: 'Order and dispensing status' }],
+      components: { securitySchemes: SECURITY_SCHEMES }
     },
     transform: jsonSchemaTransform,
-    transformObject: (input) => finishOpenApiDocument(jsonSchemaTransformObject(input))
+    transformObject: (input) => documentSecurity(finishOpenApiDocument(jsonSchemaTransformObject(input)))
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
 
   await registerPressure(app, config.limits)
   await app.register(healthRoutes)
-  await app.register(ordersRoute)
+  // the API proper: keys (when configured) checked first, then the rate limit; docs and health stay open
+  await app.register(async (api) => {
+    await api.register(apiKeyAuthPlugin, { keys: config.apiKeys })
+    await api.register(rateLimitPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs })
+    await api.register(ordersRoute)
+  })
   return app
 }

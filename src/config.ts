@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { z } from 'zod'
 
 /** The four settings that point the service at the real vendor; all or none. */
@@ -20,6 +21,16 @@ export interface Config {
   /** total deadline of one request's vendor work: queueing, every attempt and backoff */
   vendorTimeoutMs: number
   vendorMaxBodyBytes: number
+  /** bearer tokens accepted on /orders; empty: client authentication is off */
+  apiKeys: string[]
+  /** Fastify's trustProxy: whether, or which, proxies' X-Forwarded-For to believe */
+  trustProxy: boolean | string[]
+  rateLimitMax: number
+  rateLimitWindowMs: number
+  /** exact origins allowed by CORS; null when unset (none, or all in demo mode) */
+  corsOrigins: string[] | null
+  metricsPort: number
+  metricsHost: string
   resilience: ResilienceConfig
   limits: LimitsConfig
 }
@@ -65,6 +76,47 @@ export class ConfigError extends Error {
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 
+/** A comma-separated list; blanks around and between entries are dropped. */
+const list = (entry: z.ZodString) =>
+  z.string().transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== '')).pipe(z.array(entry))
+
+// keys travel in an Authorization header: token characters only (hex, base64 and base64url keys fit)
+const ApiKey = z.string()
+  .min(32, 'every key must be at least 32 characters')
+  .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'every key must be letters, digits and - . _ ~ + / only')
+
+const Origin = z.string().refine((value) => {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value
+  } catch {
+    return false
+  }
+}, 'every entry must be an exact origin such as https://app.example.com (no path, no trailing slash)')
+
+// proxy-addr's names for address ranges, besides addresses and CIDRs
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+function isProxyAddress (value: string): boolean {
+  if (PROXY_RANGES.has(value) || isIP(value) !== 0) return true
+  const [address = '', bits, ...rest] = value.split('/')
+  const version = isIP(address)
+  return version !== 0 && rest.length === 0 && /^\d{1,3}$/.test(bits ?? '') && Number(bits) <= (version === 4 ? 32 : 128)
+}
+
+const TrustProxy = z.string().transform((value, ctx): boolean | string[] => {
+  if (value === 'true' || value === 'false') return value === 'true'
+  // Fastify 5 ignores hop counts (it cannot tell a proxy from a client claiming extra hops)
+  if (/^\d+$/.test(value)) {
+    ctx.addIssue({ code: 'custom', message: 'a hop count is not supported (Fastify trusts no one with it); list the proxies\' addresses or CIDRs, or true' })
+    return z.NEVER
+  }
+  const proxies = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
+  if (proxies.length > 0 && proxies.every(isProxyAddress)) return proxies
+  ctx.addIssue({ code: 'custom', message: 'must be true, false, or a comma-separated list of proxy addresses or CIDRs' })
+  return z.NEVER
+})
+
 // Empty strings count as unset, so `FOO=` in an env file behaves like no FOO at all.
 const EnvSchema = z.object({
   NODE_ENV: z.string().optional(),
@@ -98,7 +150,14 @@ const EnvSchema = z.object({
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(1000),
   MAX_RSS_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
-  SHUTDOWN_DELAY_MS: int(0, 120_000).optional()
+  SHUTDOWN_DELAY_MS: int(0, 120_000).optional(),
+  API_KEYS: list(ApiKey).optional(),
+  TRUST_PROXY: TrustProxy.default(false),
+  RATE_LIMIT_MAX: int(1, 1_000_000).default(120),
+  RATE_LIMIT_WINDOW_MS: int(1000, 24 * 60 * 60 * 1000).default(60_000),
+  CORS_ORIGINS: list(Origin).optional(),
+  METRICS_PORT: int(0, 65535).default(9090),
+  METRICS_HOST: z.string().min(1).default('0.0.0.0')
 })
 
 /**
@@ -116,6 +175,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     problems.push(`${missing.join(', ')}: missing; the vendor settings ${VENDOR_SETTINGS.join(', ')} must be set together`)
   } else if (missing.length > 0 && production) {
     problems.push(`${missing.join(', ')}: missing; NODE_ENV=production refuses to fall back to the embedded simulator`)
+  }
+  if (parsed.success && parsed.data.METRICS_PORT !== 0 && parsed.data.METRICS_PORT === parsed.data.PORT) {
+    problems.push('METRICS_PORT: must differ from PORT, so metrics are never served with the API')
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
 
@@ -160,6 +222,13 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
       maxRssBytes: e.MAX_RSS_BYTES,
       // readiness fails this long before the listener closes; a developer's Ctrl-C should not wait
       shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? (production ? 5000 : 0)
-    }
+    },
+    apiKeys: [...new Set(e.API_KEYS ?? [])],
+    trustProxy: e.TRUST_PROXY,
+    rateLimitMax: e.RATE_LIMIT_MAX,
+    rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+    corsOrigins: e.CORS_ORIGINS ?? null,
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST
   }
 }

@@ -35,6 +35,8 @@ export const ERROR_KINDS = {
   // the caller's request
   INVALID_REQUEST: { status: 400, title: 'Invalid request' },
   NOT_FOUND: { status: 404, title: 'Not found' },
+  UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
   // what the vendor said about the order or machine
   ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
   MACHINE_NOT_FOUND: { status: 404, title: 'Machine not found' },

@@ -12,7 +12,7 @@ export const REDACT_PATHS = [
   'headers.Appid',
   'headers.AppSecret',
   'headers.authorization',
-  ...['appId', 'appSecret', 'signKey', 'Appid', 'AppSecret'].flatMap((key) => [key, `*.${key}`, `*.*.${key}`])
+  ...['appId', 'appSecret', 'signKey', 'Appid', 'AppSecret', 'apiKeys'].flatMap((key) => [key, `*.${key}`, `*.*.${key}`])
 ]
 
 export function createLogger (level: string, destination?: DestinationStream): Logger {

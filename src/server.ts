@@ -4,6 +4,8 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, VENDOR_SETTINGS, type Config, type VendorSettings } from './config.js'
 import { createLogger } from './logger.js'
+import { createMetrics } from './metrics.js'
+import { buildMetricsServer } from './metrics-server.js'
 import { buildSimulator } from './simulator/app.js'
 import { DEMO_CREDENTIALS } from './simulator/credentials.js'
 
@@ -34,7 +36,9 @@ if (config.vendor === null) {
   vendor = config.vendor
 }
 
-const app = await buildApp({ ...config, vendor }, { logger })
+const metrics = createMetrics()
+const app = await buildApp({ ...config, vendor, demo: simulator !== undefined }, { logger, metrics })
+const metricsServer = buildMetricsServer(metrics.registry)
 
 // On SIGTERM: fail readiness first so load balancers stop sending, keep serving for the drain
 // delay, then stop accepting and let in-flight requests finish before the vendor pool closes.
@@ -45,9 +49,14 @@ closeWithGrace({ delay: shutdownDelayMs + config.vendorTimeoutMs + 10_000, logge
   app.readiness.ready = false
   if (err === undefined && shutdownDelayMs > 0) await sleep(shutdownDelayMs)
   await app.close()
+  await metricsServer.close()
   await simulator?.close()
   logger.info('stopped')
 })
 
+// metrics first: a taken metrics port stops the start before the API takes traffic
+const metricsUrl = await metricsServer.listen({ port: config.metricsPort, host: config.metricsHost })
+logger.info({ metrics: `${metricsUrl}/metrics` }, 'metrics listening')
 await app.listen({ port: config.port, host: config.host })
+if (config.production && config.apiKeys.length === 0) logger.warn('API_KEYS is not set: anyone who can reach this service can query orders')
 logger.info({ vendor: new URL(vendor.baseUrl).origin, vendorTimeoutMs: config.vendorTimeoutMs, demo: simulator !== undefined }, 'ready')

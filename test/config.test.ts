@@ -35,7 +35,14 @@ t.test('defaults with nothing set: demo mode', async (t) => {
       vendorConcurrency: 64,
       vendorQueue: 64
     },
-    limits: { requestTimeoutMs: 30_000, maxEventLoopDelayMs: 1000, maxRssBytes: 1024 * 1024 * 1024, shutdownDelayMs: 0 }
+    limits: { requestTimeoutMs: 30_000, maxEventLoopDelayMs: 1000, maxRssBytes: 1024 * 1024 * 1024, shutdownDelayMs: 0 },
+    apiKeys: [],
+    trustProxy: false,
+    rateLimitMax: 120,
+    rateLimitWindowMs: 60_000,
+    corsOrigins: null,
+    metricsPort: 9090,
+    metricsHost: '0.0.0.0'
   })
 })
 
@@ -83,4 +90,55 @@ t.test('every problem is reported at once, by name, without any value', async (t
   try { loadConfig(env) } catch (error) { message = (error as Error).message }
   for (const name of ['PORT', 'VENDOR_TIMEOUT_MS', 'LOG_LEVEL', 'VENDOR_BASE_URL', 'VENDOR_SIGN_KEY']) t.match(message, name)
   for (const secret of [VENDOR.VENDOR_APP_ID, VENDOR.VENDOR_APP_SECRET, 'eighty', 'loud']) t.notMatch(message, secret)
+})
+
+const KEY_A = 'a'.repeat(16) + '0123456789abcdef'
+const KEY_B = 'B1c2D3e4F5g6H7i8J9k0L1m2N3o4P5q6-_~+/='
+
+t.test('API_KEYS: a comma-separated list of keys, trimmed and deduplicated', async (t) => {
+  t.same(loadConfig({ API_KEYS: ` ${KEY_A} ,${KEY_B},,${KEY_A}` }).apiKeys, [KEY_A, KEY_B])
+})
+
+t.test('API_KEYS: a key shorter than 32 characters or with odd characters fails the start, naming API_KEYS but not the key', async (t) => {
+  const short = 'short-key-0123456789'
+  const spaced = 'x'.repeat(20) + ' has spaces inside it'
+  const problems = problemsOf({ API_KEYS: `${KEY_A},${short},${spaced}` })
+  t.equal(problems.length, 2)
+  t.match(problems[0], /^API_KEYS\.1: every key must be at least 32 characters/)
+  t.match(problems[1], /^API_KEYS\.2: every key must be letters, digits/)
+  for (const secret of [KEY_A, short, spaced]) t.notMatch(problems.join('\n'), secret)
+})
+
+t.test('TRUST_PROXY: true, false or a list of proxy addresses and CIDRs', async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8', 'loopback'])
+  for (const bad of ['yes', '10.0.0.0/33', '10.0.0.300', '::1/129', '10.0.0.0/8/1', '1.2.3.4/x']) {
+    t.match(problemsOf({ TRUST_PROXY: bad })[0], /^TRUST_PROXY: must be true, false, or a comma-separated list/, bad)
+  }
+  t.match(problemsOf({ TRUST_PROXY: '2' })[0], /^TRUST_PROXY: a hop count is not supported/, 'Fastify 5 would silently trust no one')
+})
+
+t.test('RATE_LIMIT_MAX and RATE_LIMIT_WINDOW_MS are bounded integers', async (t) => {
+  const config = loadConfig({ RATE_LIMIT_MAX: '10', RATE_LIMIT_WINDOW_MS: '1000' })
+  t.equal(config.rateLimitMax, 10)
+  t.equal(config.rateLimitWindowMs, 1000)
+  const problems = problemsOf({ RATE_LIMIT_MAX: '0', RATE_LIMIT_WINDOW_MS: '999' })
+  t.match(problems.join('\n'), /RATE_LIMIT_MAX/)
+  t.match(problems.join('\n'), /RATE_LIMIT_WINDOW_MS/)
+})
+
+t.test('CORS_ORIGINS: exact origins only', async (t) => {
+  t.same(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins, ['https://app.example.com', 'http://localhost:5173'])
+  for (const bad of ['*', 'https://app.example.com/', 'https://app.example.com/path', 'ftp://files.example.com', 'app.example.com']) {
+    t.match(problemsOf({ CORS_ORIGINS: `https://ok.example.com,${bad}` })[0], /^CORS_ORIGINS\.1: every entry must be an exact origin/, bad)
+  }
+})
+
+t.test('METRICS_PORT and METRICS_HOST; the metrics port never equals the API port', async (t) => {
+  const config = loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '127.0.0.1' })
+  t.equal(config.metricsPort, 9464)
+  t.equal(config.metricsHost, '127.0.0.1')
+  t.match(problemsOf({ PORT: '9090' })[0], /^METRICS_PORT: must differ from PORT/)
+  t.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metricsPort, 0, 'two random ports never collide')
 })

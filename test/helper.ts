@@ -16,10 +16,10 @@ export const TEST_CREDENTIALS = {
 
 /**
  * Tests of mapping and contract run with the resilience layer neutral (no cache, no retries, a
- * breaker that never opens), so each request reaches the upstream exactly once; the resilience
- * tests switch each feature on through `env`.
+ * breaker that never opens) and a rate limit they will not reach, so each request reaches the
+ * upstream exactly once; the tests of those features switch them on through `env`.
  */
-export const NEUTRAL_ENV = { LOG_LEVEL: 'silent', CACHE_ENABLED: 'false', VENDOR_MAX_RETRIES: '0', BREAKER_MIN_CALLS: '10000' }
+export const NEUTRAL_ENV = { LOG_LEVEL: 'silent', CACHE_ENABLED: 'false', VENDOR_MAX_RETRIES: '0', BREAKER_MIN_CALLS: '10000', RATE_LIMIT_MAX: '1000', METRICS_PORT: '0' }
 
 export function testConfig (baseUrl: string, overrides: Partial<AppConfig> = {}, env: Record<string, string> = {}): AppConfig {
   return {
@@ -86,4 +86,13 @@ export async function buildTestApp (t: Test, baseUrl: string, overrides: Partial
   const app = await buildApp(testConfig(baseUrl, overrides, env), deps)
   t.teardown(() => app.close())
   return app
+}
+
+/** Asserts `res` is our RFC 9457 problem+json with this status and code; returns the body. */
+export function assertProblem (t: Test, res: { statusCode: number, headers: Record<string, unknown>, json: () => any }, status: number, code: string): any {
+  t.equal(res.statusCode, status, `status ${status}`)
+  t.match(res.headers['content-type'], /^application\/problem\+json/, 'problem+json')
+  const body = res.json()
+  t.match(body, { type: String, title: String, status, detail: String, code, requestId: res.headers['x-request-id'] }, `problem ${code}`)
+  return body
 }

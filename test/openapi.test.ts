@@ -16,7 +16,7 @@ t.test('the document says what app developers need', async (t) => {
   t.same(Object.keys(doc.paths), ['/orders/{id}'], 'docs and health routes are not part of the API document')
   const operation = doc.paths['/orders/{id}'].get
   t.same(operation.tags, ['orders'])
-  t.same(Object.keys(operation.responses).sort(), ['200', '304', '400', '404', '409', '410', '500', '502', '503', '504'])
+  t.same(Object.keys(operation.responses).sort(), ['200', '304', '400', '401', '404', '409', '410', '429', '500', '502', '503', '504'])
   for (const [status, response] of Object.entries<any>(operation.responses)) {
     t.ok(response.headers['x-request-id'], `${status} documents x-request-id`)
     if (status === '304') {
@@ -30,6 +30,14 @@ t.test('the document says what app developers need', async (t) => {
   for (const header of ['etag', 'cache-control', 'cache-status']) t.ok(operation.responses['200'].headers[header], `200 documents ${header}`)
   t.match(operation.responses['200'].headers['cache-status'].description, /stale-if-error/, 'stale answers are documented')
   t.ok(operation.parameters.find((p: { name: string }) => p.name === 'if-none-match'))
+  t.match(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', description: /only when the deployment sets API_KEYS/ },
+    'the bearer scheme is declared whatever the config, so Swagger UI shows Authorize')
+  t.same(operation.security, [{ bearerAuth: [] }])
+  t.match(operation.responses['401'], { description: /Only when the deployment sets API_KEYS/, headers: { 'www-authenticate': Object } })
+  t.ok(operation.responses['429'].headers['retry-after'])
+  for (const status of ['200', '400', '429', '502']) {
+    t.match(operation.responses[status].headers, { 'x-ratelimit-limit': Object, 'x-ratelimit-remaining': Object, 'x-ratelimit-reset': Object }, `${status} documents the rate-limit headers`)
+  }
   t.equal(doc.components.schemas.Order.example.id, 54, 'the Order example is the documented order 54')
   t.same(doc.components.schemas.Problem.required.sort(), ['code', 'detail', 'requestId', 'status', 'title', 'type'])
 })

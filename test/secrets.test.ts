@@ -1,4 +1,6 @@
 import t from 'tap'
+import { createMetrics } from '../src/metrics.js'
+import { buildMetricsServer } from '../src/metrics-server.js'
 import { buildTestApp, captureLogs, json, startUpstream, TEST_CREDENTIALS } from './helper.js'
 
 const SECRETS = Object.values(TEST_CREDENTIALS)
@@ -37,4 +39,61 @@ t.test('after every error path, neither logs nor responses contain a credential'
     for (const body of bodies) t.notMatch(body, secret, 'responses do not contain a credential')
   }
   t.notMatch(logs, 'caller-token-should-not-be-logged', 'the caller\'s authorization header is redacted')
+})
+
+t.test('with keys, rate limiting and metrics on, no error path leaks a vendor credential or an API key', async (t) => {
+  const keys = ['sk_live_' + 'Q7w'.repeat(11), 'sk_live_' + 'Z3x'.repeat(11)]
+  const nearMiss = keys[0]!.slice(0, -1) + 'Y'
+  let mode: string | number = 'ok'
+  const upstream = await startUpstream(t, (req, res) => {
+    // an echoing vendor again: every header we send comes back in its answer
+    if (typeof mode === 'number') json(res, mode === 10008 ? 401 : 200, { code: mode, message: JSON.stringify(req.headers), data: {} })
+    else if (mode === 'reset') req.socket.destroy()
+    else if (mode === 'garbage') { res.writeHead(200); res.end(`oops ${JSON.stringify(req.headers)}`) } else if (mode === 'slow') setTimeout(() => json(res, 200, { code: 0, data: {} }), 500)
+    else json(res, 200, { code: 0, message: 'ok', data: { order_id: 54, status: 'SUCCESS' } })
+  })
+  const { logger, lines } = captureLogs()
+  const metrics = createMetrics()
+  const app = await buildTestApp(t, upstream.url, { vendorTimeoutMs: 200, apiKeys: keys, rateLimitMax: 12, corsOrigins: ['https://app.example.com'] }, { logger, metrics })
+  const metricsServer = buildMetricsServer(metrics.registry)
+  t.teardown(() => metricsServer.close())
+  const metricsUrl = `${await metricsServer.listen({ port: 0, host: '127.0.0.1' })}/metrics`
+
+  const answers: string[] = []
+  const ask = async (url: string, headers: Record<string, string> = {}, method: 'GET' | 'OPTIONS' = 'GET') => {
+    const res = await app.inject({ method, url, headers })
+    answers.push(JSON.stringify(res.headers) + res.body)
+    return res
+  }
+  const withKey = { authorization: `Bearer ${keys[0]}` }
+  for (const m of ['ok', 'reset', 'garbage', 'slow', 10008, 4006, 80002, 30002, 77777]) {
+    mode = m
+    await ask('/orders/54?machine=16327129', withKey)
+  }
+  mode = 'ok'
+  t.equal((await ask('/orders/54?machine=16327129')).statusCode, 401)
+  t.equal((await ask('/orders/54?machine=16327129', { authorization: `Bearer ${nearMiss}` })).statusCode, 401)
+  t.equal((await ask('/orders/54?machine=16327129', { authorization: `Basic ${Buffer.from(`u:${keys[1]}`).toString('base64')}` })).statusCode, 401)
+  t.equal((await ask('/orders/007?machine=x', withKey)).statusCode, 400)
+  t.equal((await ask('/orders/%zz', withKey)).statusCode, 400)
+  t.equal((await ask(`/orders/${'9'.repeat(101)}`, withKey)).statusCode, 414)
+  t.equal((await ask('/nope', withKey)).statusCode, 404)
+  await ask('/orders/54?machine=16327129', { origin: 'https://app.example.com', 'access-control-request-method': 'GET' }, 'OPTIONS')
+  await ask('/docs/json')
+  let limited = 0
+  for (let i = 0; i < 15; i++) if ((await ask('/orders/54?machine=16327129', { authorization: `Bearer ${keys[1]}` })).statusCode === 429) limited++
+  for (let i = 0; i < 10; i++) if ((await ask('/orders/54?machine=16327129', withKey)).statusCode === 429) limited++
+  t.ok(limited > 0, 'the rate limit answered too')
+
+  // should the config ever be logged, the keys are redacted like the vendor credentials
+  logger.info({ config: { apiKeys: keys } }, 'config')
+  const exposition = await (await fetch(metricsUrl)).text()
+  t.match(exposition, /http_request_duration_seconds_count\{route="\/orders\/:id",method="GET",status="429"\}/)
+  const logs = lines()
+  t.match(logs, /"statusCode":401/, 'the 401s were logged')
+  for (const secret of [...SECRETS, ...keys, nearMiss]) {
+    t.notMatch(logs, secret, 'logs do not contain a credential or key')
+    t.notMatch(exposition, secret, 'metrics do not contain a credential or key')
+    for (const answer of answers) t.notMatch(answer, secret, 'answers do not contain a credential or key')
+  }
 })

@@ -21,7 +21,7 @@ interface Started {
 /** Runs src/server.ts as a real process (with the TypeScript loader tap gave us), reading its JSON log lines. */
 function startServer (env: Record<string, string>): Started {
   const child = spawn(process.execPath, [...process.execArgv, SERVER], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const lines: Array<Record<string, unknown>> = []
@@ -48,6 +48,14 @@ t.test('with no vendor configured it runs on the embedded simulator and says so 
   const res = await fetch(`${url}/orders/54?machine=16327129`)
   t.equal(res.status, 200)
   t.match(await res.json(), { id: 54, status: 'SUCCESS', items: [{ id: 70 }, { id: 71 }, { id: 72 }] })
+
+  const metricsUrl = String(server.lines.find((line) => line.msg === 'metrics listening')?.metrics)
+  t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'metrics listen on a port of their own')
+  t.not(new URL(metricsUrl).port, new URL(url).port)
+  const metrics = await (await fetch(metricsUrl)).text()
+  t.match(metrics, /http_request_duration_seconds_count\{route="\/orders\/:id",method="GET",status="200"\} 1/)
+  t.match(metrics, /vendor_call_duration_seconds_count\{outcome="ok"\} 1/)
+  t.equal((await fetch(`${url}/metrics`)).status, 404, 'the API port does not serve metrics')
 
   server.child.kill('SIGTERM')
   t.equal(await server.exit, 0, 'SIGTERM shuts down cleanly')

@@ -1,7 +1,7 @@
 import type { ResilienceConfig } from '../config.js'
 import type { VendorLog } from '../vendor/client.js'
 import type { VendorOrder } from '../vendor/schemas.js'
-import { createOrderCache, orderAnswer, type Served } from './cache.js'
+import { createOrderCache, orderAnswer, type CacheOutcome, type Served } from './cache.js'
 import { normalizeOrder } from './normalize.js'
 
 export interface OrdersService {
@@ -15,7 +15,15 @@ export interface OrdersVendor {
 /** Bound on remembered unknown enum values, so a vendor sending random strings cannot grow memory. */
 const MAX_REMEMBERED_UNKNOWN = 1000
 
-export function createOrdersService ({ vendor, cache, now = Date.now }: { vendor: OrdersVendor, cache: ResilienceConfig['cache'], now?: () => number }): OrdersService {
+export interface OrdersServiceOptions {
+  vendor: OrdersVendor
+  cache: ResilienceConfig['cache']
+  /** told where every served order came from (for metrics) */
+  onServed?: ((outcome: CacheOutcome) => void) | undefined
+  now?: () => number
+}
+
+export function createOrdersService ({ vendor, cache, onServed, now = Date.now }: OrdersServiceOptions): OrdersService {
   const seenUnknown = new Set<string>()
   const orderCache = cache.enabled ? createOrderCache({ ...cache, now }) : undefined
 
@@ -31,10 +39,11 @@ export function createOrdersService ({ vendor, cache, now = Date.now }: { vendor
   }
 
   async function getOrder (id: number, machineNo: string, log: VendorLog): Promise<Served> {
-    if (orderCache === undefined) {
-      return { answer: orderAnswer(await fetchOrder(id, machineNo, log), now(), 0), outcome: 'bypass' }
-    }
-    return await orderCache.get(id, machineNo, (orderId, machine) => fetchOrder(orderId, machine, log))
+    const served = orderCache === undefined
+      ? { answer: orderAnswer(await fetchOrder(id, machineNo, log), now(), 0), outcome: 'bypass' as const }
+      : await orderCache.get(id, machineNo, (orderId, machine) => fetchOrder(orderId, machine, log))
+    onServed?.(served.outcome)
+    return served
   }
 
   return { getOrder }

@@ -1,0 +1,67 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** who called, when API keys are on: a short hash of their key, never the key itself */
+    apiKeyId: string | undefined
+  }
+}
+
+export interface ApiKeyAuthOptions {
+  /** accepted bearer tokens; none: authentication is off */
+  keys: readonly string[]
+}
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest()
+
+// RFC 6750: the scheme is case-insensitive; the token is one b64token
+const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
+
+/**
+ * Returns the id of the configured key `presented` equals, or undefined. Both sides are hashed
+ * first, so every comparison is between equal-length digests, and every configured key is
+ * compared on every call: neither the key's length nor which key matched shows in the timing.
+ */
+export function createKeyMatcher (keys: readonly string[]): (presented: string) => string | undefined {
+  const digests = keys.map((key) => {
+    const digest = sha256(key)
+    return { digest, id: `key:${digest.subarray(0, 8).toString('hex')}` }
+  })
+  return (presented) => {
+    const digest = sha256(presented)
+    let matched: string | undefined
+    for (const key of digests) {
+      if (timingSafeEqual(digest, key.digest)) matched = key.id
+    }
+    return matched
+  }
+}
+
+/**
+ * Bearer-token authentication for the routes registered after it in the same scope, on only
+ * when keys are configured. Registered with fastify-plugin so its hook covers its parent scope.
+ */
+const apiKeyAuth: FastifyPluginAsync<ApiKeyAuthOptions> = async (app, { keys }) => {
+  app.decorateRequest('apiKeyId', undefined)
+  if (keys.length === 0) return
+  const match = createKeyMatcher(keys)
+
+  app.addHook('onRequest', async (request, reply) => {
+    const presented = BEARER.exec(request.headers.authorization ?? '')?.[1]
+    if (presented === undefined) {
+      reply.header('www-authenticate', 'Bearer')
+      throw new AppError('UNAUTHORIZED', { detail: 'This API needs an API key: send it as Authorization: Bearer <key>.' })
+    }
+    const id = match(presented)
+    if (id === undefined) {
+      reply.header('www-authenticate', 'Bearer error="invalid_token"')
+      throw new AppError('UNAUTHORIZED', { detail: 'The API key is not valid.' })
+    }
+    request.apiKeyId = id
+  })
+}
+
+export const apiKeyAuthPlugin = fp(apiKeyAuth, { name: 'api-key-auth' })

@@ -1,0 +1,16 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Metrics } from '../metrics.js'
+
+/**
+ * Times every answer by route pattern (`/orders/:id`), never by raw URL, so random paths cannot
+ * create series: anything no route matched is `unmatched`.
+ */
+const httpMetrics: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.is404 ? 'unmatched' : request.routeOptions.url ?? 'unmatched'
+    metrics.httpDuration.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+  })
+}
+
+export const httpMetricsPlugin = fp(httpMetrics, { name: 'http-metrics' })

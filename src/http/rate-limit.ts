@@ -1,0 +1,31 @@
+import rateLimit, { normalizeIP } from '@fastify/rate-limit'
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError } from '../errors.js'
+
+export interface RateLimitOptions {
+  /** requests per client per window */
+  max: number
+  windowMs: number
+}
+
+/**
+ * @see https://github.com/fastify/fastify-rate-limit
+ * Limits the routes registered after it in the same scope, per API key when keys are on (the
+ * auth hook runs first and names the key by a hash), else per client IP (an IPv6 /64 counts
+ * as one client). The budget is per process: replicas each count their own.
+ */
+const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windowMs }) => {
+  await app.register(rateLimit, {
+    max,
+    timeWindow: windowMs,
+    keyGenerator: (request) => request.apiKeyId ?? `ip:${normalizeIP(request.ip)}`,
+    // thrown, so the error handler answers it as our problem+json; the plugin has set the headers
+    errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', {
+      detail: `More than ${context.max} requests in ${windowMs / 1000} s; retry in ${context.after}.`,
+      retryAfter: Math.ceil(context.ttl / 1000)
+    })
+  })
+}
+
+export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit-guard' })

@@ -1,0 +1,113 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { VendorCallHooks } from './vendor/metered.js'
+import type { ResilienceEvents } from './vendor/resilient.js'
+
+/** Breaker states as the vendor_breaker_state gauge reports them. */
+export const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const
+
+/** Where a served order came from (see orders/cache.ts). */
+export const CACHE_RESULTS = ['hit', 'miss', 'coalesced', 'stale', 'bypass'] as const
+
+/** Distinct vendor codes labelled by value; later new ones count as `other`, so a vendor cannot blow up the series count. */
+const MAX_VENDOR_CODE_LABELS = 50
+
+export interface Metrics {
+  /** a registry of its own (not prom-client's global one), so every app and test has its own */
+  registry: Registry
+  httpDuration: Histogram<'route' | 'method' | 'status'>
+  vendorDuration: Histogram<'outcome'>
+  vendorCodes: Counter<'code'>
+  vendorRetries: Counter
+  breakerState: Gauge
+  cacheEvents: Counter<'result'>
+  vendorInFlight: Gauge
+}
+
+export interface MetricsOptions {
+  /** Node process metrics (CPU, memory, event loop, GC); default true */
+  defaultMetrics?: boolean
+}
+
+export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): Metrics {
+  const registry = new Registry()
+  if (defaultMetrics) collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+
+  const metrics: Metrics = {
+    registry,
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route pattern (`unmatched` for unknown routes), method and status.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    }),
+    vendorDuration: new Histogram({
+      name: 'vendor_call_duration_seconds',
+      help: 'Duration of one call to the vendor, by outcome (`ok` or the error code it was answered with).',
+      labelNames: ['outcome'],
+      buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers
+    }),
+    vendorCodes: new Counter({
+      name: 'vendor_codes_total',
+      help: 'Codes in the vendor\'s answers (0 is success; `other` once many distinct codes were seen).',
+      labelNames: ['code'],
+      registers
+    }),
+    vendorRetries: new Counter({
+      name: 'vendor_retries_total',
+      help: 'Vendor calls made again after a failed attempt.',
+      registers
+    }),
+    breakerState: new Gauge({
+      name: 'vendor_breaker_state',
+      help: 'Circuit breaker in front of the vendor: 0 closed, 1 half-open, 2 open.',
+      registers
+    }),
+    cacheEvents: new Counter({
+      name: 'order_cache_events_total',
+      help: 'Orders served, by where they came from: hit (cache), miss (a vendor call), coalesced (joined a vendor call in flight), stale (stale-if-error: the vendor failed) or bypass (cache off).',
+      labelNames: ['result'],
+      registers
+    }),
+    vendorInFlight: new Gauge({
+      name: 'vendor_calls_in_flight',
+      help: 'Vendor calls started and not yet finished.',
+      registers
+    })
+  }
+  // exposed from the start, so dashboards and alerts see 0 rather than no data
+  for (const result of CACHE_RESULTS) metrics.cacheEvents.inc({ result }, 0)
+  metrics.breakerState.set(BREAKER_STATE.closed)
+  return metrics
+}
+
+/** The resilience layer's events, feeding the retry and breaker series; none without metrics. */
+export function resilienceEvents (metrics: Metrics | undefined): ResilienceEvents | undefined {
+  if (metrics === undefined) return undefined
+  return {
+    onRetry: () => { metrics.vendorRetries.inc() },
+    onBreakerState: (state) => { metrics.breakerState.set(BREAKER_STATE[state]) }
+  }
+}
+
+/** The vendor client's hooks, feeding the vendor series. */
+export function vendorCallHooks (metrics: Metrics): VendorCallHooks {
+  const labelledCodes = new Set<string>()
+  const codeLabel = (code: number): string => {
+    const label = String(code)
+    if (labelledCodes.has(label)) return label
+    if (labelledCodes.size >= MAX_VENDOR_CODE_LABELS) return 'other'
+    labelledCodes.add(label)
+    return label
+  }
+  return {
+    onStart: () => { metrics.vendorInFlight.inc() },
+    onCall: ({ outcome, vendorCode, durationMs }) => {
+      metrics.vendorInFlight.dec()
+      metrics.vendorDuration.observe({ outcome }, durationMs / 1000)
+      if (vendorCode !== undefined) metrics.vendorCodes.inc({ code: codeLabel(vendorCode) })
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import * as crypto from 'node:crypto'
+import t, { type Test } from 'tap'
+import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
+
+const KEY_A = 'ka_' + 'a1'.repeat(20)
+const KEY_B = 'kb_' + 'b2'.repeat(20)
+const ORDER = '/orders/54?machine=16327129'
+
+async function setup (t: Test, apiKeys: string[]) {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 54, status: 'SUCCESS' } }))
+  const app = await buildTestApp(t, upstream.url, { apiKeys })
+  return { upstream, app }
+}
+
+t.test('auth off: no key needed, and a sent one is ignored', async (t) => {
+  const { app, upstream } = await setup(t, [])
+  t.equal((await app.inject({ url: ORDER })).statusCode, 200)
+  t.equal((await app.inject({ url: ORDER, headers: { authorization: 'Bearer whatever' } })).statusCode, 200)
+  t.equal(upstream.requests.length, 2)
+})
+
+t.test('auth on: missing, malformed or wrong keys get a 401 problem that never reaches the vendor', async (t) => {
+  const { app, upstream } = await setup(t, [KEY_A, KEY_B])
+  const missing = await app.inject({ url: ORDER })
+  assertProblem(t, missing, 401, 'UNAUTHORIZED')
+  t.equal(missing.headers['www-authenticate'], 'Bearer')
+  t.match(missing.json(), { type: 'urn:vending-orders:problem:unauthorized', title: 'Unauthorized' })
+
+  for (const authorization of ['Basic ' + Buffer.from('u:p').toString('base64'), 'Bearer', 'Bearer ', `Bearer ${KEY_A} extra`, KEY_A, `Token ${KEY_A}`]) {
+    const res = await app.inject({ url: ORDER, headers: { authorization } })
+    assertProblem(t, res, 401, 'UNAUTHORIZED')
+    t.equal(res.headers['www-authenticate'], 'Bearer', `malformed: ${authorization.slice(0, 12)}`)
+  }
+  for (const wrong of [KEY_A.slice(0, -1), KEY_A + 'x', KEY_A.toUpperCase(), 'x'.repeat(40), 'short']) {
+    const res = await app.inject({ url: ORDER, headers: { authorization: `Bearer ${wrong}` } })
+    const body = assertProblem(t, res, 401, 'UNAUTHORIZED')
+    t.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"')
+    t.notMatch(JSON.stringify(body), wrong, 'the presented key is never echoed')
+  }
+  const invalidInput = await app.inject({ url: '/orders/007?machine=x' })
+  assertProblem(t, invalidInput, 401, 'UNAUTHORIZED')
+  t.equal(upstream.requests.length, 0, 'nothing unauthenticated reached the vendor')
+})
+
+t.test('auth on: either configured key works, the scheme in any case', async (t) => {
+  const { app, upstream } = await setup(t, [KEY_A, KEY_B])
+  for (const authorization of [`Bearer ${KEY_A}`, `bearer ${KEY_B}`, `BEARER  ${KEY_A}`]) {
+    const res = await app.inject({ url: ORDER, headers: { authorization } })
+    t.equal(res.statusCode, 200)
+    t.notOk(res.headers['www-authenticate'])
+  }
+  const bad = await app.inject({ url: '/orders/007?machine=16327129', headers: { authorization: `Bearer ${KEY_A}` } })
+  assertProblem(t, bad, 400, 'INVALID_REQUEST')
+  t.equal(upstream.requests.length, 3)
+})
+
+t.test('auth on: docs, health and unknown routes need no key', async (t) => {
+  const { app } = await setup(t, [KEY_A])
+  for (const url of ['/docs/', '/docs/json', '/docs/static/swagger-ui-bundle.js', '/health/live', '/health/ready']) {
+    t.equal((await app.inject({ url })).statusCode, 200, url)
+  }
+  assertProblem(t, await app.inject({ url: '/nope' }), 404, 'NOT_FOUND')
+})
+
+t.test('keys are compared with timingSafeEqual over SHA-256 digests, against every key, with no early exit', async (t) => {
+  const calls: Array<[number, number]> = []
+  const { createKeyMatcher } = await t.mockImport<typeof import('../../src/http/auth.js')>('../../src/http/auth.js', {
+    'node:crypto': {
+      ...crypto,
+      timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+        calls.push([a.byteLength, b.byteLength])
+        return crypto.timingSafeEqual(a, b)
+      }
+    }
+  })
+  const keys = [KEY_A, KEY_B, 'kc_' + 'c3'.repeat(20)]
+  const match = createKeyMatcher(keys)
+  for (const presented of [KEY_A, keys[2]!, 'wrong', 'x'.repeat(500)]) {
+    calls.length = 0
+    const id = match(presented)
+    t.equal(calls.length, keys.length, `every key compared for a ${presented.length}-character key`)
+    t.ok(calls.every(([a, b]) => a === 32 && b === 32), 'always two 32-byte digests')
+    if (keys.includes(presented)) {
+      t.match(id, /^key:[0-9a-f]{16}$/)
+      t.notMatch(id, presented.slice(0, 8), 'the id is a hash, not the key')
+    } else {
+      t.equal(id, undefined)
+    }
+  }
+  t.not(match(KEY_A), match(KEY_B), 'each key has its own id')
+})

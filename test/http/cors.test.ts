@@ -1,0 +1,86 @@
+import t, { type Test } from 'tap'
+import type { AppConfig } from '../../src/app.js'
+import { assertProblem, buildTestApp, captureLogs, json, startUpstream } from '../helper.js'
+
+const ALLOWED = 'https://app.example.com'
+const OTHER = 'https://evil.example.net'
+const ORDER = '/orders/54?machine=16327129'
+const KEY = 'ka_' + 'a1'.repeat(20)
+
+async function setup (t: Test, overrides: Partial<AppConfig>, deps = {}) {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 54, status: 'SUCCESS' } }))
+  return buildTestApp(t, upstream.url, overrides, deps)
+}
+
+const preflight = (origin: string) => ({
+  method: 'OPTIONS' as const,
+  url: ORDER,
+  headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,x-request-id' }
+})
+
+const corsHeaders = (headers: Record<string, unknown>) => Object.keys(headers).filter((name) => name.startsWith('access-control-'))
+
+t.test('a preflight from an allowed origin succeeds, without an API key', async (t) => {
+  const app = await setup(t, { corsOrigins: [ALLOWED, 'http://localhost:5173'], apiKeys: [KEY] })
+  const res = await app.inject(preflight(ALLOWED))
+  t.equal(res.statusCode, 204)
+  t.equal(res.headers['access-control-allow-origin'], ALLOWED)
+  t.equal(res.headers['access-control-allow-methods'], 'GET, HEAD, OPTIONS')
+  t.equal(res.headers['access-control-allow-headers'], 'authorization, x-request-id, if-none-match')
+  t.equal(res.headers['access-control-max-age'], '600')
+  t.notOk(res.headers['access-control-allow-credentials'])
+  t.match(res.headers.vary, /Origin/)
+})
+
+t.test('a preflight from another origin gets no CORS headers', async (t) => {
+  const app = await setup(t, { corsOrigins: [ALLOWED] })
+  for (const origin of [OTHER, ALLOWED + '.evil.net', 'http://app.example.com', 'null']) {
+    const res = await app.inject(preflight(origin))
+    t.same(corsHeaders(res.headers), [], origin)
+    assertProblem(t, res, 404, 'NOT_FOUND')
+  }
+})
+
+t.test('answers to an allowed origin carry CORS headers, errors included; other origins get none', async (t) => {
+  const app = await setup(t, { corsOrigins: [ALLOWED], apiKeys: [KEY] })
+  const ok = await app.inject({ url: ORDER, headers: { origin: ALLOWED, authorization: `Bearer ${KEY}` } })
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.headers['access-control-allow-origin'], ALLOWED)
+  t.same(String(ok.headers['access-control-expose-headers']).split(', '),
+    ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'etag', 'cache-status'])
+  const unauthorized = await app.inject({ url: ORDER, headers: { origin: ALLOWED } })
+  t.equal(unauthorized.statusCode, 401)
+  t.equal(unauthorized.headers['access-control-allow-origin'], ALLOWED, 'a browser app can read why it was refused')
+  const other = await app.inject({ url: ORDER, headers: { origin: OTHER, authorization: `Bearer ${KEY}` } })
+  t.equal(other.statusCode, 200, 'CORS is the browser\'s business: the request itself is answered')
+  t.same(corsHeaders(other.headers), [])
+})
+
+t.test('in production with CORS_ORIGINS unset, no origin is allowed', async (t) => {
+  const app = await setup(t, { production: true, corsOrigins: null })
+  for (const origin of [ALLOWED, OTHER]) {
+    t.same(corsHeaders((await app.inject(preflight(origin))).headers), [])
+    t.same(corsHeaders((await app.inject({ url: ORDER, headers: { origin } })).headers), [])
+  }
+})
+
+t.test('outside demo mode with CORS_ORIGINS unset, no origin is allowed either', async (t) => {
+  const app = await setup(t, { corsOrigins: null, demo: false })
+  t.same(corsHeaders((await app.inject(preflight(ALLOWED))).headers), [])
+})
+
+t.test('demo mode with CORS_ORIGINS unset allows every origin, and says so', async (t) => {
+  const { logger, lines } = captureLogs()
+  const app = await setup(t, { corsOrigins: null, demo: true }, { logger })
+  const res = await app.inject(preflight(OTHER))
+  t.equal(res.statusCode, 204)
+  t.equal(res.headers['access-control-allow-origin'], '*')
+  t.equal((await app.inject({ url: ORDER, headers: { origin: OTHER } })).headers['access-control-allow-origin'], '*')
+  t.match(lines(), /"level":40,.*CORS: demo mode allows every origin/)
+})
+
+t.test('demo mode with CORS_ORIGINS set keeps to the allowlist', async (t) => {
+  const app = await setup(t, { corsOrigins: [ALLOWED], demo: true })
+  t.equal((await app.inject(preflight(ALLOWED))).headers['access-control-allow-origin'], ALLOWED)
+  t.same(corsHeaders((await app.inject(preflight(OTHER))).headers), [])
+})

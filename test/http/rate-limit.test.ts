@@ -1,0 +1,91 @@
+import t, { type Test } from 'tap'
+import type { AppConfig } from '../../src/app.js'
+import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
+
+const ORDER = '/orders/54?machine=16327129'
+const KEY_A = 'ka_' + 'a1'.repeat(20)
+const KEY_B = 'kb_' + 'b2'.repeat(20)
+
+async function setup (t: Test, overrides: Partial<AppConfig>) {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 54, status: 'SUCCESS' } }))
+  const app = await buildTestApp(t, upstream.url, overrides)
+  return { upstream, app }
+}
+
+t.test('the limit+1-th request gets a 429 problem with Retry-After and the rate-limit headers', async (t) => {
+  const { app, upstream } = await setup(t, { rateLimitMax: 3, rateLimitWindowMs: 60_000 })
+  for (const remaining of [2, 1, 0]) {
+    const res = await app.inject({ url: ORDER })
+    t.equal(res.statusCode, 200)
+    t.equal(res.headers['x-ratelimit-limit'], '3')
+    t.equal(res.headers['x-ratelimit-remaining'], String(remaining))
+    t.ok(Number(res.headers['x-ratelimit-reset']) > 0)
+  }
+  const limited = await app.inject({ url: ORDER })
+  const body = assertProblem(t, limited, 429, 'RATE_LIMITED')
+  t.match(body, { type: 'urn:vending-orders:problem:rate-limited', title: 'Too many requests', detail: /More than 3 requests in 60 s/ })
+  const retryAfter = Number(limited.headers['retry-after'])
+  t.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 60, `Retry-After is the seconds left in the window (${retryAfter})`)
+  t.equal(limited.headers['x-ratelimit-limit'], '3')
+  t.equal(limited.headers['x-ratelimit-remaining'], '0')
+  t.equal(limited.headers['x-ratelimit-reset'], String(retryAfter))
+  t.equal(upstream.requests.length, 3, 'the limited request never reached the vendor')
+  // bad input counts too: the limit protects the service, not only the vendor
+  assertProblem(t, await app.inject({ url: '/orders/007?machine=1' }), 429, 'RATE_LIMITED')
+})
+
+t.test('the window ends: requests are allowed again', async (t) => {
+  const { app } = await setup(t, { rateLimitMax: 1, rateLimitWindowMs: 1000 })
+  t.equal((await app.inject({ url: ORDER })).statusCode, 200)
+  t.equal((await app.inject({ url: ORDER })).statusCode, 429)
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal((await app.inject({ url: ORDER })).statusCode, 200)
+})
+
+t.test('with keys on, every key has its own budget, wherever its requests come from', async (t) => {
+  const { app } = await setup(t, { apiKeys: [KEY_A, KEY_B], rateLimitMax: 2 })
+  const asKey = (key: string, remoteAddress = '127.0.0.1') => app.inject({ url: ORDER, remoteAddress, headers: { authorization: `Bearer ${key}` } })
+  t.equal((await asKey(KEY_A)).statusCode, 200)
+  t.equal((await asKey(KEY_A, '10.0.0.7')).statusCode, 200)
+  assertProblem(t, await asKey(KEY_A, '10.0.0.8'), 429, 'RATE_LIMITED')
+  t.equal((await asKey(KEY_B)).statusCode, 200, 'another key is not limited by the first one')
+  t.equal((await asKey(KEY_B)).statusCode, 200)
+  t.equal((await asKey(KEY_B)).statusCode, 429)
+  // rejected keys are answered before the limiter and use nobody's budget
+  for (let i = 0; i < 5; i++) t.equal((await app.inject({ url: ORDER, headers: { authorization: 'Bearer nope' } })).statusCode, 401)
+})
+
+t.test('with keys off, every client address has its own budget', async (t) => {
+  const { app } = await setup(t, { rateLimitMax: 1 })
+  t.equal((await app.inject({ url: ORDER, remoteAddress: '192.0.2.1' })).statusCode, 200)
+  t.equal((await app.inject({ url: ORDER, remoteAddress: '192.0.2.1' })).statusCode, 429)
+  t.equal((await app.inject({ url: ORDER, remoteAddress: '192.0.2.2' })).statusCode, 200)
+  t.equal((await app.inject({ url: ORDER, remoteAddress: '2001:db8::1' })).statusCode, 200)
+  t.equal((await app.inject({ url: ORDER, remoteAddress: '2001:db8::2' })).statusCode, 429, 'an IPv6 /64 is one client')
+})
+
+t.test('X-Forwarded-For counts only from a trusted proxy', async (t) => {
+  const untrusting = (await setup(t, { rateLimitMax: 1 })).app
+  t.equal((await untrusting.inject({ url: ORDER, headers: { 'x-forwarded-for': '198.51.100.1' } })).statusCode, 200)
+  t.equal((await untrusting.inject({ url: ORDER, headers: { 'x-forwarded-for': '198.51.100.2' } })).statusCode, 429,
+    'without TRUST_PROXY a client cannot buy a fresh budget with a made-up header')
+
+  const behindProxy = (await setup(t, { rateLimitMax: 1, trustProxy: ['127.0.0.1'] })).app
+  t.equal((await behindProxy.inject({ url: ORDER, headers: { 'x-forwarded-for': '198.51.100.1' } })).statusCode, 200)
+  t.equal((await behindProxy.inject({ url: ORDER, headers: { 'x-forwarded-for': '198.51.100.1' } })).statusCode, 429)
+  t.equal((await behindProxy.inject({ url: ORDER, headers: { 'x-forwarded-for': '198.51.100.2' } })).statusCode, 200, 'the proxy says it is another client')
+  t.equal((await behindProxy.inject({ url: ORDER, remoteAddress: '203.0.113.9', headers: { 'x-forwarded-for': '198.51.100.3' } })).statusCode, 200)
+  t.equal((await behindProxy.inject({ url: ORDER, remoteAddress: '203.0.113.9', headers: { 'x-forwarded-for': '198.51.100.4' } })).statusCode, 429,
+    'a peer that is not the trusted proxy is counted by its own address')
+})
+
+t.test('docs and health are not rate limited', async (t) => {
+  const { app } = await setup(t, { rateLimitMax: 1 })
+  for (let i = 0; i < 3; i++) {
+    for (const url of ['/health/live', '/health/ready', '/docs/json']) {
+      const res = await app.inject({ url })
+      t.equal(res.statusCode, 200, url)
+      t.notOk(res.headers['x-ratelimit-limit'], `${url} has no rate-limit headers`)
+    }
+  }
+})

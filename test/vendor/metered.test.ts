@@ -1,0 +1,36 @@
+import t from 'tap'
+import { AppError } from '../../src/errors.js'
+import type { VendorClient } from '../../src/vendor/client.js'
+import { meterVendorClient, type VendorCallEvent } from '../../src/vendor/metered.js'
+
+t.test('every call is reported once: started, then its outcome, vendor code and duration', async (t) => {
+  const events: Array<VendorCallEvent | 'start'> = []
+  let answer: () => Promise<any> = async () => ({ order_id: 54 })
+  let closed = false
+  const client: VendorClient = { getOrder: () => answer(), close: async () => { closed = true } }
+  const metered = meterVendorClient(client, { onStart: () => events.push('start'), onCall: (event) => events.push(event) })
+
+  t.same(await metered.getOrder(54, '16327129'), { order_id: 54 })
+  const notFound = new AppError('ORDER_NOT_FOUND', { vendorCode: 80002 })
+  answer = async () => { throw notFound }
+  await t.rejects(metered.getOrder(54, '16327129'), notFound, 'the error passes through unchanged')
+  answer = async () => { throw new AppError('UPSTREAM_TIMEOUT') }
+  await t.rejects(metered.getOrder(54, '16327129'))
+  const bug = new TypeError('bug')
+  answer = async () => { throw bug }
+  await t.rejects(metered.getOrder(54, '16327129'), bug)
+
+  t.match(events, [
+    'start', { outcome: 'ok', vendorCode: 0, durationMs: Number },
+    'start', { outcome: 'ORDER_NOT_FOUND', vendorCode: 80002 },
+    'start', { outcome: 'UPSTREAM_TIMEOUT', vendorCode: undefined },
+    'start', { outcome: 'INTERNAL', vendorCode: undefined }
+  ])
+  await metered.close()
+  t.ok(closed, 'close reaches the client')
+})
+
+t.test('no hooks: the client works as before', async (t) => {
+  const metered = meterVendorClient({ getOrder: async () => ({ order_id: 1 }), close: async () => {} }, {})
+  t.same(await metered.getOrder(1, '16327129'), { order_id: 1 })
+})
