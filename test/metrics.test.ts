@@ -91,15 +91,47 @@ t.test('after traffic, /metrics on the metrics port has every series with plausi
   t.equal(sample(text, 'vendor_codes_total', { code: '77777' }), 1)
   t.equal(sample(text, 'vendor_calls_in_flight'), 0, 'every call finished')
 
-  // defined now, driven by the resilience code (retries, breaker, cache) when it lands
+  // this app runs with the cache, retries and breaker neutral (test/helper.ts): see the next test for them
   t.equal(sample(text, 'vendor_retries_total'), 0)
   t.equal(sample(text, 'vendor_breaker_state'), 0, 'closed')
+  t.equal(sample(text, 'order_cache_events_total', { result: 'bypass' }), 5, 'every order served went to the vendor')
   for (const result of ['hit', 'miss', 'stale', 'coalesced']) t.equal(sample(text, 'order_cache_events_total', { result }), 0, result)
 
   for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_version_info']) {
     t.ok(sample(text, name) !== undefined, `default metric ${name}`)
   }
   t.ok(sample(text, 'process_resident_memory_bytes')! > 1024 * 1024)
+})
+
+t.test('retries, breaker state and cache results are counted', async (t) => {
+  let mode = 'ok'
+  let calls = 0
+  const upstream = await startUpstream(t, (req, res) => {
+    calls++
+    if (mode === 'reset' || (mode === 'flaky' && calls % 2 === 1)) req.socket.destroy()
+    else json(res, 200, { code: 0, data: { order_id: Number(/orders\/(\d+)/.exec(req.url ?? '')?.[1]), status: 'NOTPAY' } })
+  })
+  const metrics = createMetrics({ defaultMetrics: false })
+  const app = await buildTestApp(t, upstream.url, {}, { metrics }, {
+    CACHE_ENABLED: 'true', CACHE_FRESH_MS: '60000', VENDOR_MAX_RETRIES: '2', VENDOR_RETRY_BASE_MS: '1', BREAKER_MIN_CALLS: '3', BREAKER_COOLDOWN_MS: '60000'
+  })
+  const url = await startMetricsServer(t, metrics.registry)
+  const get = (id: number) => app.inject({ url: `/orders/${id}?machine=16327129` })
+
+  await Promise.all([get(1), get(1), get(1)])
+  await get(1)
+  mode = 'flaky'
+  calls = 0
+  t.equal((await get(2)).statusCode, 200, 'a reset, then a retry that worked')
+  mode = 'reset'
+  for (const id of [3, 4, 5]) await get(id)
+
+  const text = await (await fetch(url)).text()
+  t.equal(sample(text, 'order_cache_events_total', { result: 'miss' }), 2)
+  t.equal(sample(text, 'order_cache_events_total', { result: 'coalesced' }), 2)
+  t.equal(sample(text, 'order_cache_events_total', { result: 'hit' }), 1)
+  t.ok(sample(text, 'vendor_retries_total')! >= 1, 'the retry was counted')
+  t.equal(sample(text, 'vendor_breaker_state'), 2, 'open after the resets')
 })
 
 t.test('in-flight vendor calls are counted while they wait', async (t) => {
