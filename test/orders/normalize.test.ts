@@ -2,26 +2,12 @@ import t from 'tap'
 import { isTerminal, normalizeOrder, toMoney } from '../../src/orders/normalize.js'
 import { ORDER_EXAMPLE, OrderSchema } from '../../src/orders/schema.js'
 import { VendorOrderSchema } from '../../src/vendor/schemas.js'
+import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 
 const parse = (data: unknown) => VendorOrderSchema.parse(data)
 
-// The vendor's documented example, as it arrives after protobuf left out the zero fields.
-const DOCUMENTED = {
-  order_id: 54,
-  trade_id: '3f2a58ad69b74e86b8a1a3da6fd75cc1',
-  date: '2024-04-26',
-  amount: '3.00',
-  status: 'SUCCESS',
-  notify_send_count: 1,
-  records: [
-    { id: 70, product_id: 121, quantity: 1, price: '1.00', status: 'IS_DELIVERING', notify_sent: '1' },
-    { id: 71, product_id: 122, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' },
-    { id: 72, product_id: 131, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' }
-  ]
-}
-
 t.test('the documented example normalizes to the documented contract', async (t) => {
-  const order = normalizeOrder(parse(DOCUMENTED), 54)
+  const order = normalizeOrder(parse(DOCUMENTED_VENDOR_ORDER), 54)
   t.same(order, ORDER_EXAMPLE)
   t.ok(OrderSchema.safeParse(order).success)
 })
@@ -69,7 +55,7 @@ t.test('unknown enum values become UNKNOWN and are reported', async (t) => {
 })
 
 t.test('unknown fields are ignored', async (t) => {
-  const order = normalizeOrder(parse({ ...DOCUMENTED, brand_new_field: { x: 1 }, records: [{ ...DOCUMENTED.records[0], extra: true }] }), 54)
+  const order = normalizeOrder(parse({ ...DOCUMENTED_VENDOR_ORDER, brand_new_field: { x: 1 }, records: [{ ...DOCUMENTED_VENDOR_ORDER.records[0], extra: true }] }), 54)
   t.notOk('brand_new_field' in order)
   t.notOk('extra' in (order.items[0] as object))
 })

@@ -1,23 +1,10 @@
 import t from 'tap'
 import { ORDER_EXAMPLE } from '../../src/orders/schema.js'
 import { buildTestApp, json, startUpstream } from '../helper.js'
-
-const DOCUMENTED_DATA = {
-  order_id: 54,
-  trade_id: '3f2a58ad69b74e86b8a1a3da6fd75cc1',
-  date: '2024-04-26',
-  amount: '3.00',
-  status: 'SUCCESS',
-  notify_send_count: 1,
-  records: [
-    { id: 70, product_id: 121, quantity: 1, price: '1.00', status: 'IS_DELIVERING', notify_sent: '1' },
-    { id: 71, product_id: 122, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' },
-    { id: 72, product_id: 131, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' }
-  ]
-}
+import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 
 t.test('GET /orders/:id answers the normalized order', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, message: 'ok', data: DOCUMENTED_DATA }))
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, message: 'ok', data: DOCUMENTED_VENDOR_ORDER }))
   const app = await buildTestApp(t, upstream.url)
   const res = await app.inject({ url: '/orders/54?machine=16327129&unrelated=ignored' })
   t.equal(res.statusCode, 200)
@@ -42,7 +29,7 @@ const BAD_IDS = ['0', '-1', '1.5', 'abc', '007', '1'.repeat(30), '90071992547409
 const BAD_MACHINES = ['1234567', '1'.repeat(21), 'abcdefgh', '1632 7129', ' 16327129', '16327129 ', '']
 
 t.test('malformed id or machine: 400 naming the field, and the vendor is never called', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: DOCUMENTED_DATA }))
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: DOCUMENTED_VENDOR_ORDER }))
   const app = await buildTestApp(t, upstream.url)
 
   for (const id of BAD_IDS) {

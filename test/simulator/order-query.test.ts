@@ -4,6 +4,7 @@ import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { MACHINE, ORDER } from '../../src/simulator/scenarios.js'
 import { encodePayload, signParams } from '../../src/vendor/signing.js'
 import { envelopeOf, HEADERS, queryOrder, signedBody, TIMESTAMP } from './fixtures/vendor.js'
+import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 
 const app = buildSimulator()
 t.teardown(() => app.close())
@@ -27,19 +28,7 @@ t.test('the documented example round trip, with zero fields left out', async (t)
   t.strictSame(JSON.parse(response.body), {
     code: 0,
     message: 'ok',
-    data: {
-      order_id: 54,
-      trade_id: '3f2a58ad69b74e86b8a1a3da6fd75cc1',
-      date: '2024-04-26',
-      amount: '3.00',
-      status: 'SUCCESS',
-      notify_send_count: 1,
-      records: [
-        { id: 70, product_id: 121, quantity: 1, price: '1.00', status: 'IS_DELIVERING', notify_sent: '1' },
-        { id: 71, product_id: 122, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' },
-        { id: 72, product_id: 131, quantity: 1, price: '1.00', status: 'WAITING_PICKED_UP', notify_sent: '0' }
-      ]
-    }
+    data: DOCUMENTED_VENDOR_ORDER
   })
   t.notOk('pickup_code_id' in JSON.parse(response.body).data, 'pickup_code_id 0 is left out')
 })
