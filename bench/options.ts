@@ -59,9 +59,9 @@ export function parseOptions (argv: string[]): BenchOptions {
   if (unknown.length > 0) throw new UsageError(`--only takes ${SCENARIOS.join(', ')}; not ${unknown.join(', ')}`)
   return {
     scenarios: new Set(only as ScenarioName[]),
-    duration: number('duration', values.duration, quick ? 1 : 5, 0.5),
+    duration: number('duration', values.duration, quick ? 0.5 : 5, 0.5),
     rounds: Math.round(number('rounds', values.rounds, quick ? 1 : 3, 1)),
-    warmup: number('warmup', values.warmup, quick ? 0.5 : 2, 0),
+    warmup: number('warmup', values.warmup, quick ? 0 : 2, 0),
     connections: Math.round(number('connections', values.connections, 50, 1)),
     fanInConnections: 200,
     freshMs: number('fresh-ms', values['fresh-ms'], 1000, 1),
