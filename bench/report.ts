@@ -10,8 +10,8 @@ export interface Row {
   errors: number
   /** vendor calls per second while this contestant ran; undefined when it never calls the vendor */
   vendorCallsPerS?: number
-  /** CPU of the server process, in cores (1.0 = one core busy) */
-  serverCpu?: number
+  /** CPU time of the server process per 2xx answer, µs (user + system) */
+  cpuPerRequest?: number
   /** peak resident set of the server process over the scenario, bytes */
   peakRss?: number
 }
@@ -36,11 +36,11 @@ const fixed = (value: number | undefined, digits: number): string =>
 
 export function rowsTable (rows: Row[]): string {
   const lines = [
-    '| scenario | contestant | req/s | p50 ms | p99 ms | errors | vendor calls/s | server CPU (cores) | peak RSS MB |',
+    '| scenario | contestant | req/s | p50 ms | p99 ms | errors | vendor calls/s | server CPU µs/req | peak RSS MB |',
     '|---|---|--:|--:|--:|--:|--:|--:|--:|'
   ]
   for (const r of rows) {
-    lines.push(`| ${r.scenario} | ${r.contestant} | ${fixed(r.rps, 0)} | ${fixed(r.p50, 2)} | ${fixed(r.p99, 2)} | ${r.errors} | ${fixed(r.vendorCallsPerS, 1)} | ${fixed(r.serverCpu, 2)} | ${r.peakRss === undefined ? '—' : fixed(r.peakRss / 1024 / 1024, 0)} |`)
+    lines.push(`| ${r.scenario} | ${r.contestant} | ${fixed(r.rps, 0)} | ${fixed(r.p50, 2)} | ${fixed(r.p99, 2)} | ${r.errors} | ${fixed(r.vendorCallsPerS, 1)} | ${fixed(r.cpuPerRequest, 0)} | ${r.peakRss === undefined ? '—' : fixed(r.peakRss / 1024 / 1024, 0)} |`)
   }
   return lines.join('\n')
 }

@@ -68,7 +68,8 @@ export async function alternate (contestants: Contestant[], options: BenchOption
       const result = await measure(contestant, drive, options.duration)
       rounds[index]!.push(result)
       log(`  ${contestant.name} round ${round + 1}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors` +
-        (result.vendorCalls === undefined ? '' : `, ${result.vendorCalls.toFixed(1)} vendor calls/s`))
+        (result.vendorCalls === undefined ? '' : `, ${result.vendorCalls.toFixed(1)} vendor calls/s`) +
+        (result.serverCpu === undefined ? '' : `, server CPU ${((result.serverCpu / result.rps) * 1e6).toFixed(0)} µs/req`))
     }
   }
   return rounds
@@ -84,7 +85,7 @@ export function summarize (scenario: string, contestant: string, rounds: Round[]
     p99: median(rounds.map((r) => r.p99)),
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     vendorCallsPerS: rounds.some((r) => r.vendorCalls !== undefined) ? median(rounds.map((r) => r.vendorCalls)) : undefined,
-    serverCpu: median(rounds.map((r) => r.serverCpu)),
+    cpuPerRequest: median(rounds.map((r) => r.serverCpu === undefined || r.rps === 0 ? undefined : (r.serverCpu / r.rps) * 1e6)),
     peakRss
   }
 }
