@@ -5,7 +5,6 @@ import { pino, type Logger } from 'pino'
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
-  serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider
 } from 'fastify-type-provider-zod'
@@ -15,6 +14,7 @@ import { healthRoutes } from './http/health.js'
 import { finishOpenApiDocument } from './http/openapi-document.js'
 import { asAppError, sendProblem } from './http/problem.js'
 import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
+import { serializerCompiler } from './http/serializer.js'
 import { ordersRoute } from './orders/route.js'
 import { createOrdersService, type OrdersService } from './orders/service.js'
 import { createVendorClient, type VendorClient } from './vendor/client.js'
