@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { Pool, type Dispatcher } from 'undici'
 import { AppError } from '../errors.js'
 import { errorForVendorCode } from './codes.js'
@@ -74,23 +75,26 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
   async function getOrder (orderId: number, machineNo: string, callOptions: CallOptions = {}): Promise<VendorOrder> {
     const log = callOptions.log ?? SILENT
     const started = performance.now()
-    // one cleared timer, not AbortSignal.timeout: that keeps a timer and its signal alive for the
-    // whole deadline after every call, tens of thousands of them under load
-    const deadline = new AbortController()
-    const timer = setTimeout(() => { deadline.abort(new DOMException('The vendor call timed out.', 'TimeoutError')) }, options.timeoutMs)
-    const signal = callOptions.signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, callOptions.signal])
+    // undici takes an EventEmitter as its abort signal: far cheaper per call than an AbortController
+    // (or AbortSignal.timeout, whose timer outlives the call), and the timer is cleared at the end
+    const abort = new EventEmitter()
+    let timedOut = false
+    const timer = setTimeout(() => { timedOut = true; abort.emit('abort') }, options.timeoutMs)
+    const onCallerAbort = (): void => { abort.emit('abort') }
+    callOptions.signal?.addEventListener('abort', onCallerAbort, { once: true })
     // a fresh timestamp per attempt: the vendor checks it and the sign covers it
     const payload = encodePayload({ machine_no: machineNo, timestamp: String(Math.floor(now() / 1000)) }, options.signKey)
     let httpStatus: number | undefined
     let vendorCode: number | undefined
     try {
+      callOptions.signal?.throwIfAborted()
       const response = await dispatcher.request({
         origin,
         path: `${pathPrefix}/api/openapi/v1/orders/${orderId}`,
         method: 'POST',
         headers,
         body: JSON.stringify({ payload }),
-        signal
+        signal: abort
       })
       httpStatus = response.statusCode
       const text = await readCapped(response.body, options.maxBodyBytes, response.headers['content-length'])
@@ -108,11 +112,12 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
       log.info({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, outcome: 'ok' } }, 'vendor call')
       return order
     } catch (error) {
-      const mapped = toAppError(error, deadline.signal, options.timeoutMs)
+      const mapped = toAppError(error, timedOut, callOptions.signal?.aborted === true, options.timeoutMs)
       log[logLevelOf(mapped)]({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, outcome: mapped.code } }, 'vendor call')
       throw mapped
     } finally {
       clearTimeout(timer)
+      callOptions.signal?.removeEventListener('abort', onCallerAbort)
     }
   }
 
@@ -181,12 +186,16 @@ function parseOrder (data: unknown, orderId: number): VendorOrder {
   return order
 }
 
-function toAppError (error: unknown, deadline: AbortSignal, timeoutMs: number): AppError {
+function toAppError (error: unknown, timedOut: boolean, cancelled: boolean, timeoutMs: number): AppError {
   if (error instanceof AppError) return error
-  if (deadline.aborted) {
+  if (timedOut) {
     return new AppError('UPSTREAM_TIMEOUT', { detail: `The vendor did not answer within ${timeoutMs} ms.`, cause: error })
   }
-  const code = (error as { code?: string }).code
+  if (cancelled) {
+    return new AppError('UNAVAILABLE', { detail: 'The request was cancelled before the vendor answered.', cause: error })
+  }
+  // DOMExceptions carry a numeric code
+  const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new AppError('UPSTREAM_TIMEOUT', { detail: `The vendor did not answer within ${timeoutMs} ms.`, cause: error })
   }
