@@ -29,7 +29,8 @@ function profileArgs (options: BenchOptions, name: string): string[] {
 }
 
 export async function startSimulator (): Promise<Started> {
-  return await startProcess('simulator', SIMULATOR, { SIMULATOR_HOST: '127.0.0.1' }, '/health', 'SIMULATOR_PORT')
+  // it logs every request at info level; that cost is the same for every contestant
+  return await startProcess('simulator', SIMULATOR, { SIMULATOR_HOST: '127.0.0.1' }, { readyPath: '/health', portVar: 'SIMULATOR_PORT', quiet: true })
 }
 
 export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean): Promise<Started> {
@@ -40,15 +41,15 @@ export async function startService (simulator: Started, options: BenchOptions, c
     CACHE_ENABLED: String(cacheEnabled),
     CACHE_FRESH_MS: String(options.freshMs),
     CACHE_TERMINAL_MS: String(TERMINAL_MS)
-  }, '/health/ready', 'PORT', profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached'))
+  }, { readyPath: '/health/ready', nodeArgs: profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached') })
 }
 
 export async function startPassthrough (simulator: Started, options: BenchOptions): Promise<Started> {
-  return await startProcess('passthrough', PASSTHROUGH, vendorEnv(simulator), '/health', 'PORT', profileArgs(options, 'passthrough'))
+  return await startProcess('passthrough', PASSTHROUGH, vendorEnv(simulator), { readyPath: '/health', nodeArgs: profileArgs(options, 'passthrough') })
 }
 
 export async function startConstant (orderId: number, options: BenchOptions): Promise<Started> {
-  return await startProcess('constant', CONSTANT, { ORDER_ID: String(orderId) }, '/health', 'PORT', profileArgs(options, 'constant'))
+  return await startProcess('constant', CONSTANT, { ORDER_ID: String(orderId) }, { readyPath: '/health', nodeArgs: profileArgs(options, 'constant') })
 }
 
 export async function setVendorLatency (simulator: Started, latencyMs: number): Promise<void> {
@@ -64,6 +65,6 @@ export async function setVendorLatency (simulator: Started, latencyMs: number): 
 export async function firstAnswer (started: Started, path: string): Promise<string> {
   const res = await fetch(started.url + path)
   const body = await res.text()
-  if (res.status !== 200) throw new Error(`${started.name} answered ${path} with HTTP ${res.status}: ${body.slice(0, 500)}`)
+  if (res.status !== 200) throw new Error(`${started.name} answered ${path} with HTTP ${res.status}: ${body.slice(0, 500)}\n${started.output()}`)
   return body
 }

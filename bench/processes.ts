@@ -7,7 +7,7 @@ export interface Started {
   name: string
   url: string
   child: ChildProcess
-  /** the last lines the process wrote, for the error message when it dies */
+  /** the last lines the process wrote, for error messages */
   output: () => string
 }
 
@@ -28,27 +28,39 @@ export async function freePort (): Promise<number> {
   return port
 }
 
+export interface StartOptions {
+  /** answers once the process is ready */
+  readyPath: string
+  /** the variable that carries the port (default PORT) */
+  portVar?: string
+  nodeArgs?: string[]
+  /** drop stdout instead of reading it: for a process that logs every request, whose log the driver must not pay for */
+  quiet?: boolean
+}
+
 /**
- * Starts `node <script>` on a free port and waits until `readyPath` answers. Stdout is dropped
- * (logging stays the process's own cost either way); stderr is kept for error messages.
+ * Starts `node <script>` on a free port and waits until `readyPath` answers. The tail of what it
+ * writes is kept for error messages.
  */
-export async function startProcess (name: string, script: string, env: Record<string, string>, readyPath: string, portVar = 'PORT', nodeArgs: string[] = []): Promise<Started> {
+export async function startProcess (name: string, script: string, env: Record<string, string>, options: StartOptions): Promise<Started> {
   const port = await freePort()
-  const child = spawn(process.execPath, [...nodeArgs, script], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', ...env, [portVar]: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe']
+  const child = spawn(process.execPath, [...options.nodeArgs ?? [], script], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', ...env, [options.portVar ?? 'PORT']: String(port) },
+    stdio: ['ignore', options.quiet === true ? 'ignore' : 'pipe', 'pipe']
   })
   running.add(child)
   child.once('exit', () => running.delete(child))
   let tail = ''
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { tail = (tail + chunk).slice(-4000) })
+  const keep = (chunk: string): void => { tail = (tail + chunk).slice(-4000) }
+  child.stdout?.setEncoding('utf8').on('data', keep)
+  child.stderr!.setEncoding('utf8').on('data', keep)
   const started: Started = { name, url: `http://127.0.0.1:${port}`, child, output: () => tail }
 
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) break
     try {
-      const res = await fetch(started.url + readyPath)
+      const res = await fetch(started.url + options.readyPath)
       await res.arrayBuffer()
       return started
     } catch {

@@ -9,8 +9,10 @@ import { median } from './stats.js'
 export interface Round extends LoadResult {
   /** vendor calls per second during the round */
   vendorCalls?: number
-  /** server CPU during the round, in cores */
+  /** CPU seconds per second during the round, of the server, the simulator and the load generator */
   serverCpu?: number
+  simulatorCpu?: number
+  generatorCpu: number
 }
 
 export interface Contestant {
@@ -46,14 +48,25 @@ async function quiesce (simulator: Started): Promise<number> {
 async function measure (contestant: Contestant, drive: Drive, seconds: number): Promise<Round> {
   const pid = contestant.process.child.pid!
   const callsBefore = contestant.simulator === undefined ? undefined : await quiesce(contestant.simulator)
+  const simulatorPid = contestant.simulator?.child.pid
   const cpuBefore = await cpuSeconds(pid)
+  const simulatorBefore = simulatorPid === undefined ? undefined : await cpuSeconds(simulatorPid)
+  const generatorBefore = process.cpuUsage()
   const load = await drive(contestant.process.url, seconds)
+  const generator = process.cpuUsage(generatorBefore)
+  const simulatorAfter = simulatorPid === undefined ? undefined : await cpuSeconds(simulatorPid)
+  const { child } = contestant.process
+  if (child.exitCode !== null || child.signalCode !== null) {
+    throw new Error(`${contestant.name} exited during the round (${child.exitCode ?? child.signalCode}):\n${contestant.process.output()}`)
+  }
   const cpuAfter = await cpuSeconds(pid)
   const callsAfter = contestant.simulator === undefined ? undefined : await vendorCalls(contestant.simulator)
   return {
     ...load,
     vendorCalls: callsBefore === undefined || callsAfter === undefined ? undefined : (callsAfter - callsBefore) / load.seconds,
-    serverCpu: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / load.seconds
+    serverCpu: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / load.seconds,
+    simulatorCpu: simulatorBefore === undefined || simulatorAfter === undefined ? undefined : (simulatorAfter - simulatorBefore) / load.seconds,
+    generatorCpu: (generator.user + generator.system) / 1e6 / load.seconds
   }
 }
 
@@ -69,10 +82,15 @@ export async function alternate (contestants: Contestant[], options: BenchOption
       rounds[index]!.push(result)
       log(`  ${contestant.name} round ${round + 1}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors` +
         (result.vendorCalls === undefined ? '' : `, ${result.vendorCalls.toFixed(1)} vendor calls/s`) +
-        (result.serverCpu === undefined ? '' : `, server CPU ${((result.serverCpu / result.rps) * 1e6).toFixed(0)} µs/req`))
+        (result.serverCpu === undefined ? '' : `, server CPU ${perAnswer(result.serverCpu, result.rps)!.toFixed(0)} µs/req`))
     }
   }
   return rounds
+}
+
+/** CPU seconds per second → µs per 2xx answer */
+function perAnswer (cpu: number | undefined, rps: number): number | undefined {
+  return cpu === undefined || rps === 0 ? undefined : (cpu / rps) * 1e6
 }
 
 /** Medians across rounds; errors summed. */
@@ -85,7 +103,9 @@ export function summarize (scenario: string, contestant: string, rounds: Round[]
     p99: median(rounds.map((r) => r.p99)),
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     vendorCallsPerS: rounds.some((r) => r.vendorCalls !== undefined) ? median(rounds.map((r) => r.vendorCalls)) : undefined,
-    cpuPerRequest: median(rounds.map((r) => r.serverCpu === undefined || r.rps === 0 ? undefined : (r.serverCpu / r.rps) * 1e6)),
+    cpuPerRequest: median(rounds.map((r) => perAnswer(r.serverCpu, r.rps))),
+    simulatorCpuPerRequest: median(rounds.map((r) => perAnswer(r.simulatorCpu, r.rps))),
+    generatorCpuPerRequest: median(rounds.map((r) => perAnswer(r.generatorCpu, r.rps))),
     peakRss
   }
 }
