@@ -3,7 +3,8 @@ import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 // `node dist/bench/profile-top.js FILE.cpuprofile [N]`: the functions with the most self time in
-// a V8 CPU profile (from `npm run bench -- --profile`), aggregated by function and location.
+// a V8 CPU profile (from `npm run bench -- --profile DIR`), aggregated by function and location,
+// as shares of the busy samples: idle time, which depends on the other contestant's rounds, is left out.
 
 interface ProfileNode {
   id: number
@@ -13,14 +14,15 @@ interface ProfileNode {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-/** Self samples per function, as [label, share of all samples] sorted by share. */
+/** Self samples per function, as [label, share of the non-idle samples] sorted by share. */
 export function topSelfTime (nodes: ProfileNode[], limit: number): Array<[string, number]> {
   const byFunction = new Map<string, number>()
   let total = 0
   for (const node of nodes) {
+    const { functionName, url, lineNumber } = node.callFrame
+    if (functionName === '(idle)') continue
     const hits = node.hitCount ?? 0
     total += hits
-    const { functionName, url, lineNumber } = node.callFrame
     const where = url === '' ? '' : ` ${url.startsWith('file://') ? relative(ROOT, fileURLToPath(url)) : url}:${lineNumber + 1}`
     const label = `${functionName === '' ? '(anonymous)' : functionName}${where}`
     byFunction.set(label, (byFunction.get(label) ?? 0) + hits)
