@@ -129,7 +129,7 @@ export async function fanIn (options: BenchOptions, simulator: Started): Promise
         rows: [rowS, rowP],
         targets: [{
           target: `fan-in vendor calls/s while serving ${rowS.rps.toFixed(0)} req/s`,
-          measured: calls.toFixed(1),
+          measured: `${calls.toFixed(1)} (${(calls / rowS.rps).toPrecision(2)} per client request)`,
           goal: `≤ ${limit.toFixed(1)} (1/TTL + 1)`,
           pass: calls <= limit
         }],
