@@ -13,6 +13,8 @@ export interface LoadResult {
   /** non-2xx answers plus socket errors and timeouts */
   errors: number
   seconds: number
+  /** steady-rate rounds only: p99 of how late the generator sent a request after it was due, ms */
+  lagP99?: number
 }
 
 /**
@@ -44,15 +46,17 @@ export async function saturate (url: string, connections: number, seconds: numbe
 /**
  * Open-loop load at a fixed rate, requests spread evenly over each second. autocannon's
  * overallRate is a per-second budget that each connection spends as fast as it can, so it
- * measures bursts at full speed, not a steady half load. Latency counts from the moment a
- * request was due (so queueing behind a slow answer is not hidden: no coordinated omission), which
- * also charges up to one 1 ms tick of the generator's own lag to every contestant alike.
+ * measures bursts at full speed, not a steady half load. Requests are sent on schedule whatever
+ * the server does (a stalled server makes them queue in the pool, and that wait counts: no
+ * coordinated omission). Latency counts from when a request was sent; how late the generator
+ * itself sent it (its timer ticks every 1 ms, and it shares the cores) is reported apart, as lagP99.
  */
 export async function paced (url: string, rate: number, connections: number, seconds: number): Promise<LoadResult> {
   const target = new URL(url)
   const pool = new Pool(target.origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 10_000, bodyTimeout: 10_000 })
   const path = target.pathname + target.search
   const latencies: number[] = []
+  const lags: number[] = []
   let errors = 0
   const inFlight = new Set<Promise<void>>()
   const started = performance.now()
@@ -60,9 +64,11 @@ export async function paced (url: string, rate: number, connections: number, sec
   let sent = 0
 
   const fire = (due: number): void => {
+    const sentAt = performance.now()
+    lags.push(sentAt - due)
     const request = pool.request({ method: 'GET', path }).then(async (response) => {
       await response.body.dump()
-      if (response.statusCode >= 200 && response.statusCode < 300) latencies.push(performance.now() - due)
+      if (response.statusCode >= 200 && response.statusCode < 300) latencies.push(performance.now() - sentAt)
       else errors++
     }, () => { errors++ })
     inFlight.add(request)
@@ -80,5 +86,12 @@ export async function paced (url: string, rate: number, connections: number, sec
   await pool.close()
   const elapsed = (performance.now() - started) / 1000
   const sorted = sortedSamples(latencies)
-  return { rps: latencies.length / elapsed, p50: percentile(sorted, 50), p99: percentile(sorted, 99), errors, seconds: elapsed }
+  return {
+    rps: latencies.length / elapsed,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    errors,
+    seconds: elapsed,
+    lagP99: percentile(sortedSamples(lags), 99)
+  }
 }

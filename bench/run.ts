@@ -44,7 +44,7 @@ async function main (): Promise<void> {
   const notes = [
     ...results.flatMap((r) => r.notes),
     'req/s counts 2xx answers only; errors are non-2xx answers plus socket errors and timeouts. Latencies are of 2xx answers.',
-    'Throughput rounds are closed-loop autocannon runs; the steady-rate rounds are open-loop (requests spread evenly over each second, latency counted from when each was due).',
+    'Throughput rounds are closed-loop autocannon runs; the steady-rate rounds are open-loop (requests sent on a 1 ms schedule whatever the server does, queueing in the generator\'s pool when it is slow).',
     'The bare passthrough signs every request with a fresh timestamp, as the vendor requires and the service does, and uses the same undici pool settings as the service (32 connections).',
     'Peak RSS is the kernel\'s high-water mark (VmHWM) of each service process over its whole scenario.'
   ]
