@@ -1,0 +1,74 @@
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
+import type { BenchOptions } from './options.js'
+import { startProcess, type Started } from './processes.js'
+
+// Every system under test runs from the production build, in a process of its own.
+
+const script = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
+const SERVICE = script('../src/server.js')
+const SIMULATOR = script('../src/simulator/main.js')
+const PASSTHROUGH = script('./baselines/passthrough.js')
+const CONSTANT = script('./baselines/constant.js')
+
+/** how long the service may keep a terminal order (the lead's CACHE_TERMINAL_MS default) */
+const TERMINAL_MS = 300_000
+
+const vendorEnv = (simulator: Started): Record<string, string> => ({
+  VENDOR_BASE_URL: simulator.url,
+  VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
+  VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
+  VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey
+})
+
+/** node flags of a server process: with --profile, a CPU profile per process */
+function profileArgs (options: BenchOptions, name: string): string[] {
+  if (options.profile === null) return []
+  return ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profile)}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+}
+
+export async function startSimulator (): Promise<Started> {
+  // it logs every request at info level; that cost is the same for every contestant
+  return await startProcess('simulator', SIMULATOR, { SIMULATOR_HOST: '127.0.0.1' }, { readyPath: '/health', portVar: 'SIMULATOR_PORT', quiet: true })
+}
+
+export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean): Promise<Started> {
+  return await startProcess('service', SERVICE, {
+    ...vendorEnv(simulator),
+    LOG_LEVEL: 'warn',
+    // read by the service once it has a response cache; ignored by builds without one
+    CACHE_ENABLED: String(cacheEnabled),
+    CACHE_FRESH_MS: String(options.freshMs),
+    CACHE_TERMINAL_MS: String(TERMINAL_MS),
+    // the load generator is one client from one address: the per-client limit would measure itself
+    RATE_LIMIT_MAX: '1000000',
+    // several services may run back to back; the metrics port is not what is measured
+    METRICS_PORT: '0'
+  }, { readyPath: '/health/ready', nodeArgs: profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached') })
+}
+
+export async function startPassthrough (simulator: Started, options: BenchOptions): Promise<Started> {
+  return await startProcess('passthrough', PASSTHROUGH, vendorEnv(simulator), { readyPath: '/health', nodeArgs: profileArgs(options, 'passthrough') })
+}
+
+export async function startConstant (orderId: number, options: BenchOptions): Promise<Started> {
+  return await startProcess('constant', CONSTANT, { ORDER_ID: String(orderId) }, { readyPath: '/health', nodeArgs: profileArgs(options, 'constant') })
+}
+
+export async function setVendorLatency (simulator: Started, latencyMs: number): Promise<void> {
+  const res = await fetch(`${simulator.url}/_simulator/faults`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ latencyMs })
+  })
+  if (!res.ok) throw new Error(`the simulator refused latencyMs=${latencyMs}: HTTP ${res.status}`)
+}
+
+/** Checks a contestant answers 200 before any load, so a broken setup never reads as a fast one. */
+export async function firstAnswer (started: Started, path: string): Promise<string> {
+  const res = await fetch(started.url + path)
+  const body = await res.text()
+  if (res.status !== 200) throw new Error(`${started.name} answered ${path} with HTTP ${res.status}: ${body.slice(0, 500)}\n${started.output()}`)
+  return body
+}

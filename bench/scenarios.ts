@@ -1,0 +1,147 @@
+import { firstAnswer, setVendorLatency, startConstant, startPassthrough, startService } from './contestants.js'
+import { paced, saturate } from './load.js'
+import type { BenchOptions } from './options.js'
+import { stopProcess, watchRss, type Started } from './processes.js'
+import type { Row, TargetResult } from './report.js'
+import { alternate, log, summarize } from './rounds.js'
+import { median } from './stats.js'
+
+export interface ScenarioResult {
+  rows: Row[]
+  targets: TargetResult[]
+  notes: string[]
+  /** peak RSS of the service process, bytes */
+  servicePeakRss?: number
+}
+
+const MACHINE = '16327129'
+/** the documented example: not terminal, so a caching service keeps it only for the fresh TTL */
+const LIVE_ORDER = `/orders/54?machine=${MACHINE}`
+/** SUCCESS with every line final: terminal, so every request after the first is a cache hit */
+export const TERMINAL_ORDER_ID = 1001
+const TERMINAL_ORDER = `/orders/${TERMINAL_ORDER_ID}?machine=${MACHINE}`
+const FAN_IN_LATENCY_MS = 100
+
+/** Starts the contestants of one scenario, runs it, and stops them however it ends. */
+async function withProcesses<T> (starts: Array<() => Promise<Started>>, body: (started: Started[]) => Promise<T>): Promise<T> {
+  const started: Started[] = []
+  try {
+    for (const start of starts) started.push(await start())
+    return await body(started)
+  } finally {
+    for (const s of started) await stopProcess(s)
+  }
+}
+
+const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`
+
+/** Every request reaches the vendor: the service's own work against a hand-written proxy. */
+export async function uncached (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
+  log('uncached: service with CACHE_ENABLED=false vs bare passthrough, order 54')
+  return await withProcesses([
+    async () => await startService(simulator, options, false),
+    async () => await startPassthrough(simulator, options)
+  ], async ([service, passthrough]) => {
+    await firstAnswer(service!, LIVE_ORDER)
+    await firstAnswer(passthrough!, LIVE_ORDER)
+    const rss = watchRss(service!.child.pid!)
+    const [s, p] = await alternate([
+      { name: 'service', process: service!, simulator },
+      { name: 'passthrough', process: passthrough!, simulator }
+    ], options, async (url, seconds) => await saturate(url + LIVE_ORDER, options.connections, seconds))
+    const peak = await rss.stop()
+    const rowS = summarize('uncached', 'service (CACHE_ENABLED=false)', s!, peak)
+    const rowP = summarize('uncached', 'baseline (a) bare passthrough', p!)
+    return {
+      rows: [rowS, rowP],
+      targets: [{ target: 'uncached throughput ÷ bare passthrough', measured: ratio(rowS.rps, rowP.rps), goal: '≥ 1.00×', pass: rowS.rps >= rowP.rps }],
+      notes: [],
+      servicePeakRss: peak
+    }
+  })
+}
+
+/** A terminal order, polled at full speed, then at half that speed for the latency target. */
+export async function cacheHit (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
+  log(`cache hit: service with its cache vs the constant route, order ${TERMINAL_ORDER_ID} (terminal)`)
+  return await withProcesses([
+    async () => await startService(simulator, options, true),
+    async () => await startConstant(TERMINAL_ORDER_ID, options)
+  ], async ([service, constant]) => {
+    const served = await firstAnswer(service!, TERMINAL_ORDER)
+    const ceiling = await firstAnswer(constant!, TERMINAL_ORDER)
+    if (served !== ceiling) throw new Error(`the constant route does not serve the service's bytes:\n${served}\n${ceiling}`)
+    const rss = watchRss(service!.child.pid!)
+    const contestants = [
+      { name: 'service', process: service!, simulator },
+      { name: 'constant', process: constant! }
+    ]
+    const [s, c] = await alternate(contestants, options, async (url, seconds) => await saturate(url + TERMINAL_ORDER, options.connections, seconds))
+    const rowS = summarize('cache hit', 'service (cache on)', s!)
+    const rowC = summarize('cache hit', 'baseline (b) constant in memory', c!)
+    const notes: string[] = []
+    if (rowS.vendorCallsPerS !== undefined && rowS.vendorCallsPerS > 0.5 * rowS.rps) {
+      notes.push(`cache hit: the service called the vendor for ${((rowS.vendorCallsPerS / rowS.rps) * 100).toFixed(0)}% of its requests, so this build has no response cache and its "cache hit" rows are uncached numbers.`)
+    }
+
+    // the same steady rate for both: half of what the service itself sustained
+    const rate = Math.max(1, Math.round(rowS.rps / 2))
+    log(`cache hit at a steady ${rate} req/s (half the service's maximum)`)
+    const [sp, cp] = await alternate(contestants, options, async (url, seconds) => await paced(url + TERMINAL_ORDER, rate, options.connections, seconds))
+    const peak = await rss.stop()
+    const label = `cache hit at ${rate} req/s`
+    const rowSp = summarize(label, 'service (cache on)', sp!, peak)
+    const rowCp = summarize(label, 'baseline (b) constant in memory', cp!)
+    const lag = median([...sp!, ...cp!].map((r) => r.lagP99))
+    notes.push(`At ${rate} req/s the load generator sent 99% of its requests within ${lag.toFixed(2)} ms of schedule, and latencies count from when each was sent. ` +
+      `The constant route's p99 at the same rate, ${rowCp.p99.toFixed(2)} ms, is what the machine and the generator add to anyone's: p99s move with other load on the machine.`)
+    return {
+      rows: [rowS, rowC, rowSp, rowCp],
+      targets: [
+        { target: 'cache-hit throughput ÷ constant route', measured: ratio(rowS.rps, rowC.rps), goal: '≥ 0.80×', pass: rowS.rps >= 0.8 * rowC.rps },
+        { target: `cache-hit p99 at half the maximum (${rate} req/s)`, measured: `${rowSp.p99.toFixed(2)} ms`, goal: '< 5 ms', pass: rowSp.p99 < 5 }
+      ],
+      notes,
+      servicePeakRss: peak
+    }
+  })
+}
+
+/** Many clients polling one live order through a slow vendor: how many calls reach the vendor. */
+export async function fanIn (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
+  log(`fan-in: ${options.fanInConnections} connections polling order 54, vendor latency ${FAN_IN_LATENCY_MS} ms`)
+  await setVendorLatency(simulator, FAN_IN_LATENCY_MS)
+  try {
+    return await withProcesses([
+      async () => await startService(simulator, options, true),
+      async () => await startPassthrough(simulator, options)
+    ], async ([service, passthrough]) => {
+      await firstAnswer(service!, LIVE_ORDER)
+      await firstAnswer(passthrough!, LIVE_ORDER)
+      const rss = watchRss(service!.child.pid!)
+      const [s, p] = await alternate([
+        { name: 'service', process: service!, simulator },
+        { name: 'passthrough', process: passthrough!, simulator }
+      ], options, async (url, seconds) => await saturate(url + LIVE_ORDER, options.fanInConnections, seconds))
+      const peak = await rss.stop()
+      const label = `fan-in, ${FAN_IN_LATENCY_MS} ms vendor`
+      const rowS = summarize(label, 'service (cache on)', s!, peak)
+      const rowP = summarize(label, 'baseline (a) bare passthrough', p!)
+      const limit = 1000 / options.freshMs + 1
+      const calls = rowS.vendorCallsPerS ?? Number.NaN
+      return {
+        rows: [rowS, rowP],
+        targets: [{
+          target: `fan-in vendor calls/s while serving ${rowS.rps.toFixed(0)} req/s`,
+          measured: `${calls.toFixed(1)} (${(calls / rowS.rps).toPrecision(2)} per client request)`,
+          goal: `≤ ${limit.toFixed(1)} (1/TTL + 1)`,
+          pass: calls <= limit
+        }],
+        notes: [],
+        servicePeakRss: peak
+      }
+    })
+  } finally {
+    await setVendorLatency(simulator, 0)
+  }
+}
