@@ -35,11 +35,10 @@ async function withProcesses<T> (starts: Array<() => Promise<Started>>, body: (s
 
 const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`
 
-/** Every request reaches the vendor: the service's own work against a hand-written proxy. */
-export async function uncached (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
-  log('uncached: service with CACHE_ENABLED=false vs bare passthrough, order 54')
+/** The service (cache on or off) against the bare passthrough, both saturated on the live order. */
+async function serviceVsPassthrough (options: BenchOptions, simulator: Started, label: string, cached: boolean, connections: number): Promise<{ rowS: Row, rowP: Row, peak: number | undefined }> {
   return await withProcesses([
-    async () => await startService(simulator, options, false),
+    async () => await startService(simulator, options, cached),
     async () => await startPassthrough(simulator, options)
   ], async ([service, passthrough]) => {
     await firstAnswer(service!, LIVE_ORDER)
@@ -48,17 +47,26 @@ export async function uncached (options: BenchOptions, simulator: Started): Prom
     const [s, p] = await alternate([
       { name: 'service', process: service!, simulator },
       { name: 'passthrough', process: passthrough!, simulator }
-    ], options, async (url, seconds) => await saturate(url + LIVE_ORDER, options.connections, seconds))
+    ], options, async (url, seconds) => await saturate(url + LIVE_ORDER, connections, seconds))
     const peak = await rss.stop()
-    const rowS = summarize('uncached', 'service (CACHE_ENABLED=false)', s!, peak)
-    const rowP = summarize('uncached', 'baseline (a) bare passthrough', p!)
     return {
-      rows: [rowS, rowP],
-      targets: [{ target: 'uncached throughput ÷ bare passthrough', measured: ratio(rowS.rps, rowP.rps), goal: '≥ 1.00×', pass: rowS.rps >= rowP.rps }],
-      notes: [],
-      servicePeakRss: peak
+      rowS: summarize(label, cached ? 'service (cache on)' : 'service (CACHE_ENABLED=false)', s!, peak),
+      rowP: summarize(label, 'baseline (a) bare passthrough', p!),
+      peak
     }
   })
+}
+
+/** Every request reaches the vendor: the service's own work against a hand-written proxy. */
+export async function uncached (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
+  log('uncached: service with CACHE_ENABLED=false vs bare passthrough, order 54')
+  const { rowS, rowP, peak } = await serviceVsPassthrough(options, simulator, 'uncached', false, options.connections)
+  return {
+    rows: [rowS, rowP],
+    targets: [{ target: 'uncached throughput ÷ bare passthrough', measured: ratio(rowS.rps, rowP.rps), goal: '≥ 1.00×', pass: rowS.rps >= rowP.rps }],
+    notes: [],
+    servicePeakRss: peak
+  }
 }
 
 /** A terminal order, polled at full speed, then at half that speed for the latency target. */
@@ -112,35 +120,20 @@ export async function fanIn (options: BenchOptions, simulator: Started): Promise
   log(`fan-in: ${options.fanInConnections} connections polling order 54, vendor latency ${FAN_IN_LATENCY_MS} ms`)
   await setVendorLatency(simulator, FAN_IN_LATENCY_MS)
   try {
-    return await withProcesses([
-      async () => await startService(simulator, options, true),
-      async () => await startPassthrough(simulator, options)
-    ], async ([service, passthrough]) => {
-      await firstAnswer(service!, LIVE_ORDER)
-      await firstAnswer(passthrough!, LIVE_ORDER)
-      const rss = watchRss(service!.child.pid!)
-      const [s, p] = await alternate([
-        { name: 'service', process: service!, simulator },
-        { name: 'passthrough', process: passthrough!, simulator }
-      ], options, async (url, seconds) => await saturate(url + LIVE_ORDER, options.fanInConnections, seconds))
-      const peak = await rss.stop()
-      const label = `fan-in, ${FAN_IN_LATENCY_MS} ms vendor`
-      const rowS = summarize(label, 'service (cache on)', s!, peak)
-      const rowP = summarize(label, 'baseline (a) bare passthrough', p!)
-      const limit = 1000 / options.freshMs + 1
-      const calls = rowS.vendorCallsPerS ?? Number.NaN
-      return {
-        rows: [rowS, rowP],
-        targets: [{
-          target: `fan-in vendor calls/s while serving ${rowS.rps.toFixed(0)} req/s`,
-          measured: `${calls.toFixed(1)} (${(calls / rowS.rps).toPrecision(2)} per client request)`,
-          goal: `≤ ${limit.toFixed(1)} (1/TTL + 1)`,
-          pass: calls <= limit
-        }],
-        notes: [],
-        servicePeakRss: peak
-      }
-    })
+    const { rowS, rowP, peak } = await serviceVsPassthrough(options, simulator, `fan-in, ${FAN_IN_LATENCY_MS} ms vendor`, true, options.fanInConnections)
+    const limit = 1000 / options.freshMs + 1
+    const calls = rowS.vendorCallsPerS ?? Number.NaN
+    return {
+      rows: [rowS, rowP],
+      targets: [{
+        target: `fan-in vendor calls/s while serving ${rowS.rps.toFixed(0)} req/s`,
+        measured: `${calls.toFixed(1)} (${(calls / rowS.rps).toPrecision(2)} per client request)`,
+        goal: `≤ ${limit.toFixed(1)} (1/TTL + 1)`,
+        pass: calls <= limit
+      }],
+      notes: [],
+      servicePeakRss: peak
+    }
   } finally {
     await setVendorLatency(simulator, 0)
   }
