@@ -16,7 +16,6 @@ export type BreakerState = 'closed' | 'open' | 'halfOpen'
 
 export interface Breaker {
   run: <T>(call: () => Promise<T>) => Promise<T>
-  state: () => BreakerState
   onStateChange: (listener: (state: BreakerState) => void) => void
   shutdown: () => void
 }
@@ -59,7 +58,6 @@ export function createBreaker (options: BreakerOptions): Breaker {
         throw new AppError('UNAVAILABLE', { detail: 'The vendor is failing; calls to it are paused for a moment.', retryAfter, cause: error })
       }
     },
-    state: () => breaker.opened ? 'open' : breaker.halfOpen ? 'halfOpen' : 'closed',
     onStateChange: (listener) => { listeners.push(listener) },
     shutdown: () => breaker.shutdown()
   }

@@ -20,8 +20,6 @@ export interface ResilientVendorOptions extends Pick<ResilienceConfig, 'retry' |
 
 export interface ResilientVendor {
   getOrder: (orderId: number, machineNo: string, log: VendorLog) => Promise<VendorOrder>
-  readonly inFlight: number
-  breakerState: () => BreakerState
   /** stops the breaker's timers; the client's pool belongs to whoever created the client */
   shutdown: () => void
 }
@@ -59,8 +57,6 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
 
   return {
     getOrder,
-    get inFlight () { return limiter.inFlight },
-    breakerState: breaker.state,
     shutdown: breaker.shutdown
   }
 }
