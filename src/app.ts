@@ -21,7 +21,7 @@ import { documentSecurity, SECURITY_SCHEMES } from './http/openapi-security.js'
 import { asAppError, sendProblem } from './http/problem.js'
 import { rateLimitPlugin } from './http/rate-limit.js'
 import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
-import { DOCS_CSP, securityHeadersPlugin } from './http/security-headers.js'
+import { DOCS_CSP, DOCS_PREFIX, securityHeadersPlugin } from './http/security-headers.js'
 import { resilienceEvents, vendorCallHooks, type Metrics } from './metrics.js'
 import { serializerCompiler } from './http/serializer.js'
 import { ordersRoute } from './orders/route.js'
@@ -123,7 +123,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     transform: jsonSchemaTransform,
     transformObject: (input) => documentSecurity(finishOpenApiDocument(jsonSchemaTransformObject(input)))
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
+  await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: DOCS_CSP })
 
   await registerPressure(app, config.limits)
   await app.register(healthRoutes)

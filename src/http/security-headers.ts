@@ -23,12 +23,35 @@ export const DOCS_CSP = [
   "style-src 'self' 'unsafe-inline'"
 ].join('; ')
 
-/** The API answers JSON only: its policy forbids every kind of content and framing. */
-const API_HELMET_OPTIONS: HelmetOptions = {
-  contentSecurityPolicy: {
-    useDefaults: false,
-    directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] }
-  }
+/** The prefix of Swagger UI's routes: the only answers a browser renders as a page. */
+export const DOCS_PREFIX = '/docs'
+
+/**
+ * The API answers JSON, which browsers never render as a page (nosniff holds them to the content
+ * type). It gets the set the OWASP REST Security Cheat Sheet lists for APIs: a CSP that forbids
+ * every kind of content and framing, X-Frame-Options for browsers older than frame-ancestors,
+ * HSTS and nosniff; and Cross-Origin-Resource-Policy, so no other site can embed an answer in a
+ * no-cors load. Helmet's document headers (COOP, Referrer-Policy, Origin-Agent-Cluster, DNS
+ * prefetch, IE and Flash switches) govern what a rendered page may do, so they go on /docs only:
+ * each header costs every answer time on both ends of the connection (see bench/profiling.md).
+ * @see https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html#security-headers
+ */
+export const API_HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  xFrameOptions: { action: 'deny' },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  referrerPolicy: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false
+}
+
+/** Helmet's full set for the Swagger UI pages; @fastify/swagger-ui replaces the CSP with DOCS_CSP. */
+const DOCUMENT_HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: API_HELMET_OPTIONS.contentSecurityPolicy,
+  xFrameOptions: { action: 'deny' }
 }
 
 /**
@@ -47,13 +70,20 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   return headers
 }
 
-/** Helmet's headers on every answer; the /docs routes replace the CSP with DOCS_CSP. */
+/** Helmet's API set on every answer but the /docs pages, which get the document set. */
 const securityHeaders: FastifyPluginAsync = async (app) => {
-  const headers = helmetHeaders(API_HELMET_OPTIONS)
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers)
+  const api = helmetHeaders(API_HELMET_OPTIONS)
+  const document = helmetHeaders(DOCUMENT_HELMET_OPTIONS)
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(isDocsUrl(request.url) ? document : api)
     done()
   })
+}
+
+function isDocsUrl (url: string): boolean {
+  if (!url.startsWith(DOCS_PREFIX)) return false
+  const next = url[DOCS_PREFIX.length]
+  return next === undefined || next === '/' || next === '?'
 }
 
 export const securityHeadersPlugin = fp(securityHeaders, { name: 'security-headers' })

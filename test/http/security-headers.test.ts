@@ -2,9 +2,11 @@ import t from 'tap'
 import { DOCS_CSP } from '../../src/http/security-headers.js'
 import { buildTestApp, json, startUpstream } from '../helper.js'
 
-const API_CSP = "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'"
+const API_CSP = "default-src 'none';frame-ancestors 'none'"
+/** Helmet's headers for rendered pages, which a JSON answer is not */
+const DOCUMENT_ONLY = ['cross-origin-opener-policy', 'origin-agent-cluster', 'referrer-policy', 'x-dns-prefetch-control', 'x-download-options', 'x-permitted-cross-domain-policies', 'x-xss-protection']
 
-t.test('helmet headers and a deny-everything CSP on API answers, errors included', async (t) => {
+t.test('the OWASP API set of helmet headers and a deny-everything CSP on API answers, errors included', async (t) => {
   const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 54, status: 'SUCCESS' } }))
   const app = await buildTestApp(t, upstream.url, { apiKeys: ['ka_' + 'a1'.repeat(20)] })
   const key = { authorization: `Bearer ka_${'a1'.repeat(20)}` }
@@ -13,6 +15,7 @@ t.test('helmet headers and a deny-everything CSP on API answers, errors included
     ['/orders/007?machine=1', key, 400],
     ['/orders/54?machine=16327129', {}, 401],
     ['/nope', {}, 404],
+    ['/docsearch', {}, 404],
     ['/health/live', {}, 200]
   ] as const) {
     const res = await app.inject({ url, headers })
@@ -20,10 +23,10 @@ t.test('helmet headers and a deny-everything CSP on API answers, errors included
     t.equal(res.headers['content-security-policy'], API_CSP, `${status} ${url}: CSP`)
     t.equal(res.headers['x-content-type-options'], 'nosniff')
     t.match(res.headers['strict-transport-security'], /max-age=\d+/)
-    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN')
-    t.equal(res.headers['referrer-policy'], 'no-referrer')
-    t.equal(res.headers['cross-origin-opener-policy'], 'same-origin')
+    t.equal(res.headers['x-frame-options'], 'DENY')
+    t.equal(res.headers['cross-origin-resource-policy'], 'same-origin')
     t.notOk(res.headers['x-powered-by'])
+    t.same(DOCUMENT_ONLY.filter((name) => name in res.headers), [], `${status} ${url}: no document-only header`)
   }
 })
 
@@ -31,6 +34,9 @@ t.test('Swagger UI and its assets load under the docs CSP', async (t) => {
   const app = await buildTestApp(t, 'http://127.0.0.1:9')
   const page = await app.inject({ url: '/docs/' })
   t.equal(page.statusCode, 200)
+  t.equal(page.headers['referrer-policy'], 'no-referrer', 'a page gets helmet\'s document headers')
+  t.equal(page.headers['cross-origin-opener-policy'], 'same-origin')
+  t.equal(page.headers['x-frame-options'], 'DENY')
   t.match(page.headers['content-type'], /text\/html/)
   t.equal(page.headers['content-security-policy'], DOCS_CSP)
   t.match(DOCS_CSP, /script-src 'self'(;|$)/, 'scripts only from this origin')
