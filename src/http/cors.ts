@@ -21,6 +21,8 @@ const corsPolicy: FastifyPluginAsync<CorsPolicyOptions> = async (app, { origins,
   const allowAll = origins === null && demo
   if (allowAll) app.log.warn('CORS: demo mode allows every origin; set CORS_ORIGINS to the origins of your web apps')
   const allowed = new Set(origins ?? [])
+  // nothing to allow: no plugin at all, so answers carry no `Vary: Origin` they do not vary by
+  if (!allowAll && allowed.size === 0) return
   await app.register(cors, {
     origin: (origin, callback) => callback(null, allowAll ? '*' : origin !== undefined && allowed.has(origin) ? origin : false),
     methods: ['GET', 'HEAD', 'OPTIONS'],
