@@ -19,13 +19,22 @@ const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, 
   await app.register(rateLimit, {
     max,
     timeWindow: windowMs,
-    keyGenerator: (request) => request.apiKeyId ?? `ip:${normalizeIP(request.ip)}`,
+    keyGenerator: (request) => request.apiKeyId ?? `ip:${clientAddress(request.ip)}`,
     // thrown, so the error handler answers it as our problem+json; the plugin has set the headers
     errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', {
       detail: `More than ${context.max} requests in ${windowMs / 1000} s; retry in ${context.after}.`,
       retryAfter: Math.ceil(context.ttl / 1000)
     })
   })
+}
+
+/**
+ * The client's bucket: an IPv6 address by its /64 (normalizeIP), anything else as it is,
+ * lowercased as normalizeIP would. Only IPv6 has a colon; IPv4 skips normalizeIP's isIPv6
+ * regular expression, which cost a cache hit about 1% of its time.
+ */
+export function clientAddress (ip: string): string {
+  return ip.includes(':') ? normalizeIP(ip) : ip.toLowerCase()
 }
 
 export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit-guard' })

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import type { AppConfig } from '../../src/app.js'
+import { clientAddress } from '../../src/http/rate-limit.js'
 import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
 
 const ORDER = '/orders/54?machine=16327129'
@@ -62,6 +63,14 @@ t.test('with keys off, every client address has its own budget', async (t) => {
   t.equal((await app.inject({ url: ORDER, remoteAddress: '192.0.2.2' })).statusCode, 200)
   t.equal((await app.inject({ url: ORDER, remoteAddress: '2001:db8::1' })).statusCode, 200)
   t.equal((await app.inject({ url: ORDER, remoteAddress: '2001:db8::2' })).statusCode, 429, 'an IPv6 /64 is one client')
+})
+
+t.test('client buckets: IPv4 as it is, IPv6 by its /64, IPv4-mapped IPv6 as the IPv4 address', async (t) => {
+  t.equal(clientAddress('192.0.2.1'), '192.0.2.1')
+  t.equal(clientAddress('2001:db8::1'), clientAddress('2001:db8:0:0:ffff::2'))
+  t.not(clientAddress('2001:db8::1'), clientAddress('2001:db8:0:1::1'), 'another /64 is another client')
+  t.equal(clientAddress('::ffff:192.0.2.1'), '192.0.2.1')
+  t.equal(clientAddress('2001:DB8::1'), clientAddress('2001:db8::1'))
 })
 
 t.test('X-Forwarded-For counts only from a trusted proxy', async (t) => {
