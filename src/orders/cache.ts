@@ -85,9 +85,18 @@ export function createOrderCache (options: ResilienceConfig['cache'] & { now: ()
     return now() - answer.storedAt <= limit ? answer : undefined
   }
 
+  function served (answer: Answer, outcome: CacheOutcome): Served {
+    if (answer.kind === 'error') throw answer.error
+    return { answer, outcome }
+  }
+
   return {
     async get (id: number, machineNo: string, load: Load): Promise<Served> {
       const key = `${id}:${machineNo}`
+      // the common case of polling, answered without lru-cache's fetch machinery; an expired
+      // entry stays where it is, for stale-if-error
+      const fresh = lru.get(key, { noDeleteOnStaleGet: true })
+      if (fresh !== undefined) return served(fresh, 'hit')
       const status: LRUCache.Status<string, Answer, Context> = {}
       let answer: Answer | undefined
       try {
@@ -99,9 +108,7 @@ export function createOrderCache (options: ResilienceConfig['cache'] & { now: ()
         return { answer: stale, outcome: 'stale' }
       }
       if (answer === undefined) throw new AppError('INTERNAL', { detail: 'The order cache returned nothing.' })
-      if (answer.kind === 'error') throw answer.error
-      const outcome = status.fetch === 'hit' ? 'hit' : status.fetch === 'inflight' ? 'coalesced' : 'miss'
-      return { answer, outcome }
+      return served(answer, status.fetch === 'hit' ? 'hit' : status.fetch === 'inflight' ? 'coalesced' : 'miss')
     },
     get size () { return lru.size }
   }
