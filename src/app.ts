@@ -24,6 +24,7 @@ import { genRequestId, REQUEST_ID_HEADER } from './http/request-id.js'
 import { DOCS_CSP, DOCS_PREFIX, securityHeadersPlugin } from './http/security-headers.js'
 import { resilienceEvents, vendorCallHooks, type Metrics } from './metrics.js'
 import { serializerCompiler } from './http/serializer.js'
+import { requestLogger } from './logger.js'
 import { ordersRoute } from './orders/route.js'
 import { createOrdersService, type OrdersService } from './orders/service.js'
 import { createVendorClient, type VendorClient } from './vendor/client.js'
@@ -67,6 +68,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   const app = fastify({
     loggerInstance: (deps.logger || pino({ enabled: false })) as FastifyBaseLogger,
     genReqId: genRequestId,
+    childLoggerFactory: requestLogger,
     // health probes every few seconds would drown the request log
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (request) => request.url.startsWith('/health/') }),
     routerOptions: { maxParamLength: 100 },

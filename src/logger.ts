@@ -1,4 +1,5 @@
-import { pino, type DestinationStream, type Logger } from 'pino'
+import type { FastifyBaseLogger } from 'fastify'
+import { pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino'
 
 /**
  * Wherever they could surface in a log line, the vendor credentials and the callers'
@@ -17,4 +18,55 @@ export const REDACT_PATHS = [
 
 export function createLogger (level: string, destination?: DestinationStream): Logger {
   return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination)
+}
+
+type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
+/**
+ * A request's logger, made the first time a line is written through it at an enabled level.
+ * Fastify makes a pino child per request to bind the request id; REDACT_PATHS's leading
+ * wildcards make pino run every binding through the redactor, so a child costs ~2.4 µs against
+ * ~0.5 µs without them (a tenth of a cache hit), on requests that at LOG_LEVEL=warn mostly
+ * never log. The lines are the eager child's, byte for byte.
+ */
+class LazyChild {
+  readonly #parent: Logger
+  readonly #bindings: Bindings
+  #child: Logger | undefined
+
+  constructor (parent: Logger, bindings: Bindings) {
+    this.#parent = parent
+    this.#bindings = bindings
+  }
+
+  #logger (): Logger {
+    this.#child ??= this.#parent.child(this.#bindings)
+    return this.#child
+  }
+
+  #write (level: LevelName, args: unknown[]): void {
+    if (this.#child === undefined && !this.#parent.isLevelEnabled(level)) return
+    (this.#logger()[level] as (...args: unknown[]) => void)(...args)
+  }
+
+  get level (): string { return (this.#child ?? this.#parent).level }
+  set level (level: string) { this.#logger().level = level }
+  child (bindings: Bindings, options?: ChildLoggerOptions): Logger { return this.#logger().child(bindings, options) }
+  isLevelEnabled (level: string): boolean { return (this.#child ?? this.#parent).isLevelEnabled(level) }
+  fatal (...args: unknown[]): void { this.#write('fatal', args) }
+  error (...args: unknown[]): void { this.#write('error', args) }
+  warn (...args: unknown[]): void { this.#write('warn', args) }
+  info (...args: unknown[]): void { this.#write('info', args) }
+  debug (...args: unknown[]): void { this.#write('debug', args) }
+  trace (...args: unknown[]): void { this.#write('trace', args) }
+  silent (): void {}
+}
+
+/**
+ * Fastify's childLoggerFactory: a LazyChild, unless the route sets its own level or
+ * serializers, which change what the child writes (then an ordinary pino child).
+ */
+export function requestLogger (parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  if (Object.keys(options).length > 0) return parent.child(bindings, options)
+  return new LazyChild(parent as Logger, bindings) as unknown as FastifyBaseLogger
 }

@@ -1,0 +1,86 @@
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { pino, type Logger } from 'pino'
+import { createLogger, REDACT_PATHS, requestLogger } from '../src/logger.js'
+import { buildTestApp, captureLogs, json, startUpstream } from './helper.js'
+
+/** A logger like createLogger's, without timestamps so lines compare byte for byte; counts its children. */
+function recorded (level: string) {
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } })
+  const logger = pino({ level, timestamp: false, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream)
+  let children = 0
+  // pino's children inherit from their parent, so the spy must call through with `this`
+  const child = logger.child
+  logger.child = function (this: Logger, ...args: Parameters<Logger['child']>) { children++; return child.apply(this, args) } as Logger['child']
+  return { logger, lines, children: () => children }
+}
+
+t.test('a request logger makes its pino child only when a line is written at an enabled level', async (t) => {
+  const { logger, lines, children } = recorded('warn')
+  const log = requestLogger(logger, { requestId: 'r-1' }, {})
+  log.info({ orderId: 54 }, 'below the level')
+  log.debug('below the level')
+  t.equal(children(), 0, 'nothing written, no child made')
+  t.same(lines, [])
+  t.equal(log.level, 'warn')
+
+  log.warn({ orderId: 54 }, 'written')
+  log.error('again')
+  t.equal(children(), 1, 'made once, at the first line')
+  const eager = recorded('warn')
+  const direct = eager.logger.child({ requestId: 'r-1' })
+  direct.warn({ orderId: 54 }, 'written')
+  direct.error('again')
+  t.same(lines, eager.lines, 'the same lines, byte for byte, as an eager child')
+  t.match(lines[0], /"requestId":"r-1"/)
+})
+
+t.test('credentials are redacted through a request logger and its children', async (t) => {
+  const { logger, lines } = recorded('info')
+  const log = requestLogger(logger, { requestId: 'r-2' }, {})
+  log.info({ config: { vendor: { appSecret: 'leak-me-not' } } }, 'nested')
+  log.child({ part: 'vendor' }).info({ headers: { AppSecret: 'leak-me-not' } }, 'headers')
+  t.equal(lines.length, 2)
+  t.notMatch(lines.join(''), 'leak-me-not')
+  t.match(lines[1], /"requestId":"r-2","part":"vendor"/, 'a grandchild keeps the request id')
+})
+
+t.test('level changes and checks go to the logger the lines use', async (t) => {
+  const { logger, lines } = recorded('warn')
+  const log = requestLogger(logger, { requestId: 'r-3' }, {}) as unknown as Logger
+  t.equal(log.isLevelEnabled('info'), false)
+  log.level = 'debug'
+  t.equal(log.level, 'debug')
+  t.equal(logger.level, 'warn', 'the parent keeps its own level')
+  log.debug('now enabled')
+  t.equal(lines.length, 1)
+})
+
+t.test('a route with its own level or serializers gets an ordinary child at once', async (t) => {
+  const { logger, children } = recorded('warn')
+  const log = requestLogger(logger, { requestId: 'r-4' }, { level: 'debug' })
+  t.equal(children(), 1)
+  t.equal(log.level, 'debug')
+})
+
+t.test('through the app, request lines carry the request id', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 54, status: 'SUCCESS' } }))
+  const { logger, lines } = captureLogs()
+  const app = await buildTestApp(t, upstream.url, {}, { logger })
+  const res = await app.inject({ url: '/orders/54?machine=16327129', headers: { 'x-request-id': 'trace-me-42' } })
+  t.equal(res.statusCode, 200)
+  const mine = lines().split('\n').filter((line) => line.includes('"requestId":"trace-me-42"'))
+  t.ok(mine.some((line) => line.includes('"msg":"incoming request"')), 'Fastify\'s request line')
+  t.ok(mine.some((line) => line.includes('"msg":"vendor call"')), 'the vendor client\'s line')
+  t.ok(mine.some((line) => line.includes('"msg":"request completed"')))
+})
+
+t.test('createLogger still logs at its level', async (t) => {
+  const chunks: string[] = []
+  const logger = createLogger('error', new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } }))
+  requestLogger(logger, { requestId: 'r-5' }, {}).warn('below')
+  requestLogger(logger, { requestId: 'r-5' }, {}).error('at')
+  t.equal(chunks.length, 1)
+  t.match(chunks[0], /"requestId":"r-5"/)
+})
