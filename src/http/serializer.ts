@@ -15,8 +15,13 @@ type ResponseSchema = Parameters<typeof zodSerializerCompiler>[0]['schema']
 export const serializerCompiler: FastifySerializerCompiler<ResponseSchema> = (route) => {
   if (route.schema instanceof z.ZodType) {
     try {
-      return fastJson(z.toJSONSchema(route.schema, { io: 'output', target: 'draft-7', unrepresentable: 'throw' }) as fastJson.AnySchema)
+      return compileSerializer(route.schema)
     } catch { /* a transform or another type without a JSON Schema: zod serializes it */ }
   }
   return zodSerializerCompiler(route)
+}
+
+/** fast-json-stringify for a zod schema's output; throws when JSON Schema cannot express the schema. */
+export function compileSerializer<T> (schema: z.ZodType<T>): (value: T) => string {
+  return fastJson(z.toJSONSchema(schema, { io: 'output', target: 'draft-7', unrepresentable: 'throw' }) as fastJson.AnySchema)
 }

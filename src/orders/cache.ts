@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { ResilienceConfig } from '../config.js'
 import { AppError } from '../errors.js'
+import { compileSerializer } from '../http/serializer.js'
 import { OrderSchema, type Order } from './schema.js'
 
 /** What one vendor fetch produced, ready to serve many times: the body is serialized and tagged once. */
@@ -28,10 +29,14 @@ interface Context {
 /** Errors after which a cached order is better than none: the vendor failed, not the order. */
 const STALE_IF = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_BAD_RESPONSE', 'UNAVAILABLE'])
 
+/** The route's own 200 serializer: exactly the documented fields, and a missing one throws. */
+const serializeOrder = compileSerializer(OrderSchema)
+
 export function orderAnswer (order: Order, storedAt: number, freshMs: number): Extract<Answer, { kind: 'order' }> {
-  // validated once per vendor answer, then served as a string as often as it is asked for
-  const body = JSON.stringify(OrderSchema.parse(order))
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`
+  // serialized and tagged once per vendor answer, then served as often as it is asked for; the
+  // values are the normalizer's (property-tested against OrderSchema, not re-validated per answer)
+  const body = serializeOrder(order)
+  const etag = `"${hash('sha256', body, 'base64url').slice(0, 32)}"`
   return { kind: 'order', order, body, etag, storedAt, freshMs }
 }
 

@@ -1,6 +1,8 @@
+import fc from 'fast-check'
 import t from 'tap'
+import { AppError } from '../../src/errors.js'
 import { isTerminal, normalizeOrder, toMoney } from '../../src/orders/normalize.js'
-import { ORDER_EXAMPLE, OrderSchema } from '../../src/orders/schema.js'
+import { ITEM_STATUSES, ORDER_EXAMPLE, ORDER_STATUSES, OrderSchema } from '../../src/orders/schema.js'
 import { VendorOrderSchema } from '../../src/vendor/schemas.js'
 import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 
@@ -88,4 +90,38 @@ t.test('terminal follows design.md', async (t) => {
     t.notOk(isTerminal(status, [{ status: null }]), `${status} line without status`)
     t.notOk(isTerminal(status, [{ status: 'UNKNOWN' }]), `${status} unknown line status`)
   }
+})
+
+t.test('whatever the vendor sends that passes its schema, the normalizer answers the public contract or refuses it', async (t) => {
+  // what protobuf JSON may carry: numbers or digit strings, money as strings or numbers, any
+  // enum text, fields left out; the serializer trusts this property instead of re-validating
+  const int = fc.oneof(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.nat({ max: 2 ** 40 }).map(String))
+  const money = fc.oneof(
+    { weight: 8, arbitrary: fc.stringMatching(/^\d{1,6}(\.\d{1,2}0?0?)?$/) },
+    { weight: 1, arbitrary: fc.stringMatching(/^\d{1,6}\.\d{3,4}$/) },
+    { weight: 1, arbitrary: fc.double({ min: 0, max: 1e6, noNaN: true }) },
+    { weight: 1, arbitrary: fc.string() })
+  const status = fc.oneof(fc.constantFrom(...ORDER_STATUSES, ...ITEM_STATUSES), fc.string())
+  const record = fc.record({ id: int, product_id: int, quantity: int, price: money, status, notify_sent: fc.oneof(fc.constantFrom('0', '1', 1, true, false), fc.string()) }, { requiredKeys: [] })
+  const vendorOrder = fc.record({
+    trade_id: fc.string(), date: fc.string(), amount: money, status, notify_send_count: int, pickup_code_id: int, records: fc.array(record, { maxLength: 4 })
+  }, { requiredKeys: [] })
+  const seed = Number(process.env.FUZZ_SEED ?? 20240426)
+  t.comment(`fast-check seed ${seed} (reproduce with FUZZ_SEED=${seed})`)
+  let answered = 0
+  fc.assert(fc.property(vendorOrder, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (raw, orderId) => {
+    const parsed = VendorOrderSchema.safeParse(raw)
+    if (!parsed.success) return
+    let order
+    try {
+      order = normalizeOrder(parsed.data, orderId)
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'UPSTREAM_BAD_RESPONSE') throw error
+      return
+    }
+    answered++
+    const checked = OrderSchema.safeParse(order)
+    if (!checked.success) throw new Error(`normalized order breaks the contract: ${JSON.stringify(checked.error.issues)} for ${JSON.stringify(raw)}`)
+  }), { seed, numRuns: 2000 })
+  t.ok(answered > 800, `most generated orders were answered (${answered} of 2000)`)
 })
