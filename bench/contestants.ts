@@ -44,7 +44,9 @@ export async function startService (simulator: Started, options: BenchOptions, c
     // the load generator is one client from one address: the per-client limit would measure itself
     RATE_LIMIT_MAX: '1000000',
     // several services may run back to back; the metrics port is not what is measured
-    METRICS_PORT: '0'
+    METRICS_PORT: '0',
+    // no load balancer to drain: stop at once, so the process exits (and writes its --profile) before the SIGKILL
+    SHUTDOWN_DELAY_MS: '0'
   }, { readyPath: '/health/ready', nodeArgs: profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached') })
 }
 
