@@ -1,14 +1,18 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 /** A parameter value as the vendor accepts it: scalars, or objects/arrays that get flattened. */
 export type ParamValue = string | number | boolean | null | undefined | ParamValue[] | { [key: string]: ParamValue }
 export type Params = Record<string, ParamValue>
+
+const UNRESERVED = /^[A-Za-z0-9_.~-]*$/
 
 /**
  * Go's url.QueryEscape: only A-Z a-z 0-9 - _ . ~ stay, space becomes '+', everything else is
  * %XX in uppercase. encodeURIComponent also keeps ! ' ( ) *, so those are escaped by hand.
  */
 function goQueryEscape (text: string): string {
+  // digits and plain names, like every parameter of the order query, need no escaping
+  if (UNRESERVED.test(text)) return text
   return encodeURIComponent(text)
     .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
     .replace(/%20/g, '+')
@@ -38,8 +42,13 @@ function flatten (params: Params, prefix = ''): Array<[string, string]> {
   return pairs
 }
 
+/** UTF-16 surrogates: the only code units whose order differs from UTF-8 byte order. */
+const SURROGATE = /[\uD800-\uDFFF]/
+
 /** Byte-order comparison (not locale order), as Go's sort of strings does. */
 function byteOrder (a: string, b: string): number {
+  // without surrogates, UTF-16 code unit order is code point order, which is UTF-8 byte order
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }
 
@@ -60,7 +69,7 @@ export function canonicalString (params: Params, signKey: string): string {
 
 /** `sign`: MD5 of the canonical string as 32 uppercase hex digits. */
 export function signParams (params: Params, signKey: string): string {
-  return createHash('md5').update(canonicalString(params, signKey), 'utf8').digest('hex').toUpperCase()
+  return hash('md5', canonicalString(params, signKey), 'hex').toUpperCase()
 }
 
 /** The request payload: base64 (standard alphabet, padded) of the JSON of the parameters plus `sign`. */

@@ -36,6 +36,13 @@ t.test('keys sort in byte order, upper case before lower case', async (t) => {
   t.equal(canonicalString({ b: '1', a: '2', B: '3', _: '4', A1: '5' }, 'k'), 'A1=5&B=3&_=4&a=2&b=1&key=k')
 })
 
+t.test('keys beyond the BMP sort by their UTF-8 bytes, not by UTF-16 code units', async (t) => {
+  // U+FF5E is EF BD 9E in UTF-8, U+1F600 is F0 9F 98 80: the fullwidth tilde first, as Go sorts
+  // them; JavaScript's < would put the emoji's surrogate (0xD83D) first
+  t.equal(canonicalString({ '\u{1F600}': '1', '\uFF5E': '2' }, 'k'), '%EF%BD%9E=2&%F0%9F%98%80=1&key=k')
+  t.equal(canonicalString({ b: '1', '\u{1F600}': '2', a: '3' }, 'k'), 'a=3&b=1&%F0%9F%98%80=2&key=k')
+})
+
 t.test('values are escaped as Go url.QueryEscape does', async (t) => {
   t.equal(canonicalString({ u: 'https://x/y', s: 'a b', r: "!'()*~-_." }, 'k'),
     'r=%21%27%28%29%2A~-_.&s=a+b&u=https%3A%2F%2Fx%2Fy&key=k')
