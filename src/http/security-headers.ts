@@ -36,7 +36,7 @@ export const DOCS_PREFIX = '/docs'
  * each header costs every answer time on both ends of the connection (see bench/profiling.md).
  * @see https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html#security-headers
  */
-export const API_HELMET_OPTIONS: HelmetOptions = {
+const API_HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
   xFrameOptions: { action: 'deny' },
   crossOriginOpenerPolicy: false,
@@ -51,7 +51,7 @@ export const API_HELMET_OPTIONS: HelmetOptions = {
 /** Helmet's full set for the Swagger UI pages; @fastify/swagger-ui replaces the CSP with DOCS_CSP. */
 const DOCUMENT_HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: API_HELMET_OPTIONS.contentSecurityPolicy,
-  xFrameOptions: { action: 'deny' }
+  xFrameOptions: API_HELMET_OPTIONS.xFrameOptions
 }
 
 /**
