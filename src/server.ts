@@ -1,3 +1,5 @@
+// first: a V8 flag that must be set before the rest allocates (see the module)
+import './v8-flags.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
@@ -9,7 +11,7 @@ import { buildMetricsServer } from './metrics-server.js'
 import { buildSimulator } from './simulator/app.js'
 import { DEMO_CREDENTIALS } from './simulator/credentials.js'
 
-// The only module with side effects: reads the environment, listens, shuts down gracefully.
+// The only module with side effects (with v8-flags.ts): reads the environment, listens, shuts down gracefully.
 
 function readConfig (): Config {
   try {
