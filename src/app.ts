@@ -16,7 +16,7 @@ import { answerFrameworkError } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { httpMetricsPlugin } from './http/metrics.js'
 import { registerPressure } from './http/pressure.js'
-import { finishOpenApiDocument } from './http/openapi-document.js'
+import { API_VERSION, finishOpenApiDocument } from './http/openapi-document.js'
 import { documentSecurity, SECURITY_SCHEMES } from './http/openapi-security.js'
 import { asAppError, sendProblem } from './http/problem.js'
 import { rateLimitPlugin } from './http/rate-limit.js'
@@ -118,7 +118,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Vending order status API', description: API_DESCRIPTION, version: '1.0.0' },
+      info: { title: 'Vending order status API', description: API_DESCRIPTION, version: API_VERSION },
       tags: [{ name: 'orders', description: 'Order and dispensing status' }],
       components: { securitySchemes: SECURITY_SCHEMES }
     },

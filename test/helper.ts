@@ -16,10 +16,20 @@ export const TEST_CREDENTIALS = {
 
 /**
  * Tests of mapping and contract run with the resilience layer neutral (no cache, no retries, a
- * breaker that never opens) and a rate limit they will not reach, so each request reaches the
- * upstream exactly once; the tests of those features switch them on through `env`.
+ * breaker that never opens), a rate limit they will not reach and load shedding off, so each
+ * request reaches the upstream exactly once and a busy test machine never turns an answer into a
+ * 503; the tests of those features switch them on through `env`.
  */
-export const NEUTRAL_ENV = { LOG_LEVEL: 'silent', CACHE_ENABLED: 'false', VENDOR_MAX_RETRIES: '0', BREAKER_MIN_CALLS: '10000', RATE_LIMIT_MAX: '1000', METRICS_PORT: '0' }
+export const NEUTRAL_ENV = {
+  LOG_LEVEL: 'silent',
+  CACHE_ENABLED: 'false',
+  VENDOR_MAX_RETRIES: '0',
+  BREAKER_MIN_CALLS: '10000',
+  RATE_LIMIT_MAX: '1000',
+  METRICS_PORT: '0',
+  MAX_EVENT_LOOP_DELAY_MS: '0',
+  MAX_RSS_BYTES: '0'
+}
 
 export function testConfig (baseUrl: string, overrides: Partial<AppConfig> = {}, env: Record<string, string> = {}): AppConfig {
   return {

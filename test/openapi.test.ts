@@ -4,6 +4,7 @@ import { generateOpenApiDocument } from '../src/openapi.js'
 import { buildTestApp } from './helper.js'
 
 const committed = await readFile(new URL('../openapi/openapi.json', import.meta.url), 'utf8')
+const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 
 t.test('openapi/openapi.json is what the code generates (run `npm run openapi` after changing routes)', async (t) => {
   t.equal(await generateOpenApiDocument(), committed)
@@ -12,6 +13,8 @@ t.test('openapi/openapi.json is what the code generates (run `npm run openapi` a
 t.test('the document says what app developers need', async (t) => {
   const doc = JSON.parse(committed)
   t.equal(doc.openapi, '3.1.0')
+  t.equal(doc.info.version, packageJson.version, 'one version: package.json\'s')
+  t.same(doc.servers.map((server: { url: string }) => server.url), ['/'], 'the API is on the service that serves the document')
   t.match(doc.info.description, /problem\+json/)
   t.same(Object.keys(doc.paths), ['/orders/{id}'], 'docs and health routes are not part of the API document')
   const operation = doc.paths['/orders/{id}'].get

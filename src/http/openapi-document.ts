@@ -1,6 +1,13 @@
+import packageJson from '../../package.json' with { type: 'json' }
 import { PROBLEM_CONTENT_TYPE } from './problem.js'
 
 type Json = Record<string, any>
+
+/** The document's `info.version`: the service's own version from package.json, so there is one. */
+export const API_VERSION = packageJson.version
+
+/** The document is served by the service itself: its API is at the root of wherever it came from. */
+const SERVERS = [{ url: '/', description: 'This service (relative to where this document was served)' }]
 
 const REQUEST_ID_HEADER_DOC = {
   description: 'The request id: the caller\'s x-request-id when it is a sane token, else a generated UUID.',
@@ -27,12 +34,13 @@ const RETRY_AFTER_HEADER_DOC = {
 }
 
 /**
- * Finishes the generated document where the route schemas cannot say it: errors are
+ * Finishes the generated document where the route schemas cannot say it: the server, errors are
  * problem+json, every answer carries x-request-id, a 503 says Retry-After, a 200 or 304 its
  * cache headers (with If-None-Match as a parameter); and the request-side copies of schemas
  * that no operation references are dropped.
  */
 export function finishOpenApiDocument<T extends Json> (document: T): T {
+  Object.assign(document, { servers: SERVERS })
   for (const pathItem of Object.values<Json>(document.paths ?? {})) {
     for (const operation of Object.values<Json>(pathItem)) {
       const responses: Json = operation.responses ?? {}

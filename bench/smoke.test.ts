@@ -4,6 +4,7 @@ import t from 'tap'
 
 // Benchmarks are not tests: this only checks that the quick run of `npm run bench` completes and
 // prints its tables. It builds first (prebench), then runs every scenario for half a second.
+// `npm run bench:smoke` runs it, as its own CI step: too heavy for `npm test` on a busy machine.
 
 const ROOT = new URL('..', import.meta.url).pathname
 
