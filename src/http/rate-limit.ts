@@ -11,9 +11,11 @@ export interface RateLimitOptions {
 
 /**
  * @see https://github.com/fastify/fastify-rate-limit
- * Limits the routes registered after it in the same scope, per API key when keys are on (the
- * auth hook runs first and names the key by a hash), else per client IP (an IPv6 /64 counts
- * as one client). The budget is per process: replicas each count their own.
+ * Limits the routes registered after it in the same scope, per API key when the request
+ * presented a valid one (the auth hook runs first and names the key by a hash), else per
+ * client address (an IPv6 /64 counts as one client): without keys, and for every failed
+ * authentication, so guessing keys costs the guesser's address its budget. The budget is per
+ * process: replicas each count their own.
  */
 const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windowMs }) => {
   await app.register(rateLimit, {
