@@ -1,5 +1,6 @@
+import { isIP } from 'node:net'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.js'
 
@@ -21,13 +22,24 @@ const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, 
   await app.register(rateLimit, {
     max,
     timeWindow: windowMs,
-    keyGenerator: (request) => request.apiKeyId ?? `ip:${clientAddress(request.ip)}`,
+    keyGenerator: (request) => request.apiKeyId ?? `ip:${clientAddress(peerAddress(request))}`,
     // thrown, so the error handler answers it as our problem+json; the plugin has set the headers
     errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', {
       detail: `More than ${context.max} requests in ${windowMs / 1000} s; retry in ${context.after}.`,
       retryAfter: Math.ceil(context.ttl / 1000)
     })
   })
+}
+
+/**
+ * The client's address: request.ip, unless a trusted X-Forwarded-For put something there that
+ * is not an address (a client can write anything in it), then the peer's. The peer's own
+ * address needs no check, which keeps the check off the path when no proxy is trusted.
+ */
+export function peerAddress (request: FastifyRequest): string {
+  const ip = request.ip
+  const peer = request.socket.remoteAddress ?? ''
+  return ip === peer || isIP(ip) !== 0 ? ip : peer
 }
 
 /**

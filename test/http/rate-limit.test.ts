@@ -1,6 +1,7 @@
+import type { FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
 import type { AppConfig } from '../../src/app.js'
-import { clientAddress } from '../../src/http/rate-limit.js'
+import { clientAddress, peerAddress } from '../../src/http/rate-limit.js'
 import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
 
 const ORDER = '/orders/54?machine=16327129'
@@ -89,6 +90,21 @@ t.test('X-Forwarded-For counts only from a trusted proxy', async (t) => {
   t.equal((await behindProxy.inject({ url: ORDER, remoteAddress: '203.0.113.9', headers: { 'x-forwarded-for': '198.51.100.3' } })).statusCode, 200)
   t.equal((await behindProxy.inject({ url: ORDER, remoteAddress: '203.0.113.9', headers: { 'x-forwarded-for': '198.51.100.4' } })).statusCode, 429,
     'a peer that is not the trusted proxy is counted by its own address')
+})
+
+t.test('a forwarded value that is not an IP address is never a bucket: the trusted proxy\'s is used', async (t) => {
+  const { app } = await setup(t, { rateLimitMax: 3, trustProxy: ['127.0.0.1'] })
+  const forged = ['foo', '<script>', 'x'.repeat(2000), '198.51.100.1:4711', '', 'unknown', '::ffff:not-an-ip', '2001:db8::zz']
+  const statuses: number[] = []
+  for (const value of forged) {
+    const res = await app.inject({ url: ORDER, headers: { 'x-forwarded-for': value } })
+    statuses.push(res.statusCode)
+  }
+  t.same(statuses, [200, 200, 200, 429, 429, 429, 429, 429], 'all of them counted as the proxy, one bucket')
+  t.equal((await app.inject({ url: ORDER, headers: { 'x-forwarded-for': 'foo, 198.51.100.1' } })).statusCode, 200,
+    'the address the proxy appended is still the client')
+  t.equal(peerAddress({ ip: '<script>', socket: { remoteAddress: '127.0.0.1' } } as unknown as FastifyRequest), '127.0.0.1')
+  t.equal(peerAddress({ ip: '198.51.100.1', socket: { remoteAddress: '127.0.0.1' } } as unknown as FastifyRequest), '198.51.100.1')
 })
 
 t.test('docs and health are not rate limited', async (t) => {
