@@ -3,8 +3,9 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.js'
+import { boundedStore, type BoundedStoreOptions } from './rate-limit-store.js'
 
-export interface RateLimitOptions {
+export interface RateLimitOptions extends BoundedStoreOptions {
   /** requests per client per window */
   max: number
   windowMs: number
@@ -18,10 +19,12 @@ export interface RateLimitOptions {
  * authentication, so guessing keys costs the guesser's address its budget. The budget is per
  * process: replicas each count their own.
  */
-const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windowMs }) => {
+const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windowMs, maxEntries, now }) => {
   await app.register(rateLimit, {
     max,
     timeWindow: windowMs,
+    // the plugin's own store is an LRU: enough new addresses would evict, and so reset, a limited client
+    store: boundedStore({ maxEntries, now }),
     keyGenerator: (request) => request.apiKeyId ?? `ip:${clientAddress(peerAddress(request))}`,
     // thrown, so the error handler answers it as our problem+json; the plugin has set the headers
     errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', {
