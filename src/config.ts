@@ -23,8 +23,8 @@ export interface Config {
   vendorMaxBodyBytes: number
   /** bearer tokens accepted on /orders; empty: client authentication is off */
   apiKeys: string[]
-  /** Fastify's trustProxy: whether, or which, proxies' X-Forwarded-For to believe */
-  trustProxy: boolean | string[]
+  /** Fastify's trustProxy: the proxies whose X-Forwarded-For names the client; false: none */
+  trustProxy: false | string[]
   rateLimitMax: number
   rateLimitWindowMs: number
   /** exact origins allowed by CORS; null when unset (none, or all in demo mode) */
@@ -104,16 +104,21 @@ function isProxyAddress (value: string): boolean {
   return version !== 0 && rest.length === 0 && /^\d{1,3}$/.test(bits ?? '') && Number(bits) <= (version === 4 ? 32 : 128)
 }
 
-const TrustProxy = z.string().transform((value, ctx): boolean | string[] => {
-  if (value === 'true' || value === 'false') return value === 'true'
+// trusting every hop would make the left-most X-Forwarded-For entry, which the client writes, its address
+const TrustProxy = z.string().transform((value, ctx): false | string[] => {
+  if (value === 'false') return false
+  if (value === 'true') {
+    ctx.addIssue({ code: 'custom', message: 'true trusts whatever any client writes in X-Forwarded-For; list your proxies\' addresses or CIDRs instead (loopback for a proxy on this machine)' })
+    return z.NEVER
+  }
   // Fastify 5 ignores hop counts (it cannot tell a proxy from a client claiming extra hops)
   if (/^\d+$/.test(value)) {
-    ctx.addIssue({ code: 'custom', message: 'a hop count is not supported (Fastify trusts no one with it); list the proxies\' addresses or CIDRs, or true' })
+    ctx.addIssue({ code: 'custom', message: 'a hop count is not supported (Fastify trusts no one with it); list the proxies\' addresses or CIDRs' })
     return z.NEVER
   }
   const proxies = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
   if (proxies.length > 0 && proxies.every(isProxyAddress)) return proxies
-  ctx.addIssue({ code: 'custom', message: 'must be true, false, or a comma-separated list of proxy addresses or CIDRs' })
+  ctx.addIssue({ code: 'custom', message: 'must be false or a comma-separated list of the proxies\' addresses or CIDRs' })
   return z.NEVER
 })
 

@@ -109,14 +109,22 @@ t.test('API_KEYS: a key shorter than 32 characters or with odd characters fails 
   for (const secret of [KEY_A, short, spaced]) t.notMatch(problems.join('\n'), secret)
 })
 
-t.test('TRUST_PROXY: true, false or a list of proxy addresses and CIDRs', async (t) => {
-  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+t.test('TRUST_PROXY: false or a list of proxy addresses and CIDRs', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
   t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8', 'loopback'])
   for (const bad of ['yes', '10.0.0.0/33', '10.0.0.300', '::1/129', '10.0.0.0/8/1', '1.2.3.4/x']) {
-    t.match(problemsOf({ TRUST_PROXY: bad })[0], /^TRUST_PROXY: must be true, false, or a comma-separated list/, bad)
+    t.match(problemsOf({ TRUST_PROXY: bad })[0], /^TRUST_PROXY: must be false or a comma-separated list of the proxies' addresses or CIDRs$/, bad)
   }
   t.match(problemsOf({ TRUST_PROXY: '2' })[0], /^TRUST_PROXY: a hop count is not supported/, 'Fastify 5 would silently trust no one')
+})
+
+t.test('TRUST_PROXY=true is refused, in production and out: it would make X-Forwarded-For, which the client writes, the client address', async (t) => {
+  const envs: Array<Record<string, string>> = [{ TRUST_PROXY: 'true' }, { TRUST_PROXY: 'true', NODE_ENV: 'production', ...VENDOR }]
+  for (const env of envs) {
+    t.same(problemsOf(env), [
+      'TRUST_PROXY: true trusts whatever any client writes in X-Forwarded-For; list your proxies\' addresses or CIDRs instead (loopback for a proxy on this machine)'
+    ], env.NODE_ENV ?? 'development')
+  }
 })
 
 t.test('RATE_LIMIT_MAX and RATE_LIMIT_WINDOW_MS are bounded integers', async (t) => {

@@ -1,9 +1,11 @@
+import { isIP } from 'node:net'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.js'
+import { boundedStore, type BoundedStoreOptions } from './rate-limit-store.js'
 
-export interface RateLimitOptions {
+export interface RateLimitOptions extends BoundedStoreOptions {
   /** requests per client per window */
   max: number
   windowMs: number
@@ -11,21 +13,36 @@ export interface RateLimitOptions {
 
 /**
  * @see https://github.com/fastify/fastify-rate-limit
- * Limits the routes registered after it in the same scope, per API key when keys are on (the
- * auth hook runs first and names the key by a hash), else per client IP (an IPv6 /64 counts
- * as one client). The budget is per process: replicas each count their own.
+ * Limits the routes registered after it in the same scope, per API key when the request
+ * presented a valid one (the auth hook runs first and names the key by a hash), else per
+ * client address (an IPv6 /64 counts as one client): without keys, and for every failed
+ * authentication, so guessing keys costs the guesser's address its budget. The budget is per
+ * process: replicas each count their own.
  */
-const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windowMs }) => {
+const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windowMs, maxEntries, now }) => {
   await app.register(rateLimit, {
     max,
     timeWindow: windowMs,
-    keyGenerator: (request) => request.apiKeyId ?? `ip:${clientAddress(request.ip)}`,
+    // the plugin's own store is an LRU: enough new addresses would evict, and so reset, a limited client
+    store: boundedStore({ maxEntries, now }),
+    keyGenerator: (request) => request.apiKeyId ?? `ip:${clientAddress(peerAddress(request))}`,
     // thrown, so the error handler answers it as our problem+json; the plugin has set the headers
     errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', {
       detail: `More than ${context.max} requests in ${windowMs / 1000} s; retry in ${context.after}.`,
       retryAfter: Math.ceil(context.ttl / 1000)
     })
   })
+}
+
+/**
+ * The client's address: request.ip, unless a trusted X-Forwarded-For put something there that
+ * is not an address (a client can write anything in it), then the peer's. The peer's own
+ * address needs no check, which keeps the check off the path when no proxy is trusted.
+ */
+export function peerAddress (request: FastifyRequest): string {
+  const ip = request.ip
+  const peer = request.socket.remoteAddress ?? ''
+  return ip === peer || isIP(ip) !== 0 ? ip : peer
 }
 
 /**
