@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events'
 import { Pool, type Dispatcher } from 'undici'
 import { AppError } from '../errors.js'
 import { errorForVendorCode } from './codes.js'
-import { parseEnvelope, VendorOrderSchema, type VendorOrder } from './schemas.js'
+import { forLog } from './log-value.js'
+import { parseEnvelope, VendorOrderSchema, type Envelope, type VendorOrder } from './schemas.js'
 import { encodePayload } from './signing.js'
 
 export interface VendorCredentials {
@@ -101,16 +102,17 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
       })
       httpStatus = response.statusCode
       const text = await readCapped(response.body, options.maxBodyBytes, response.headers['content-length'])
-      const envelope = parseEnvelope(parseJson(text))
-      if (envelope === null) {
+      const envelope = readEnvelope(httpStatus, response.headers['content-type'], text)
+      vendorCode = envelope.code
+      // trust a vendor error code whatever the HTTP status: the vendor sends its credential errors as 401s
+      if (envelope.code !== 0) throw errorForVendorCode(envelope.code)
+      // but a success only on a 2xx: a redirect, a 404 or a gateway's error page is not the vendor's answer
+      if (httpStatus < 200 || httpStatus >= 300) {
         throw new AppError('UPSTREAM_BAD_RESPONSE', {
-          detail: `The vendor answered HTTP ${httpStatus} with a body that is not its JSON envelope.`,
+          detail: `The vendor answered HTTP ${httpStatus} without a vendor error code${hintFor(httpStatus)}.`,
           upstreamStatus: httpStatus
         })
       }
-      vendorCode = envelope.code
-      // trust the body's code over the HTTP status: the vendor sends 401s with codes, and 200s with errors
-      if (envelope.code !== 0) throw errorForVendorCode(envelope.code)
       const order = parseOrder(envelope.data, orderId)
       log.info({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, outcome: 'ok' } }, 'vendor call')
       return order
@@ -172,10 +174,45 @@ function parseJson (text: string): unknown {
   }
 }
 
+/** Media types a JSON answer may come with: Go's net/http labels JSON it was not told the type of as text/plain. */
+function isJsonMediaType (contentType: string | string[] | undefined): boolean {
+  if (contentType === undefined) return true
+  if (Array.isArray(contentType)) return false
+  const type = contentType.split(';')[0]!.trim().toLowerCase()
+  return type === 'application/json' || type.endsWith('+json') || type === 'text/plain' || type === ''
+}
+
+/** What an operator can check when the vendor answers a non-vendor HTTP status. */
+function hintFor (httpStatus: number): string {
+  if (httpStatus === 404 || (httpStatus >= 300 && httpStatus < 400)) return ' (a wrong VENDOR_BASE_URL, its path prefix or scheme, gives this)'
+  return ''
+}
+
+/** The body's `{code, message, data}` envelope; anything else is UPSTREAM_BAD_RESPONSE carrying the HTTP status, for retries. */
+function readEnvelope (httpStatus: number, contentType: string | string[] | undefined, text: string): Envelope {
+  if (!isJsonMediaType(contentType)) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', {
+      detail: `The vendor answered HTTP ${httpStatus} with content-type ${forLog(String(contentType), 60)}, not JSON${hintFor(httpStatus)}.`,
+      upstreamStatus: httpStatus
+    })
+  }
+  const envelope = parseEnvelope(parseJson(text))
+  if (envelope === null) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', {
+      detail: `The vendor answered HTTP ${httpStatus} with a body that is not its JSON envelope${hintFor(httpStatus)}.`,
+      upstreamStatus: httpStatus
+    })
+  }
+  return envelope
+}
+
 function parseOrder (data: unknown, orderId: number): VendorOrder {
   // some gateways wrap data as a JSON string; accept that, reject anything else that is not an object
   const candidate = typeof data === 'string' ? parseJson(data) : data
-  const result = VendorOrderSchema.safeParse(candidate ?? {})
+  if (candidate === undefined || candidate === null) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: 'The vendor answered success without order data.' })
+  }
+  const result = VendorOrderSchema.safeParse(candidate)
   if (!result.success) {
     throw new AppError('UPSTREAM_BAD_RESPONSE', {
       detail: `The vendor's order data does not match its documented shape (${result.error.issues.map((i) => i.path.join('.') || 'data').join(', ')}).`,
@@ -183,7 +220,7 @@ function parseOrder (data: unknown, orderId: number): VendorOrder {
     })
   }
   const order = result.data
-  if (order.order_id !== undefined && order.order_id !== orderId) {
+  if (order.order_id !== orderId) {
     throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: `The vendor answered with order ${order.order_id} for order ${orderId}.` })
   }
   return order

@@ -3,8 +3,9 @@ import { z } from 'zod'
 /**
  * Lenient schemas of what the vendor sends. Its JSON comes from protobuf: zero, empty and
  * false fields are left out, 64-bit integers may arrive as strings, and new fields and
- * enum values appear without notice. So: everything optional, integers as numbers or
- * digit strings, enums as plain strings (the normalizer maps unknown ones), unknown keys dropped.
+ * enum values appear without notice. So: everything optional but the order id, integers as
+ * numbers or digit strings, enums as plain strings (the normalizer maps unknown ones), unknown
+ * keys dropped.
  */
 
 const vendorInt = z.union([
@@ -29,8 +30,9 @@ export const VendorRecordSchema = z.object({
   notify_sent: vendorFlag.optional()
 })
 
+/** `order_id` is required: protobuf never leaves out a non-zero id, and every order has one. */
 export const VendorOrderSchema = z.object({
-  order_id: vendorInt.optional(),
+  order_id: vendorInt,
   trade_id: z.string().optional(),
   date: z.string().optional(),
   amount: vendorMoney.optional(),
