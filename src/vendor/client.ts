@@ -3,7 +3,7 @@ import { Pool, type Dispatcher } from 'undici'
 import { AppError } from '../errors.js'
 import { errorForVendorCode } from './codes.js'
 import { forLog } from './log-value.js'
-import { parseEnvelope, VendorOrderSchema, type Envelope, type VendorOrder } from './schemas.js'
+import { MAX_ORDER_LINES, parseEnvelope, VendorOrderSchema, type Envelope, type VendorOrder } from './schemas.js'
 import { encodePayload } from './signing.js'
 
 export interface VendorCredentials {
@@ -212,10 +212,15 @@ function parseOrder (data: unknown, orderId: number): VendorOrder {
   if (candidate === undefined || candidate === null) {
     throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: 'The vendor answered success without order data.' })
   }
+  // checked before parsing, so an answer of countless lines costs nothing to refuse
+  const records = (candidate as { records?: unknown }).records
+  if (Array.isArray(records) && records.length > MAX_ORDER_LINES) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: `The vendor sent an order of ${records.length} lines; at most ${MAX_ORDER_LINES} are accepted.` })
+  }
   const result = VendorOrderSchema.safeParse(candidate)
   if (!result.success) {
     throw new AppError('UPSTREAM_BAD_RESPONSE', {
-      detail: `The vendor's order data does not match its documented shape (${result.error.issues.map((i) => i.path.join('.') || 'data').join(', ')}).`,
+      detail: `The vendor's order data does not match its documented shape (${failingFields(result.error.issues)}).`,
       cause: result.error
     })
   }
@@ -224,6 +229,13 @@ function parseOrder (data: unknown, orderId: number): VendorOrder {
     throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: `The vendor answered with order ${order.order_id} for order ${orderId}.` })
   }
   return order
+}
+
+/** The fields that failed, by path, never their values; a few say enough. */
+function failingFields (issues: ReadonlyArray<{ path: PropertyKey[] }>): string {
+  const fields = [...new Set(issues.map((issue) => issue.path.map(String).join('.') || 'data'))]
+  const shown = fields.slice(0, 5).join(', ')
+  return fields.length > 5 ? `${shown} and ${fields.length - 5} more` : shown
 }
 
 /** `httpStatus` is set when the vendor had started answering: only failures before that are safe to retry. */

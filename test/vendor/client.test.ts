@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors.js'
 import { createVendorClient, type VendorClientOptions } from '../../src/vendor/client.js'
+import { MAX_ORDER_LINES } from '../../src/vendor/schemas.js'
 import { signParams } from '../../src/vendor/signing.js'
 import { json, startUpstream, TEST_CREDENTIALS } from '../helper.js'
 
@@ -155,6 +156,45 @@ t.test('only a JSON media type (or text/plain, or none) is read as the vendor\'s
     t.match(error.detail, type.split(';')[0]!)
   }
   for (const type of accepted) t.same(await vendor.getOrder(5, '12345678'), { order_id: 5 }, String(type))
+})
+
+t.test('an order of countless lines is refused; the cap is far above a real order', async (t) => {
+  const lines = (count: number) => JSON.stringify({ code: 0, data: { order_id: 5, records: Array.from({ length: count }, () => ({})) } })
+  const vendor = await answering(t, [
+    [200, 'application/json', lines(300_000)],
+    [200, 'application/json', lines(MAX_ORDER_LINES + 1)],
+    [200, 'application/json', lines(MAX_ORDER_LINES)]
+  ], { maxBodyBytes: 1024 * 1024 })
+  const flood = await failure(vendor.getOrder(5, '12345678'))
+  t.equal(flood.code, 'UPSTREAM_BAD_RESPONSE')
+  t.match(flood.detail, `at most ${MAX_ORDER_LINES}`)
+  t.equal((await failure(vendor.getOrder(5, '12345678'))).code, 'UPSTREAM_BAD_RESPONSE', 'one line over the cap')
+  t.equal((await vendor.getOrder(5, '12345678')).records?.length, MAX_ORDER_LINES, 'at the cap it passes')
+})
+
+t.test('a documented field that breaks its format is refused, named without its value', async (t) => {
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['date', { date: '<img src=x onerror=alert(1)>' }],
+    ['date', { date: '2024-02-30' }],
+    ['date', { date: '26/04/2024' }],
+    ['trade_id', { trade_id: '<script>alert(1)</script>' }],
+    ['trade_id', { trade_id: 'a\u0000b' }],
+    ['trade_id', { trade_id: 'x'.repeat(3000) }],
+    ['amount', { amount: '9'.repeat(3000) }],
+    ['records.0.price', { records: [{ price: '1'.repeat(3000) }] }]
+  ]
+  const vendor = await answering(t, cases.map(([, data]) => [200, 'application/json', JSON.stringify({ code: 0, data: { order_id: 5, ...data } })] as const), { maxBodyBytes: 64 * 1024 })
+  for (const [field, data] of cases) {
+    const error = await failure(vendor.getOrder(5, '12345678'))
+    t.equal(error.code, 'UPSTREAM_BAD_RESPONSE', JSON.stringify(data).slice(0, 60))
+    t.match(error.detail, `(${field})`, 'the field is named')
+    t.ok(error.detail.length < 200, 'the value is not echoed')
+    t.notMatch(error.detail, /[<>]/)
+  }
+  const fine = await answering(t, [[200, 'application/json', JSON.stringify({ code: 0, data: { order_id: 5, date: '2024-02-29', trade_id: 'MCH_20240229-0001|A*@' } })]])
+  t.same(await fine.getOrder(5, '12345678'), { order_id: 5, date: '2024-02-29', trade_id: 'MCH_20240229-0001|A*@' })
+  const empty = await answering(t, [[200, 'application/json', JSON.stringify({ code: 0, data: { order_id: 5, date: '', trade_id: '' } })]])
+  t.same(await empty.getOrder(5, '12345678'), { order_id: 5 }, 'protobuf\'s empty string is as good as absent')
 })
 
 t.test('bodies that are not the envelope or not an order are UPSTREAM_BAD_RESPONSE', async (t) => {
