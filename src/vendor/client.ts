@@ -174,12 +174,17 @@ function parseJson (text: string): unknown {
   }
 }
 
-/** Media types a JSON answer may come with: Go's net/http labels JSON it was not told the type of as text/plain. */
-function isJsonMediaType (contentType: string | string[] | undefined): boolean {
-  if (contentType === undefined) return true
-  if (Array.isArray(contentType)) return false
+/** The media type of a content-type header, lower case, '' when there is none; undefined when it is not one. */
+function mediaTypeOf (contentType: string | string[] | undefined): string | undefined {
+  if (contentType === undefined) return ''
+  if (Array.isArray(contentType)) return undefined
   const type = contentType.split(';')[0]!.trim().toLowerCase()
-  return type === 'application/json' || type.endsWith('+json') || type === 'text/plain' || type === ''
+  return type === '' || /^[\w.+-]+\/[\w.+-]+$/.test(type) ? type : undefined
+}
+
+/** JSON, or none, or text/plain: Go's net/http labels JSON it was not told the type of as text/plain. */
+function isJsonMediaType (type: string | undefined): boolean {
+  return type === '' || type === 'application/json' || type === 'text/plain' || type?.endsWith('+json') === true
 }
 
 /** What an operator can check when the vendor answers a non-vendor HTTP status. */
@@ -190,9 +195,10 @@ function hintFor (httpStatus: number): string {
 
 /** The body's `{code, message, data}` envelope; anything else is UPSTREAM_BAD_RESPONSE carrying the HTTP status, for retries. */
 function readEnvelope (httpStatus: number, contentType: string | string[] | undefined, text: string): Envelope {
-  if (!isJsonMediaType(contentType)) {
+  const mediaType = mediaTypeOf(contentType)
+  if (!isJsonMediaType(mediaType)) {
     throw new AppError('UPSTREAM_BAD_RESPONSE', {
-      detail: `The vendor answered HTTP ${httpStatus} with content-type ${forLog(String(contentType), 60)}, not JSON${hintFor(httpStatus)}.`,
+      detail: `The vendor answered HTTP ${httpStatus} with ${mediaType === undefined ? 'a malformed content-type' : forLog(mediaType, 60)}, not JSON${hintFor(httpStatus)}.`,
       upstreamStatus: httpStatus
     })
   }

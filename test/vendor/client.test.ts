@@ -156,6 +156,10 @@ t.test('only a JSON media type (or text/plain, or none) is read as the vendor\'s
     t.match(error.detail, type.split(';')[0]!)
   }
   for (const type of accepted) t.same(await vendor.getOrder(5, '12345678'), { order_id: 5 }, String(type))
+  const odd = await answering(t, [[200, '<b>x</b>/json', success]])
+  const error = await failure(odd.getOrder(5, '12345678'))
+  t.equal(error.code, 'UPSTREAM_BAD_RESPONSE')
+  t.match(error.detail, /malformed content-type/, 'a header that is not a media type is not echoed')
 })
 
 t.test('an order of countless lines is refused; the cap is far above a real order', async (t) => {
