@@ -98,3 +98,18 @@ t.test('simulator faults come back as their mapped problems', async (t) => {
   simulator.simulator.setFaults({ force: { code: 6044, httpStatus: 403 } })
   t.match(await get(ORDER.documented, MACHINE.documented), { status: 502, body: { code: 'UPSTREAM_REJECTED', vendorCode: 6044 } })
 })
+
+t.test('a success with no order, or a wrong VENDOR_BASE_URL path, is 502 UPSTREAM_BAD_RESPONSE, never an invented order', async (t) => {
+  const { simulator, get } = await setup(t)
+  simulator.simulator.setFaults({ force: { code: 0 } })
+  t.match(await get(ORDER.documented, MACHINE.documented), { status: 502, body: { code: 'UPSTREAM_BAD_RESPONSE' } }, 'code 0 with empty data')
+  simulator.simulator.setFaults({ force: null })
+
+  const other = buildSimulator()
+  t.teardown(() => other.close())
+  const url = await other.listen({ host: '127.0.0.1', port: 0 })
+  const app = await buildTestApp(t, url, { vendor: { baseUrl: `${url}/wrong-prefix`, ...DEMO_CREDENTIALS } })
+  const res = await app.inject({ url: `/orders/${ORDER.documented}?machine=${MACHINE.documented}` })
+  t.equal(res.statusCode, 502)
+  t.match(res.json(), { code: 'UPSTREAM_BAD_RESPONSE', detail: /HTTP 404.*VENDOR_BASE_URL/ })
+})

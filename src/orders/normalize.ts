@@ -17,7 +17,8 @@ export function normalizeOrder (vendor: VendorOrder, orderId: number, onUnknown:
   const status = toEnum(ORDER_STATUSES, vendor.status, (value) => onUnknown('status', value))
   const items = (vendor.records ?? []).map((record) => normalizeItem(record, onUnknown))
   return {
-    id: vendor.order_id ?? orderId,
+    // the vendor client accepts no order whose order_id is not the one asked for
+    id: orderId,
     tradeId: vendor.trade_id ?? null,
     date: vendor.date ?? null,
     amount: toMoney(vendor.amount),

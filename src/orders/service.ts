@@ -3,6 +3,7 @@ import type { VendorLog } from '../vendor/client.js'
 import type { VendorOrder } from '../vendor/schemas.js'
 import { createOrderCache, orderAnswer, type CacheOutcome, type Served } from './cache.js'
 import { normalizeOrder } from './normalize.js'
+import { createUnknownValueLog } from './unknown-values.js'
 
 export interface OrdersService {
   getOrder: (id: number, machineNo: string, log: VendorLog) => Promise<Served>
@@ -11,9 +12,6 @@ export interface OrdersService {
 export interface OrdersVendor {
   getOrder: (orderId: number, machineNo: string, log: VendorLog) => Promise<VendorOrder>
 }
-
-/** Bound on remembered unknown enum values, so a vendor sending random strings cannot grow memory. */
-const MAX_REMEMBERED_UNKNOWN = 1000
 
 export interface OrdersServiceOptions {
   vendor: OrdersVendor
@@ -24,18 +22,12 @@ export interface OrdersServiceOptions {
 }
 
 export function createOrdersService ({ vendor, cache, onServed, now = Date.now }: OrdersServiceOptions): OrdersService {
-  const seenUnknown = new Set<string>()
+  const reportUnknown = createUnknownValueLog({ now })
   const orderCache = cache.enabled ? createOrderCache({ ...cache, now }) : undefined
 
   async function fetchOrder (id: number, machineNo: string, log: VendorLog) {
     const data = await vendor.getOrder(id, machineNo, log)
-    return normalizeOrder(data, id, (field, value) => {
-      // a new vendor enum value is news once, not on every poll
-      const key = `${field}=${value}`
-      if (seenUnknown.has(key) || seenUnknown.size >= MAX_REMEMBERED_UNKNOWN) return
-      seenUnknown.add(key)
-      log.warn({ field, value, orderId: id }, 'vendor sent an enum value this service does not know; answered as UNKNOWN')
-    })
+    return normalizeOrder(data, id, (field, value) => { reportUnknown(log, field, value, id) })
   }
 
   async function getOrder (id: number, machineNo: string, log: VendorLog): Promise<Served> {

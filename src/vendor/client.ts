@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events'
 import { Pool, type Dispatcher } from 'undici'
 import { AppError } from '../errors.js'
 import { errorForVendorCode } from './codes.js'
-import { parseEnvelope, VendorOrderSchema, type VendorOrder } from './schemas.js'
+import { forLog } from './log-value.js'
+import { MAX_ORDER_LINES, parseEnvelope, VendorOrderSchema, type Envelope, type VendorOrder } from './schemas.js'
 import { encodePayload } from './signing.js'
 
 export interface VendorCredentials {
@@ -101,16 +102,17 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
       })
       httpStatus = response.statusCode
       const text = await readCapped(response.body, options.maxBodyBytes, response.headers['content-length'])
-      const envelope = parseEnvelope(parseJson(text))
-      if (envelope === null) {
+      const envelope = readEnvelope(httpStatus, response.headers['content-type'], text)
+      vendorCode = envelope.code
+      // trust a vendor error code whatever the HTTP status: the vendor sends its credential errors as 401s
+      if (envelope.code !== 0) throw errorForVendorCode(envelope.code)
+      // but a success only on a 2xx: a redirect, a 404 or a gateway's error page is not the vendor's answer
+      if (httpStatus < 200 || httpStatus >= 300) {
         throw new AppError('UPSTREAM_BAD_RESPONSE', {
-          detail: `The vendor answered HTTP ${httpStatus} with a body that is not its JSON envelope.`,
+          detail: `The vendor answered HTTP ${httpStatus} without a vendor error code${hintFor(httpStatus)}.`,
           upstreamStatus: httpStatus
         })
       }
-      vendorCode = envelope.code
-      // trust the body's code over the HTTP status: the vendor sends 401s with codes, and 200s with errors
-      if (envelope.code !== 0) throw errorForVendorCode(envelope.code)
       const order = parseOrder(envelope.data, orderId)
       log.info({ vendor: { orderId, durationMs: elapsed(started), httpStatus, vendorCode, outcome: 'ok' } }, 'vendor call')
       return order
@@ -172,21 +174,74 @@ function parseJson (text: string): unknown {
   }
 }
 
+/** The media type of a content-type header, lower case, '' when there is none; undefined when it is not one. */
+function mediaTypeOf (contentType: string | string[] | undefined): string | undefined {
+  if (contentType === undefined) return ''
+  if (Array.isArray(contentType)) return undefined
+  const type = contentType.split(';')[0]!.trim().toLowerCase()
+  return type === '' || /^[\w.+-]+\/[\w.+-]+$/.test(type) ? type : undefined
+}
+
+/** JSON, or none, or text/plain: Go's net/http labels JSON it was not told the type of as text/plain. */
+function isJsonMediaType (type: string | undefined): boolean {
+  return type === '' || type === 'application/json' || type === 'text/plain' || type?.endsWith('+json') === true
+}
+
+/** What an operator can check when the vendor answers a non-vendor HTTP status. */
+function hintFor (httpStatus: number): string {
+  if (httpStatus === 404 || (httpStatus >= 300 && httpStatus < 400)) return ' (a wrong VENDOR_BASE_URL, its path prefix or scheme, gives this)'
+  return ''
+}
+
+/** The body's `{code, message, data}` envelope; anything else is UPSTREAM_BAD_RESPONSE carrying the HTTP status, for retries. */
+function readEnvelope (httpStatus: number, contentType: string | string[] | undefined, text: string): Envelope {
+  const mediaType = mediaTypeOf(contentType)
+  if (!isJsonMediaType(mediaType)) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', {
+      detail: `The vendor answered HTTP ${httpStatus} with ${mediaType === undefined ? 'a malformed content-type' : forLog(mediaType, 60)}, not JSON${hintFor(httpStatus)}.`,
+      upstreamStatus: httpStatus
+    })
+  }
+  const envelope = parseEnvelope(parseJson(text))
+  if (envelope === null) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', {
+      detail: `The vendor answered HTTP ${httpStatus} with a body that is not its JSON envelope${hintFor(httpStatus)}.`,
+      upstreamStatus: httpStatus
+    })
+  }
+  return envelope
+}
+
 function parseOrder (data: unknown, orderId: number): VendorOrder {
   // some gateways wrap data as a JSON string; accept that, reject anything else that is not an object
   const candidate = typeof data === 'string' ? parseJson(data) : data
-  const result = VendorOrderSchema.safeParse(candidate ?? {})
+  if (candidate === undefined || candidate === null) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: 'The vendor answered success without order data.' })
+  }
+  // checked before parsing, so an answer of countless lines costs nothing to refuse
+  const records = (candidate as { records?: unknown }).records
+  if (Array.isArray(records) && records.length > MAX_ORDER_LINES) {
+    throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: `The vendor sent an order of ${records.length} lines; at most ${MAX_ORDER_LINES} are accepted.` })
+  }
+  const result = VendorOrderSchema.safeParse(candidate)
   if (!result.success) {
     throw new AppError('UPSTREAM_BAD_RESPONSE', {
-      detail: `The vendor's order data does not match its documented shape (${result.error.issues.map((i) => i.path.join('.') || 'data').join(', ')}).`,
+      detail: `The vendor's order data does not match its documented shape (${failingFields(result.error.issues)}).`,
       cause: result.error
     })
   }
   const order = result.data
-  if (order.order_id !== undefined && order.order_id !== orderId) {
+  if (order.order_id !== orderId) {
     throw new AppError('UPSTREAM_BAD_RESPONSE', { detail: `The vendor answered with order ${order.order_id} for order ${orderId}.` })
   }
   return order
+}
+
+/** The fields that failed, by path, never their values; a few say enough. */
+function failingFields (issues: ReadonlyArray<{ path: PropertyKey[] }>): string {
+  const fields = [...new Set(issues.map((issue) => issue.path.map(String).join('.') || 'data'))]
+  const shown = fields.slice(0, 5).join(', ')
+  return fields.length > 5 ? `${shown} and ${fields.length - 5} more` : shown
 }
 
 /** `httpStatus` is set when the vendor had started answering: only failures before that are safe to retry. */

@@ -23,6 +23,10 @@ function isEmpty (value: ParamValue): boolean {
   return value === undefined || value === null || value === '' || String(value) === 'NULL'
 }
 
+function isNested (value: ParamValue): boolean {
+  return typeof value === 'object' && value !== null
+}
+
 /**
  * Flattens nested objects and arrays the way the vendor's Go library does
  * (`os[platform]=linux`, `items[0]=a`), dropping empty leaves.
@@ -72,8 +76,13 @@ export function signParams (params: Params, signKey: string): string {
   return hash('md5', canonicalString(params, signKey), 'hex').toUpperCase()
 }
 
-/** The request payload: base64 (standard alphabet, padded) of the JSON of the parameters plus `sign`. */
+/**
+ * The request payload: base64 (standard alphabet, padded) of the JSON of the parameters plus
+ * `sign`. Like the vendor's Go library (ToBase64String), top-level empty values are left out of
+ * the payload as they are out of the sign; nested objects go in as given (their sign drops empty leaves).
+ */
 export function encodePayload (params: Params, signKey: string): string {
-  const signed = { ...params, sign: signParams(params, signKey) }
+  const kept = Object.fromEntries(Object.entries(params).filter(([, value]) => isNested(value) || !isEmpty(value)))
+  const signed = { ...kept, sign: signParams(kept, signKey) }
   return Buffer.from(JSON.stringify(signed), 'utf8').toString('base64')
 }

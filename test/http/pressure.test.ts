@@ -18,7 +18,7 @@ t.test('under memory pressure orders get a 503 problem with Retry-After; health 
 })
 
 t.test('without pressure requests pass', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: {} }))
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 54 } }))
   const app = await buildTestApp(t, upstream.url)
   await app.ready()
   await sleep(600)

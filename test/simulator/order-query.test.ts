@@ -43,6 +43,18 @@ t.test('a body sent without content-type is still read', async (t) => {
   t.equal(envelopeOf(response).code, 0)
 })
 
+t.test('a payload built with empty parameters, left out as the Go library does, is accepted', async (t) => {
+  const payload = encodePayload({ machine_no: '16327129', timestamp: TIMESTAMP, remark: '', coupon: null, channel: 'NULL' }, DEMO_CREDENTIALS.signKey)
+  t.same(Object.keys(JSON.parse(Buffer.from(payload, 'base64').toString('utf8'))), ['machine_no', 'timestamp', 'sign'])
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/openapi/v1/orders/54',
+    headers: { ...HEADERS, 'content-type': 'application/json' },
+    payload: JSON.stringify({ payload })
+  })
+  t.equal(envelopeOf(response).code, 0)
+})
+
 t.test('credential headers', async (t) => {
   const { appid, appsecret } = HEADERS
   t.same(await outcome(54, MACHINE.documented, { headers: {} }), [401, 10008], 'both missing')

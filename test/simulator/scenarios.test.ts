@@ -74,3 +74,10 @@ t.test('progressing orders change phase at the exported boundaries', async (t) =
   t.equal(at(FINISHED_AFTER_MS), 'SUCCESS/IS_TIMEOUT')
   t.equal(at(FINISHED_AFTER_MS * 100), 'SUCCESS/IS_TIMEOUT')
 })
+
+t.test('every order the table serves carries its own order_id, which protobuf never leaves out', async (t) => {
+  for (const [id, order] of Object.entries(SCENARIO_ORDERS)) {
+    const snapshots = [...(order.data === undefined ? [] : [order.data]), ...(order.phases ?? []).map((phase) => phase.data)]
+    for (const data of snapshots) t.equal(String(data.order_id), id, `order ${id}`)
+  }
+})

@@ -30,7 +30,7 @@ t.test('a queued call gives up at its deadline', async (t) => {
 })
 
 t.test('with the vendor slowed down and the cap reached, overflow gets 503 quickly', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => { setTimeout(() => json(res, 200, { code: 0, data: {} }), 400) })
+  const upstream = await startUpstream(t, (req, res) => { setTimeout(() => json(res, 200, { code: 0, data: { order_id: Number(/orders\/(\d+)/.exec(req.url ?? '')?.[1]) } }), 400) })
   const app = await buildTestApp(t, upstream.url, {}, {}, { VENDOR_MAX_CONCURRENCY: '2', VENDOR_MAX_QUEUE: '2' })
   const started = performance.now()
   const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => app.inject({ url: `/orders/${i + 1}?machine=16327129` })

@@ -61,3 +61,12 @@ t.test('payload is padded standard base64 of the parameters plus their sign', as
   const decoded = JSON.parse(Buffer.from(payload, 'base64').toString('utf8'))
   t.same(decoded, { ...params, sign: signParams(params, 'k') })
 })
+
+t.test('empty values are left out of the payload as well as the sign, as the Go library does', async (t) => {
+  const decode = (payload: string) => JSON.parse(Buffer.from(payload, 'base64').toString('utf8'))
+  t.same(decode(encodePayload({ a: '', b: null, c: 'NULL', d: '1', e: undefined }, 'k')), { d: '1', sign: signParams({ d: '1' }, 'k') })
+  // only scalars are judged empty: an object or list goes in whole, and its sign skips its empty leaves
+  const nested = { d: '1', os: { platform: 'linux', locale: '' }, list: ['NULL'] }
+  t.same(decode(encodePayload(nested, 'k')), { ...nested, sign: signParams(nested, 'k') })
+  t.equal(signParams(nested, 'k'), signParams({ d: '1', os: { platform: 'linux' } }, 'k'), 'the nested empty leaf and the NULL element are not signed')
+})

@@ -1,0 +1,49 @@
+import t from 'tap'
+import { createOrdersService } from '../../src/orders/service.js'
+import type { VendorLog } from '../../src/vendor/client.js'
+import type { VendorOrder } from '../../src/vendor/schemas.js'
+
+const NO_CACHE = { enabled: false, maxEntries: 1, freshMs: 0, terminalMs: 0, notFoundMs: 0, staleMs: 0 }
+
+/** A service whose vendor answers `status(id)` for order `id`, on a hand-driven clock, logging into `lines`. */
+function setup (status: (id: number) => string) {
+  let now = 1_000_000
+  const lines: Array<{ obj: Record<string, unknown>, msg: string }> = []
+  const record = (obj: object, msg: string): void => { lines.push({ obj: obj as Record<string, unknown>, msg }) }
+  const log: VendorLog = { info: record, warn: record, error: record }
+  const vendor = { getOrder: async (id: number): Promise<VendorOrder> => ({ order_id: id, status: status(id) }) }
+  const service = createOrdersService({ vendor, cache: NO_CACHE, now: () => now })
+  return { get: (id: number) => service.getOrder(id, '16327129', log), lines, tick: (ms: number) => { now += ms } }
+}
+
+const unknownWarnings = (lines: ReturnType<typeof setup>['lines']) => lines.filter((line) => /does not know/.test(line.msg))
+
+t.test('an unknown enum value is logged once, cut to a readable length', async (t) => {
+  const huge = 'NEW_STATUS_' + 'X'.repeat(800_000)
+  const { get, lines } = setup(() => huge)
+  t.equal((await get(1)).answer.order.status, 'UNKNOWN')
+  await get(1)
+  await get(2)
+  const warnings = unknownWarnings(lines)
+  t.equal(warnings.length, 1, 'news once, not on every poll')
+  const value = String(warnings[0]?.obj.value)
+  t.ok(value.startsWith('NEW_STATUS_XXX'), 'the value is recognisable')
+  t.ok(value.length < 250, `the logged value is ${value.length} characters`)
+  t.match(value, `(${huge.length} chars)`, 'and says how long it was')
+  t.ok(JSON.stringify(lines).length < 2000, 'no line carries the vendor\'s megabyte')
+})
+
+t.test('unknown-value warnings are bounded per minute; the rest are counted in one line', async (t) => {
+  const { get, lines, tick } = setup((id) => `NEW_${id}`)
+  for (let id = 1; id <= 1000; id++) await get(id)
+  t.equal(unknownWarnings(lines).length, 10, 'a flood of distinct values writes ten lines a minute')
+  t.equal(lines.length, 10)
+
+  tick(60_000)
+  await get(11)
+  const [summary, next] = lines.slice(10)
+  t.match(summary, { obj: { suppressed: 990 }, msg: /990 more/ }, 'the next minute starts with the count of what was not logged')
+  t.match(next, { obj: { field: 'status', value: 'NEW_11', orderId: 11 } }, 'a value not logged in the flood is still news later')
+  await get(1)
+  t.equal(lines.length, 12, 'a value already logged stays quiet')
+})
