@@ -57,7 +57,7 @@ export function orderAnswer (order: Order, storedAt: number, freshMs: number): E
 }
 
 /** What an entry costs in memory, roughly: the parsed order takes about as much heap as its body, and both are kept. */
-export function answerBytes (answer: Answer): number {
+function answerBytes (answer: Answer): number {
   return answer.kind === 'order' ? ENTRY_OVERHEAD_BYTES + 2 * answer.body.length : ERROR_ENTRY_BYTES
 }
 

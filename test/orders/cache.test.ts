@@ -159,7 +159,12 @@ t.test('through the service: large orders come and go within CACHE_MAX_BYTES, a 
     json(res, 200, { code: 0, data: { order_id: id, amount: '1.00', status: 'SUCCESS', records } })
   })
   const app = await buildTestApp(t, upstream.url, {}, {}, {
-    CACHE_ENABLED: 'true', CACHE_MAX_BYTES: String(1 * MiB), CACHE_FRESH_MS: '600000', VENDOR_MAX_BODY_BYTES: String(1 * MiB)
+    CACHE_ENABLED: 'true',
+    CACHE_MAX_BYTES: String(1 * MiB),
+    CACHE_FRESH_MS: '600000',
+    VENDOR_MAX_BODY_BYTES: String(1 * MiB),
+    // correctness, not speed, is under test: a loaded machine must not turn a large answer into a 504
+    VENDOR_TIMEOUT_MS: '60000'
   })
   const small = () => app.inject({ url: '/orders/54?machine=16327129' })
   t.match((await small()).headers['cache-status'], /fwd=miss; stored/)
