@@ -78,11 +78,10 @@ export function createOrderCache (options: OrderCacheOptions) {
 
   const isFresh = (answer: Answer): boolean => now() - answer.storedAt < answer.freshMs
 
-  const maxBytes = options.maxBytes
   const lru = new LRUCache<string, Answer, Context>({
     max: options.maxEntries,
-    maxSize: maxBytes,
-    maxEntrySize: Math.max(1, Math.floor(maxBytes / MAX_ENTRY_SHARE)),
+    maxSize: options.maxBytes,
+    maxEntrySize: Math.max(1, Math.floor(options.maxBytes / MAX_ENTRY_SHARE)),
     sizeCalculation: (answer, key) => answerBytes(answer) + key.length,
     perf: { now },
     ttlResolution: 0, // read the clock on every check, not a timer-cached copy

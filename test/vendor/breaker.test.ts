@@ -16,7 +16,8 @@ t.test('opens after the threshold and fails fast without the vendor; business co
   const open = await get()
   t.equal(open.statusCode, 503)
   t.match(open.json(), { code: 'UNAVAILABLE', status: 503 })
-  t.equal(open.headers['retry-after'], '10', 'Retry-After: the cool-down left')
+  const retryAfter = Number(open.headers['retry-after'])
+  t.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After ${retryAfter}: the cool-down left`)
   t.equal(upstream.requests.length, 4, 'the vendor was not touched')
 
   const business = await startUpstream(t, (_req, res) => json(res, 200, { code: 80002, message: 'no record' }))
