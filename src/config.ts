@@ -39,6 +39,8 @@ export interface ResilienceConfig {
   cache: {
     enabled: boolean
     maxEntries: number
+    /** bound on the cached answers' estimated heap bytes, besides the entry count */
+    maxBytes: number
     freshMs: number
     terminalMs: number
     notFoundMs: number
@@ -137,6 +139,8 @@ const EnvSchema = z.object({
   // resilience (see README: caching, retries, circuit breaker, load shedding)
   CACHE_ENABLED: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
   CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
+  // a small share of the default MAX_RSS_BYTES, so a full cache never makes the service shed load
+  CACHE_MAX_BYTES: int(1024 * 1024, Number.MAX_SAFE_INTEGER).default(64 * 1024 * 1024),
   CACHE_FRESH_MS: int(0, 3_600_000).default(1000),
   CACHE_TERMINAL_MS: int(0, 86_400_000).default(300_000),
   CACHE_NOT_FOUND_MS: int(0, 3_600_000).default(2000),
@@ -201,6 +205,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
       cache: {
         enabled: e.CACHE_ENABLED,
         maxEntries: e.CACHE_MAX_ENTRIES,
+        maxBytes: e.CACHE_MAX_BYTES,
         freshMs: e.CACHE_FRESH_MS,
         terminalMs: e.CACHE_TERMINAL_MS,
         notFoundMs: e.CACHE_NOT_FOUND_MS,

@@ -26,8 +26,24 @@ interface Context {
   load: Load
 }
 
+export type OrderCacheOptions = ResilienceConfig['cache'] & {
+  now: () => number
+  /** how often expired entries are freed (tests shorten it) */
+  purgeEveryMs?: number
+}
+
 /** Errors after which a cached order is better than none: the vendor failed, not the order. */
 const STALE_IF = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_BAD_RESPONSE', 'UNAVAILABLE'])
+
+/** Bytes counted per order besides its body: key, ETag, the answer object and lru-cache's slot. */
+const ENTRY_OVERHEAD_BYTES = 1024
+/** Bytes counted per cached error: mostly the error object and its captured stack. */
+const ERROR_ENTRY_BYTES = 4096
+
+/** No single answer may take more than this share of CACHE_MAX_BYTES, so one huge order never empties the cache. */
+const MAX_ENTRY_SHARE = 8
+
+const PURGE_EVERY_MS = 10_000
 
 /** The route's own 200 serializer: exactly the documented fields, and a missing one throws. */
 const serializeOrder = compileSerializer(OrderSchema)
@@ -40,13 +56,19 @@ export function orderAnswer (order: Order, storedAt: number, freshMs: number): E
   return { kind: 'order', order, body, etag, storedAt, freshMs }
 }
 
+/** What an entry costs in memory, roughly: the parsed order takes about as much heap as its body, and both are kept. */
+function answerBytes (answer: Answer): number {
+  return answer.kind === 'order' ? ENTRY_OVERHEAD_BYTES + 2 * answer.body.length : ERROR_ENTRY_BYTES
+}
+
 /**
  * Vendor answers by (order id, machine): never by order id alone, so one machine's answer is
- * never served for another. lru-cache bounds the entries, coalesces concurrent fetches of one
- * key into a single vendor call whose result (or error) they share, and keeps expired entries
- * for stale-if-error. A Redis store would replace this module behind the same `get`.
+ * never served for another. lru-cache bounds the entries and their bytes, and coalesces
+ * concurrent fetches of one key into a single vendor call whose result (or error) they share.
+ * An order is kept CACHE_STALE_MS past its freshness, for stale-if-error (RFC 5861's meaning),
+ * then freed. A Redis store would replace this module behind the same `get`.
  */
-export function createOrderCache (options: ResilienceConfig['cache'] & { now: () => number }) {
+export function createOrderCache (options: OrderCacheOptions) {
   const { now } = options
 
   function freshFor (answer: Answer): number {
@@ -54,11 +76,16 @@ export function createOrderCache (options: ResilienceConfig['cache'] & { now: ()
     return answer.order.terminal ? options.terminalMs : options.freshMs
   }
 
+  const isFresh = (answer: Answer): boolean => now() - answer.storedAt < answer.freshMs
+
   const lru = new LRUCache<string, Answer, Context>({
     max: options.maxEntries,
+    maxSize: options.maxBytes,
+    maxEntrySize: Math.max(1, Math.floor(options.maxBytes / MAX_ENTRY_SHARE)),
+    sizeCalculation: (answer, key) => answerBytes(answer) + key.length,
     perf: { now },
     ttlResolution: 0, // read the clock on every check, not a timer-cached copy
-    // a failed refresh must not drop the expired answer: it is what stale-if-error serves
+    // a failed refresh must not drop the kept answer: it is what stale-if-error serves
     noDeleteOnFetchRejection: true,
     // an entry evicted while its vendor call is in flight (many new keys at once) must still
     // answer the requests waiting on it, not reject them with lru-cache's 'evicted'
@@ -73,21 +100,15 @@ export function createOrderCache (options: ResilienceConfig['cache'] & { now: ()
         answer = { kind: 'error', error, storedAt: now(), freshMs: 0 }
       }
       answer.freshMs = freshFor(answer)
-      // nothing to keep when it is fresh for no time at all
-      if (answer.freshMs === 0) entry.ttl = 1
-      else entry.ttl = answer.freshMs
+      // lru-cache's TTL is how long the entry is kept (freshness is checked here); a TTL of 0 would mean forever
+      entry.ttl = Math.max(1, answer.kind === 'order' ? answer.freshMs + options.staleMs : answer.freshMs)
       return answer
     }
   })
+  purgePeriodically(lru, options.purgeEveryMs ?? PURGE_EVERY_MS)
 
   function isCacheableError (error: AppError): boolean {
     return ['ORDER_NOT_FOUND', 'MACHINE_NOT_FOUND', 'ORDER_EXPIRED'].includes(error.code)
-  }
-
-  function staleFor (answer: Answer): Served['answer'] | undefined {
-    if (answer.kind !== 'order') return undefined
-    const limit = answer.order.terminal ? Infinity : options.staleMs
-    return now() - answer.storedAt <= limit ? answer : undefined
   }
 
   function served (answer: Answer, outcome: CacheOutcome): Served {
@@ -98,25 +119,43 @@ export function createOrderCache (options: ResilienceConfig['cache'] & { now: ()
   return {
     async get (id: number, machineNo: string, load: Load): Promise<Served> {
       const key = `${id}:${machineNo}`
-      // the common case of polling, answered without lru-cache's fetch machinery; an expired
-      // entry stays where it is, for stale-if-error
-      const fresh = lru.get(key, { noDeleteOnStaleGet: true })
-      if (fresh !== undefined) return served(fresh, 'hit')
+      // the common case of polling, answered without lru-cache's fetch machinery
+      const kept = lru.get(key)
+      if (kept !== undefined && isFresh(kept)) return served(kept, 'hit')
       const status: LRUCache.Status<string, Answer, Context> = {}
       let answer: Answer | undefined
       try {
-        answer = await lru.fetch(key, { context: { id, machineNo, load }, status })
+        // forced: a kept answer that is no longer fresh is there for stale-if-error only
+        answer = await lru.fetch(key, { context: { id, machineNo, load }, status, forceRefresh: true })
       } catch (error) {
-        const kept = lru.get(key, { allowStale: true, noDeleteOnStaleGet: true })
-        const stale = error instanceof AppError && STALE_IF.has(error.code) && kept !== undefined ? staleFor(kept) : undefined
-        if (stale === undefined) throw error
+        // still kept means still within CACHE_STALE_MS of its freshness
+        const stale = lru.get(key)
+        if (!(error instanceof AppError) || !STALE_IF.has(error.code) || stale?.kind !== 'order') throw error
         return { answer: stale, outcome: 'stale' }
       }
       if (answer === undefined) throw new AppError('INTERNAL', { detail: 'The order cache returned nothing.' })
-      return served(answer, status.fetch === 'hit' ? 'hit' : status.fetch === 'inflight' ? 'coalesced' : 'miss')
+      return served(answer, status.fetch === 'inflight' ? 'coalesced' : 'miss')
     },
-    get size () { return lru.size }
+    /** frees every entry past its time; runs on its own every PURGE_EVERY_MS */
+    purgeExpired: () => { lru.purgeStale() },
+    get size () { return lru.size },
+    /** the entries' counted bytes, never above CACHE_MAX_BYTES */
+    get bytes () { return lru.calculatedSize }
   }
+}
+
+/**
+ * lru-cache frees an expired entry only when it is next asked for; this frees the rest. The
+ * timer holds the cache weakly and does not hold the process, so a dropped cache needs no close().
+ */
+function purgePeriodically (lru: LRUCache<string, Answer, Context>, everyMs: number): void {
+  const cache = new WeakRef(lru)
+  const timer = setInterval(() => {
+    const live = cache.deref()
+    if (live === undefined) clearInterval(timer)
+    else live.purgeStale()
+  }, everyMs)
+  timer.unref()
 }
 
 export type OrderCache = ReturnType<typeof createOrderCache>

@@ -2,37 +2,54 @@ import PQueue from 'p-queue'
 import { AppError } from '../errors.js'
 
 export interface Limiter {
-  /** runs `call` when a slot is free; refuses at once when the queue is full, gives up at the deadline */
-  run: <T>(call: () => Promise<T>, timeoutMs: number) => Promise<T>
+  /**
+   * runs `call` when a slot is free, with the time left before `deadlineAt` at that moment;
+   * refuses at once when the queue is full, gives up at the deadline
+   */
+  run: <T>(call: (timeLeftMs: number) => Promise<T>, deadlineAt: number) => Promise<T>
   readonly inFlight: number
   readonly queued: number
 }
 
+export interface LimiterOptions {
+  concurrency: number
+  maxQueue: number
+  /** the clock `deadlineAt` is read on */
+  now?: () => number
+}
+
 /**
  * A cap on concurrent vendor calls with a short bounded queue (p-queue): overflow is refused
- * at once with 503 UNAVAILABLE and Retry-After, never left to wait without bound.
+ * at once with 503 UNAVAILABLE and Retry-After, never left to wait without bound. Time spent
+ * waiting for a slot comes out of the request's deadline.
  */
-export function createLimiter ({ concurrency, maxQueue }: { concurrency: number, maxQueue: number }): Limiter {
+export function createLimiter ({ concurrency, maxQueue, now = Date.now }: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency })
+
+  async function start<T> (call: (timeLeftMs: number) => Promise<T>, deadlineAt: number): Promise<T> {
+    // counted when the slot is granted, not when the call was queued
+    const timeLeftMs = deadlineAt - now()
+    if (timeLeftMs <= 0) throw noSlotInTime()
+    return await call(timeLeftMs)
+  }
+
   return {
-    async run<T> (call: () => Promise<T>, timeoutMs: number): Promise<T> {
+    async run<T> (call: (timeLeftMs: number) => Promise<T>, deadlineAt: number): Promise<T> {
       // a free slot: no wait to bound, so no timer (one per call showed up in CPU and memory)
-      if (queue.pending < concurrency) return await queue.add(call)
+      if (queue.pending < concurrency) return await queue.add(() => start(call, deadlineAt))
       if (queue.size >= maxQueue) {
         throw new AppError('UNAVAILABLE', { detail: 'Too many vendor calls are waiting; try again shortly.', retryAfter: 1 })
       }
-      // waiting for a slot: give up at the request's deadline; once started, the call has its own
+      // waiting for a slot: give up at the request's deadline
       const controller = new AbortController()
-      const timer = setTimeout(() => controller.abort(), Math.max(1, timeoutMs))
+      const timer = setTimeout(() => controller.abort(), Math.max(1, deadlineAt - now()))
       try {
         return await queue.add(async () => {
           clearTimeout(timer)
-          return await call()
+          return await start(call, deadlineAt)
         }, { signal: controller.signal })
       } catch (error) {
-        if (controller.signal.aborted) {
-          throw new AppError('UPSTREAM_TIMEOUT', { detail: 'The vendor did not answer in time.', cause: error })
-        }
+        if (controller.signal.aborted) throw noSlotInTime(error)
         throw error
       } finally {
         clearTimeout(timer)
@@ -41,4 +58,13 @@ export function createLimiter ({ concurrency, maxQueue }: { concurrency: number,
     get inFlight () { return queue.pending },
     get queued () { return queue.size }
   }
+}
+
+/** The vendor was never called: this service was out of capacity, not the vendor slow, hence 503 rather than 504. */
+function noSlotInTime (cause?: unknown): AppError {
+  return new AppError('UNAVAILABLE', {
+    detail: 'Too many vendor calls were in progress to start this one within VENDOR_TIMEOUT_MS; the vendor was not called. Try again shortly.',
+    retryAfter: 1,
+    cause
+  })
 }

@@ -15,6 +15,8 @@ export interface ResilientVendorOptions extends Pick<ResilienceConfig, 'retry' |
   timeoutMs: number
   now?: () => number
   random?: () => number
+  /** waits out a retry's backoff (tests pass a fake clock's) */
+  sleep?: (ms: number) => Promise<void>
   events?: ResilienceEvents
 }
 
@@ -33,14 +35,14 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
   const now = options.now ?? Date.now
   const budget = createRetryBudget({ ratio: options.retry.budgetRatio, floor: options.retry.budgetFloor, windowMs: 10_000, now })
   const breaker = createBreaker({ ...options.breaker, now })
-  const limiter = createLimiter({ concurrency: options.vendorConcurrency, maxQueue: options.vendorQueue })
+  const limiter = createLimiter({ concurrency: options.vendorConcurrency, maxQueue: options.vendorQueue, now })
   if (options.events?.onBreakerState) breaker.onStateChange(options.events.onBreakerState)
 
   async function getOrder (orderId: number, machineNo: string, log: VendorLog): Promise<VendorOrder> {
     const deadlineAt = now() + options.timeoutMs
     return await withRetries(async () => {
-      const timeoutMs = deadlineAt - now()
-      return await limiter.run(() => breaker.run(() => client.getOrder(orderId, machineNo, { log, timeoutMs })), timeoutMs)
+      // the call gets what is left of the deadline once a slot is free, not before the wait for one
+      return await limiter.run((timeoutMs) => breaker.run(() => client.getOrder(orderId, machineNo, { log, timeoutMs })), deadlineAt)
     }, {
       maxRetries: options.retry.maxRetries,
       baseDelayMs: options.retry.baseDelayMs,
@@ -48,6 +50,7 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
       deadlineAt,
       now,
       random: options.random,
+      sleep: options.sleep,
       onRetry: (attempt, error) => {
         options.events?.onRetry?.()
         log.info({ vendor: { orderId, retry: attempt, after: (error as Error).message } }, 'retrying vendor call')

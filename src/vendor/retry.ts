@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises'
+import { setTimeout as wait } from 'node:timers/promises'
 import { AppError } from '../errors.js'
 
 /**
@@ -71,6 +71,7 @@ export interface RetryOptions {
   deadlineAt: number
   now: () => number
   random?: () => number
+  sleep?: (ms: number) => Promise<void>
   onRetry?: (attempt: number, error: unknown) => void
 }
 
@@ -80,6 +81,7 @@ export interface RetryOptions {
  */
 export async function withRetries<T> (attempt: (n: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const random = options.random ?? Math.random
+  const sleep = options.sleep ?? wait
   options.budget.recordRequest()
   for (let n = 0; ; n++) {
     try {
@@ -90,6 +92,8 @@ export async function withRetries<T> (attempt: (n: number) => Promise<T>, option
       if (options.now() + delayMs >= options.deadlineAt || !options.budget.tryAcquire()) throw error
       options.onRetry?.(n + 1, error)
       if (delayMs >= 1) await sleep(delayMs)
+      // a timer that fired late must not start an attempt with no time left: the last failure is the answer
+      if (options.now() >= options.deadlineAt) throw error
     }
   }
 }

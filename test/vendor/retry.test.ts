@@ -34,25 +34,48 @@ t.test('the budget: retries stay under max(floor, ratio × requests) over the wi
 
 t.test('backoff: exponential with full jitter, never past the deadline', async (t) => {
   const retried: number[] = []
+  const waits: number[] = []
   let now = 0
+  // a fake clock: waiting out a backoff moves it
+  const sleep = async (ms: number) => { waits.push(ms); now += ms }
   const budget = createRetryBudget({ ratio: 1, floor: 100, windowMs: 10_000, now: () => now })
   const failing = async () => { throw new AppError('UPSTREAM_UNREACHABLE') }
   await t.rejects(withRetries(failing, {
     maxRetries: 3,
-    baseDelayMs: 1,
+    baseDelayMs: 10,
     budget,
     deadlineAt: 1000,
     now: () => now,
-    random: () => 0.999,
+    random: () => 0.5,
+    sleep,
     onRetry: (attempt) => { retried.push(attempt) }
   }), { code: 'UPSTREAM_UNREACHABLE' })
   t.same(retried, [1, 2, 3], 'three retries after the first attempt')
+  t.same(waits, [5, 10, 20], 'half of 10, 20 and 40 ms')
 
   let attempts = 0
   await t.rejects(withRetries(async () => { attempts++; now += 100; throw new AppError('UPSTREAM_UNREACHABLE') }, {
-    maxRetries: 5, baseDelayMs: 400, budget, deadlineAt: now + 500, now: () => now, random: () => 0.9
+    maxRetries: 5, baseDelayMs: 400, budget, deadlineAt: now + 500, now: () => now, random: () => 0.9, sleep
   }))
   t.equal(attempts, 2, 'the second backoff (720 ms) would end past the deadline, so no third attempt')
+})
+
+t.test('a backoff timer that fires past the deadline starts no attempt', async (t) => {
+  let now = 0
+  let attempts = 0
+  const budget = createRetryBudget({ ratio: 1, floor: 100, windowMs: 10_000, now: () => now })
+  const failure = new AppError('UPSTREAM_UNREACHABLE')
+  await t.rejects(withRetries(async () => { attempts++; throw failure }, {
+    maxRetries: 3,
+    baseDelayMs: 1000,
+    budget,
+    deadlineAt: 1000,
+    now: () => now,
+    random: () => 0.9,
+    // planned to end at 900; the timer fires 200 ms late
+    sleep: async (ms) => { now += ms + 200 }
+  }), failure)
+  t.equal(attempts, 1)
 })
 
 t.test('a reset then a success: 200 after 2 vendor calls, each signed for its own timestamp', async (t) => {

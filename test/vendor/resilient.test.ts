@@ -1,0 +1,82 @@
+import t, { type Test } from 'tap'
+import { AppError } from '../../src/errors.js'
+import type { VendorClient } from '../../src/vendor/client.js'
+import { createResilientVendor, type ResilientVendorOptions } from '../../src/vendor/resilient.js'
+import type { VendorOrder } from '../../src/vendor/schemas.js'
+
+const POLICIES = {
+  retry: { maxRetries: 0, baseDelayMs: 50, budgetRatio: 1, budgetFloor: 100 },
+  breaker: { thresholdPercent: 50, minCalls: 10_000, windowMs: 10_000, cooldownMs: 10_000 },
+  vendorConcurrency: 1,
+  vendorQueue: 5
+}
+const SILENT = { info () {}, warn () {}, error () {} }
+
+/**
+ * The resilient vendor with VENDOR_TIMEOUT_MS=2000 on a fake clock (a backoff advances it, by
+ * `timerLateMs` more than asked), over a client that records when each call started and the
+ * deadline it was given, and answers with `behave`.
+ */
+function setup (t: Test, behave: (clock: { now: number }) => Promise<VendorOrder>, options: Partial<ResilientVendorOptions> = {}, timerLateMs = 0) {
+  const clock = { now: 0 }
+  const calls: Array<{ at: number, timeoutMs: number }> = []
+  const client: VendorClient = {
+    getOrder: async (_orderId, _machineNo, callOptions = {}) => {
+      calls.push({ at: clock.now, timeoutMs: callOptions.timeoutMs ?? Infinity })
+      return await behave(clock)
+    },
+    close: async () => {}
+  }
+  const vendor = createResilientVendor(client, { ...POLICIES, timeoutMs: 2000, now: () => clock.now, sleep: async (ms) => { clock.now += ms + timerLateMs }, ...options })
+  t.teardown(vendor.shutdown)
+  return { clock, calls, getOrder: (id: number) => vendor.getOrder(id, '16327129', SILENT) }
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve))
+
+t.test('a call that waited for a slot gets what is left of VENDOR_TIMEOUT_MS, not all of it', async (t) => {
+  let release!: () => void
+  const { clock, calls, getOrder } = setup(t, async () => {
+    if (calls.length === 1) await new Promise<void>((resolve) => { release = resolve })
+    return { order_id: 54 }
+  })
+  const first = getOrder(54)
+  const second = getOrder(55)
+  await flush()
+  clock.now += 700
+  release()
+  await Promise.all([first, second])
+  t.same(calls, [{ at: 0, timeoutMs: 2000 }, { at: 700, timeoutMs: 1300 }])
+})
+
+t.test('a slot that frees after the deadline: 503 UNAVAILABLE, and the vendor is not called', async (t) => {
+  let release!: () => void
+  const { clock, calls, getOrder } = setup(t, async () => {
+    if (calls.length === 1) await new Promise<void>((resolve) => { release = resolve })
+    return { order_id: 54 }
+  })
+  const first = getOrder(54)
+  const second = getOrder(55)
+  await flush()
+  clock.now += 2500
+  release()
+  await first
+  await t.rejects(second, { code: 'UNAVAILABLE', retryAfter: 1 })
+  t.equal(calls.length, 1)
+})
+
+t.test('retries and their backoff stay within the one deadline', async (t) => {
+  const unreachable = async (clock: { now: number }) => { clock.now += 300; throw new AppError('UPSTREAM_UNREACHABLE') }
+  const { calls, getOrder } = setup(t, unreachable, { retry: { ...POLICIES.retry, maxRetries: 5, baseDelayMs: 200 }, random: () => 0.999 })
+  await t.rejects(getOrder(54), { code: 'UPSTREAM_UNREACHABLE' })
+  t.equal(calls.length, 3, 'the third backoff would end past the deadline')
+  for (const call of calls) t.ok(call.timeoutMs > 0 && call.at + call.timeoutMs <= 2000, `started at ${call.at} with ${call.timeoutMs} ms`)
+})
+
+t.test('a backoff timer that fires past the deadline starts no attempt; the vendor\'s failure is the answer', async (t) => {
+  const unreachable = async (clock: { now: number }) => { clock.now += 300; throw new AppError('UPSTREAM_UNREACHABLE') }
+  // the backoff is planned to end at 1948, and its timer fires 100 ms late
+  const { calls, getOrder } = setup(t, unreachable, { retry: { ...POLICIES.retry, maxRetries: 5, baseDelayMs: 1650 }, random: () => 0.999 }, 100)
+  await t.rejects(getOrder(54), { code: 'UPSTREAM_UNREACHABLE' })
+  t.equal(calls.length, 1)
+})
