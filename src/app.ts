@@ -9,12 +9,12 @@ import {
   type ZodTypeProvider
 } from 'fastify-type-provider-zod'
 import type { Config, VendorSettings } from './config.js'
-import { AppError } from './errors.js'
 import { apiKeyAuthPlugin } from './http/auth.js'
 import { corsPlugin } from './http/cors.js'
 import { answerFrameworkError } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { httpMetricsPlugin } from './http/metrics.js'
+import { answerNoRoute } from './http/not-found.js'
 import { registerPressure } from './http/pressure.js'
 import { finishOpenApiDocument } from './http/openapi-document.js'
 import { documentSecurity, SECURITY_SCHEMES } from './http/openapi-security.js'
@@ -107,9 +107,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     if (appError.code === 'INTERNAL') request.log.error({ err: appError.cause ?? appError }, 'unexpected error')
     return sendProblem(reply, appError)
   })
-  app.setNotFoundHandler((request, reply) => {
-    return sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route for ${request.method} ${request.url.split('?')[0]}.` }))
-  })
+  app.setNotFoundHandler(answerNoRoute)
 
   if (deps.metrics !== undefined) await app.register(httpMetricsPlugin, { metrics: deps.metrics })
   await app.register(securityHeadersPlugin)

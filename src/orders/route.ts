@@ -22,6 +22,7 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
         400: problem('Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field.'),
         401: problem('Missing or invalid API key (UNAUTHORIZED). Only when the deployment sets API_KEYS; see WWW-Authenticate.'),
         404: problem('No such order (ORDER_NOT_FOUND) or machine (MACHINE_NOT_FOUND) for this merchant.'),
+        405: problem('A method other than GET or HEAD (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
         409: problem('The order (ORDER_STATE_INVALID) or the machine (MACHINE_NOT_OPERATING) is in a state that cannot be queried.'),
         410: problem('The order expired unpaid (ORDER_EXPIRED).'),
         429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED); see Retry-After.'),
