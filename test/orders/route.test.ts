@@ -49,6 +49,12 @@ t.test('malformed id or machine: 400 naming the field, and the vendor is never c
   t.equal(missing.statusCode, 400)
   t.same(missing.json().errors, [{ in: 'querystring', field: 'machine', message: 'is required' }])
 
+  for (const url of ['/orders/54?machine=16327129&machine=16327129', '/orders/54?machine=16327129&machine=abc']) {
+    const repeated = await app.inject({ url })
+    t.equal(repeated.statusCode, 400)
+    t.same(repeated.json().errors, [{ in: 'querystring', field: 'machine', message: 'given more than once; send it once' }], url)
+  }
+
   const both = await app.inject({ url: '/orders/007?machine=abc' })
   t.same(both.json().errors.map((e: { in: string, field: string }) => `${e.in}.${e.field}`), ['params.id', 'querystring.machine'],
     'params and query failures are reported together')
