@@ -11,7 +11,7 @@ import {
 import type { Config, VendorSettings } from './config.js'
 import { apiKeyAuthPlugin } from './http/auth.js'
 import { corsPlugin } from './http/cors.js'
-import { answerFrameworkError } from './http/framework-errors.js'
+import { answerClientErrors, answerFrameworkErrors } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { httpMetricsPlugin } from './http/metrics.js'
 import { answerNoRoute } from './http/not-found.js'
@@ -78,7 +78,8 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     // longer than the 60 s idle timeout of common load balancers, so they close first
     keepAliveTimeout: 72_000,
     trustProxy: config.trustProxy,
-    frameworkErrors: answerFrameworkError
+    frameworkErrors: answerFrameworkErrors(deps.metrics),
+    clientErrorHandler: answerClientErrors(deps.metrics)
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
