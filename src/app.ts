@@ -11,7 +11,7 @@ import {
 import type { Config, VendorSettings } from './config.js'
 import { apiKeyAuthPlugin } from './http/auth.js'
 import { corsPlugin } from './http/cors.js'
-import { answerClientErrors, answerFrameworkErrors } from './http/framework-errors.js'
+import { answerClientErrors, answerFrameworkErrors, refuseMissingHost } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { httpMetricsPlugin } from './http/metrics.js'
 import { answerNoRoute } from './http/not-found.js'
@@ -79,7 +79,9 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     keepAliveTimeout: 72_000,
     trustProxy: config.trustProxy,
     frameworkErrors: answerFrameworkErrors(deps.metrics),
-    clientErrorHandler: answerClientErrors(deps.metrics)
+    clientErrorHandler: answerClientErrors(deps.metrics),
+    // Node answers an HTTP/1.1 request without Host with an empty 400; refuseMissingHost answers problem+json
+    http: { requireHostHeader: false }
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -101,6 +103,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
 
   // a callback hook: an async one costs a promise and a microtask hop on every request
   app.addHook('onRequest', (request, reply, done) => { reply.header(REQUEST_ID_HEADER, request.id); done() })
+  app.addHook('onRequest', refuseMissingHost)
 
   app.setErrorHandler((error, request, reply) => {
     const appError = asAppError(error as FastifyError, request)

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { AppError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { UNMATCHED_ROUTE } from './metrics.js'
@@ -92,4 +92,13 @@ export function answerClientErrors (metrics?: Metrics): (this: FastifyInstance, 
  */
 function responseStarted (socket: Socket): boolean {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true
+}
+
+/**
+ * An onRequest hook doing what Node's requireHostHeader would (RFC 9112: an HTTP/1.1 request
+ * without Host is a 400), which is turned off because Node answers it with an empty body.
+ */
+export const refuseMissingHost: onRequestHookHandler = (request, reply, done) => {
+  if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return done()
+  sendProblem(reply, new AppError('INVALID_REQUEST', { detail: 'An HTTP/1.1 request must have a Host header.' }))
 }

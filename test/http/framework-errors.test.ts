@@ -80,6 +80,20 @@ t.test('requests Node\'s HTTP parser refuses are problem+json with a request id,
   t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'the server still answers')
 })
 
+t.test('an HTTP/1.1 request without Host is a problem+json 400 with a request id; HTTP/1.0 needs none', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, {}))
+  const app = await buildTestApp(t, upstream.url)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const noHost = parseAnswer(await rawExchange(port, 'GET /orders/54?machine=16327129 HTTP/1.1\r\nConnection: close\r\n\r\n'))
+  t.match(noHost.statusLine, /^HTTP\/1\.1 400 /)
+  t.match(noHost.headers['content-type'], /^application\/problem\+json/)
+  t.match(JSON.parse(noHost.body), { status: 400, code: 'INVALID_REQUEST', detail: /Host/, requestId: noHost.headers['x-request-id'] })
+  t.equal(upstream.requests.length, 0, 'refused before the vendor is asked')
+  const old = parseAnswer(await rawExchange(port, 'GET /health/live HTTP/1.0\r\n\r\n'))
+  t.match(old.statusLine, /^HTTP\/1\.1 200 /)
+})
+
 t.test('URLs Fastify cannot route are timed in http_request_duration_seconds like any answer', async (t) => {
   const upstream = await startUpstream(t, (_req, res) => json(res, 200, {}))
   const metrics = createMetrics({ defaultMetrics: false })
