@@ -9,12 +9,12 @@ import {
   type ZodTypeProvider
 } from 'fastify-type-provider-zod'
 import type { Config, VendorSettings } from './config.js'
-import { AppError } from './errors.js'
 import { apiKeyAuthPlugin } from './http/auth.js'
 import { corsPlugin } from './http/cors.js'
-import { answerFrameworkError } from './http/framework-errors.js'
+import { answerClientErrors, answerFrameworkErrors, refuseMissingHost } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
 import { httpMetricsPlugin } from './http/metrics.js'
+import { answerNoRoute } from './http/not-found.js'
 import { registerPressure } from './http/pressure.js'
 import { API_VERSION, finishOpenApiDocument } from './http/openapi-document.js'
 import { documentSecurity, SECURITY_SCHEMES } from './http/openapi-security.js'
@@ -78,7 +78,10 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     // longer than the 60 s idle timeout of common load balancers, so they close first
     keepAliveTimeout: 72_000,
     trustProxy: config.trustProxy,
-    frameworkErrors: answerFrameworkError
+    frameworkErrors: answerFrameworkErrors(deps.metrics),
+    clientErrorHandler: answerClientErrors(deps.metrics),
+    // Node answers an HTTP/1.1 request without Host with an empty 400; refuseMissingHost answers problem+json
+    http: { requireHostHeader: false }
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -100,6 +103,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
 
   // a callback hook: an async one costs a promise and a microtask hop on every request
   app.addHook('onRequest', (request, reply, done) => { reply.header(REQUEST_ID_HEADER, request.id); done() })
+  app.addHook('onRequest', refuseMissingHost)
 
   app.setErrorHandler((error, request, reply) => {
     const appError = asAppError(error as FastifyError, request)
@@ -107,9 +111,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     if (appError.code === 'INTERNAL') request.log.error({ err: appError.cause ?? appError }, 'unexpected error')
     return sendProblem(reply, appError)
   })
-  app.setNotFoundHandler((request, reply) => {
-    return sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route for ${request.method} ${request.url.split('?')[0]}.` }))
-  })
+  app.setNotFoundHandler(answerNoRoute)
 
   if (deps.metrics !== undefined) await app.register(httpMetricsPlugin, { metrics: deps.metrics })
   await app.register(securityHeadersPlugin)

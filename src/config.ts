@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { describeIssue, plainWords } from './config-words.js'
 
 /** The four settings that point the service at the real vendor; all or none. */
 export const VENDOR_SETTINGS = ['VENDOR_BASE_URL', 'VENDOR_APP_ID', 'VENDOR_APP_SECRET', 'VENDOR_SIGN_KEY'] as const
@@ -84,8 +85,8 @@ const list = (entry: z.ZodString) =>
 
 // keys travel in an Authorization header: token characters only (hex, base64 and base64url keys fit)
 const ApiKey = z.string()
-  .min(32, 'every key must be at least 32 characters')
-  .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'every key must be letters, digits and - . _ ~ + / only')
+  .min(32)
+  .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'must be letters, digits and - . _ ~ + / only')
 
 const Origin = z.string().refine((value) => {
   try {
@@ -94,7 +95,7 @@ const Origin = z.string().refine((value) => {
   } catch {
     return false
   }
-}, 'every entry must be an exact origin such as https://app.example.com (no path, no trailing slash)')
+}, 'must be an exact origin such as https://app.example.com (no path, no trailing slash)')
 
 // proxy-addr's names for address ranges, besides addresses and CIDRs
 const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
@@ -175,8 +176,8 @@ const EnvSchema = z.object({
  */
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
-  const parsed = EnvSchema.safeParse(present)
-  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+  const parsed = EnvSchema.safeParse(present, { error: plainWords(EnvSchema.shape) })
+  const problems = parsed.success ? [] : parsed.error.issues.map(describeIssue)
   const production = present.NODE_ENV === 'production'
 
   const missing = VENDOR_SETTINGS.filter((name) => present[name] === undefined)

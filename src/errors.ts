@@ -35,6 +35,7 @@ export const ERROR_KINDS = {
   // the caller's request
   INVALID_REQUEST: { status: 400, title: 'Invalid request' },
   NOT_FOUND: { status: 404, title: 'Not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   // what the vendor said about the order or machine

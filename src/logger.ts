@@ -16,8 +16,45 @@ export const REDACT_PATHS = [
   ...['appId', 'appSecret', 'signKey', 'Appid', 'AppSecret', 'apiKeys'].flatMap((key) => [key, `*.${key}`, `*.*.${key}`])
 ]
 
+/** Query parameters logged as sent: any other value may be a credential (`?access_token=`). */
+const LOGGED_QUERY_PARAMETERS = new Set(['machine'])
+
+/** The URL with every query value but the allowed ones replaced; a parameter without a name goes whole. */
+export function redactQuery (url: string): string {
+  const start = url.indexOf('?')
+  if (start === -1) return url
+  const parameters = url.slice(start + 1).split('&').map((parameter) => {
+    const equals = parameter.indexOf('=')
+    if (equals === -1) return parameter === '' ? '' : '[redacted]'
+    const name = parameter.slice(0, equals)
+    return LOGGED_QUERY_PARAMETERS.has(name) ? parameter : `${name}=[redacted]`
+  })
+  return `${url.slice(0, start)}?${parameters.join('&')}`
+}
+
+interface LoggedRequest {
+  method?: string
+  url?: string
+  headers?: Record<string, string | string[] | undefined>
+  host?: string
+  ip?: string
+  socket?: { remotePort?: number }
+}
+
+/** Fastify's request serializer, the same fields, with the query values redacted. */
+function serializeRequest (request: LoggedRequest) {
+  return {
+    method: request.method,
+    url: request.url === undefined ? undefined : redactQuery(request.url),
+    version: request.headers?.['accept-version'],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort
+  }
+}
+
 export function createLogger (level: string, destination?: DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination)
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: { req: serializeRequest } }, destination)
 }
 
 type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'

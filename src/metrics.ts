@@ -8,6 +8,9 @@ export const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const
 /** Where a served order came from (see orders/cache.ts). */
 export const CACHE_RESULTS = ['hit', 'miss', 'coalesced', 'stale', 'bypass'] as const
 
+/** The statuses http_parser_refusals_total counts (see http/framework-errors.ts). */
+const PARSER_REFUSAL_STATUSES = ['400', '408', '413', '431'] as const
+
 /** Distinct vendor codes labelled by value; later new ones count as `other`, so a vendor cannot blow up the series count. */
 const MAX_VENDOR_CODE_LABELS = 50
 
@@ -21,6 +24,7 @@ export interface Metrics {
   breakerState: Gauge
   cacheEvents: Counter<'result'>
   vendorInFlight: Gauge
+  parserRefusals: Counter<'status'>
 }
 
 export interface MetricsOptions {
@@ -75,10 +79,17 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
       name: 'vendor_calls_in_flight',
       help: 'Vendor calls started and not yet finished.',
       registers
+    }),
+    parserRefusals: new Counter({
+      name: 'http_parser_refusals_total',
+      help: 'Requests Node\'s HTTP parser refused before any route saw them, by the status answered: 400 malformed or smuggling-shaped, 408 too slow, 413 and 431 too large. Not in http_request_duration_seconds: they never became requests.',
+      labelNames: ['status'],
+      registers
     })
   }
   // exposed from the start, so dashboards and alerts see 0 rather than no data
   for (const result of CACHE_RESULTS) metrics.cacheEvents.inc({ result }, 0)
+  for (const status of PARSER_REFUSAL_STATUSES) metrics.parserRefusals.inc({ status }, 0)
   metrics.breakerState.set(BREAKER_STATE.closed)
   return metrics
 }

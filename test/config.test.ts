@@ -95,6 +95,22 @@ t.test('every problem is reported at once, by name, without any value', async (t
 const KEY_A = 'a'.repeat(16) + '0123456789abcdef'
 const KEY_B = 'B1c2D3e4F5g6H7i8J9k0L1m2N3o4P5q6-_~+/='
 
+t.test('problems are plain words by variable name, never zod\'s wording', async (t) => {
+  const problems = problemsOf({ PORT: 'eighty', VENDOR_TIMEOUT_MS: '-5', RATE_LIMIT_MAX: '1.5', METRICS_PORT: '70000', VENDOR_RETRY_BUDGET_RATIO: '2', MAX_RSS_BYTES: '-1', LOG_LEVEL: 'loud', CACHE_ENABLED: 'yes' })
+  t.same(problems, [
+    'PORT: must be a whole number from 0 to 65535',
+    'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
+    'VENDOR_TIMEOUT_MS: must be a whole number from 100 to 120000',
+    'CACHE_ENABLED: must be true or false',
+    'VENDOR_RETRY_BUDGET_RATIO: must be a number from 0 to 1',
+    'MAX_RSS_BYTES: must be a whole number, 0 or more',
+    'RATE_LIMIT_MAX: must be a whole number from 1 to 1000000',
+    'METRICS_PORT: must be a whole number from 0 to 65535'
+  ])
+  const keys = problemsOf({ API_KEYS: Array.from({ length: 12 }, (_, i) => i === 10 ? KEY_A : 'short').join(',') })
+  t.same(keys.map((p) => /the (\w+) entry/.exec(p)?.[1]), ['1st', '2nd', '3rd', '4th', '5th', '6th', '7th', '8th', '9th', '10th', '12th'])
+})
+
 t.test('API_KEYS: a comma-separated list of keys, trimmed and deduplicated', async (t) => {
   t.same(loadConfig({ API_KEYS: ` ${KEY_A} ,${KEY_B},,${KEY_A}` }).apiKeys, [KEY_A, KEY_B])
 })
@@ -104,8 +120,8 @@ t.test('API_KEYS: a key shorter than 32 characters or with odd characters fails 
   const spaced = 'x'.repeat(20) + ' has spaces inside it'
   const problems = problemsOf({ API_KEYS: `${KEY_A},${short},${spaced}` })
   t.equal(problems.length, 2)
-  t.match(problems[0], /^API_KEYS\.1: every key must be at least 32 characters/)
-  t.match(problems[1], /^API_KEYS\.2: every key must be letters, digits/)
+  t.equal(problems[0], 'API_KEYS: the 2nd entry must be at least 32 characters')
+  t.match(problems[1], /^API_KEYS: the 3rd entry must be letters, digits/)
   for (const secret of [KEY_A, short, spaced]) t.notMatch(problems.join('\n'), secret)
 })
 
@@ -139,7 +155,7 @@ t.test('RATE_LIMIT_MAX and RATE_LIMIT_WINDOW_MS are bounded integers', async (t)
 t.test('CORS_ORIGINS: exact origins only', async (t) => {
   t.same(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins, ['https://app.example.com', 'http://localhost:5173'])
   for (const bad of ['*', 'https://app.example.com/', 'https://app.example.com/path', 'ftp://files.example.com', 'app.example.com']) {
-    t.match(problemsOf({ CORS_ORIGINS: `https://ok.example.com,${bad}` })[0], /^CORS_ORIGINS\.1: every entry must be an exact origin/, bad)
+    t.match(problemsOf({ CORS_ORIGINS: `https://ok.example.com,${bad}` })[0], /^CORS_ORIGINS: the 2nd entry must be an exact origin/, bad)
   }
 })
 

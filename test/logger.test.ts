@@ -76,6 +76,28 @@ t.test('through the app, request lines carry the request id', async (t) => {
   t.ok(mine.some((line) => line.includes('"msg":"request completed"')))
 })
 
+t.test('query parameters other than machine are never logged as sent', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 54, status: 'SUCCESS' } }))
+  const { logger, lines } = captureLogs()
+  const app = await buildTestApp(t, upstream.url, {}, { logger })
+  const urls = [
+    '/orders/54?machine=16327129&access_token=s3cr3t-one',
+    '/orders/54?access_token=s3cr3t-two&machine=16327129&password=s3cr3t-three&s3cr3t-four',
+    '/nope?token=s3cr3t-five',
+    '/orders/%zz?api_key=s3cr3t-six'
+  ]
+  for (const url of urls) await app.inject({ url, headers: { 'x-request-id': 'query-log' } })
+  const text = lines()
+  t.notMatch(text, 's3cr3t')
+  const logged = text.split('\n').filter((line) => line.includes('"msg":"incoming request"')).map((line) => JSON.parse(line).req.url)
+  t.same(logged, [
+    '/orders/54?machine=16327129&access_token=[redacted]',
+    '/orders/54?access_token=[redacted]&machine=16327129&password=[redacted]&[redacted]',
+    '/nope?token=[redacted]',
+    '/orders/%zz?api_key=[redacted]'
+  ], 'the path, machine and the other parameters\' names stay')
+})
+
 t.test('createLogger still logs at its level', async (t) => {
   const chunks: string[] = []
   const logger = createLogger('error', new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } }))

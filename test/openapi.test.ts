@@ -19,7 +19,7 @@ t.test('the document says what app developers need', async (t) => {
   t.same(Object.keys(doc.paths), ['/orders/{id}'], 'docs and health routes are not part of the API document')
   const operation = doc.paths['/orders/{id}'].get
   t.same(operation.tags, ['orders'])
-  t.same(Object.keys(operation.responses).sort(), ['200', '304', '400', '401', '404', '409', '410', '429', '500', '502', '503', '504'])
+  t.same(Object.keys(operation.responses).sort(), ['200', '304', '400', '401', '404', '405', '409', '410', '429', '500', '502', '503', '504'])
   for (const [status, response] of Object.entries<any>(operation.responses)) {
     t.ok(response.headers['x-request-id'], `${status} documents x-request-id`)
     if (status === '304') {

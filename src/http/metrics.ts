@@ -2,14 +2,18 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Metrics } from '../metrics.js'
 
+/** The route label of answers no route gave: unknown paths, and URLs Fastify could not route. */
+export const UNMATCHED_ROUTE = 'unmatched'
+
 /**
  * Times every answer by route pattern (`/orders/:id`), never by raw URL, so random paths cannot
- * create series: anything no route matched is `unmatched`.
+ * create series: anything no route matched is `unmatched`. Answers given before routing skip
+ * this hook; framework-errors.ts times them.
  */
 const httpMetrics: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
   // a callback hook: an async one costs a promise on every answer
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.is404 ? 'unmatched' : request.routeOptions.url ?? 'unmatched'
+    const route = request.is404 ? UNMATCHED_ROUTE : request.routeOptions.url ?? UNMATCHED_ROUTE
     metrics.httpDuration.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
     done()
   })

@@ -59,17 +59,26 @@ export function collectFieldErrors (request: FastifyRequest, failedPart: string 
   return PARTS.slice(from).flatMap((part) => {
     const partSchema = schema[part]
     if (!(partSchema instanceof z.ZodType)) return []
-    const result = partSchema.safeParse(input[part] ?? {})
+    // with the input in each issue, a missing field can be told from a repeated one
+    const result = partSchema.safeParse(input[part] ?? {}, { reportInput: true })
     if (result.success) return []
     // one message per field: the first check it failed says enough
     const byField = new Map<string, FieldError>()
     for (const issue of result.error.issues) {
       const field = issue.path.join('.') || part
       if (byField.has(field)) continue
-      byField.set(field, { in: part, field, message: issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message })
+      byField.set(field, { in: part, field, message: fieldMessage(issue) })
     }
     return [...byField.values()]
   })
+}
+
+function fieldMessage (issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_type') return issue.message
+  if (issue.input === undefined) return 'is required'
+  // a repeated query parameter (or header) arrives as an array of its values
+  if (Array.isArray(issue.input) && issue.expected !== 'array') return 'given more than once; send it once'
+  return issue.message
 }
 
 /** Any error → an AppError; only AppErrors and Fastify's 4xx errors say what went wrong. */

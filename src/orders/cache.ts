@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache'
 import type { ResilienceConfig } from '../config.js'
 import { AppError } from '../errors.js'
 import { compileSerializer } from '../http/serializer.js'
+import { CachedError } from './cached-error.js'
 import { OrderSchema, type Order } from './schema.js'
 
 /** What one vendor fetch produced, ready to serve many times: the body is serialized and tagged once. */
@@ -112,7 +113,7 @@ export function createOrderCache (options: OrderCacheOptions) {
   }
 
   function served (answer: Answer, outcome: CacheOutcome): Served {
-    if (answer.kind === 'error') throw answer.error
+    if (answer.kind === 'error') throw new CachedError(answer, outcome)
     return { answer, outcome }
   }
 

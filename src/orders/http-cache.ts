@@ -1,10 +1,17 @@
-import type { CacheOutcome, Served } from './cache.js'
+import type { FastifyReply } from 'fastify'
+import type { Answer, CacheOutcome } from './cache.js'
 
 /** This service's name in Cache-Status (RFC 9211). */
 export const CACHE_NAME = 'vending-orders'
 
+/** An order or a cached error, with how this request got it. */
+export interface CachedAnswer {
+  answer: Pick<Answer, 'storedAt' | 'freshMs'>
+  outcome: CacheOutcome
+}
+
 /** Seconds the answer stays fresh from now: what an app may reuse without asking again. */
-export function maxAgeSeconds ({ answer }: Served, now: number): number {
+export function maxAgeSeconds ({ answer }: CachedAnswer, now: number): number {
   return Math.max(0, Math.floor((answer.storedAt + answer.freshMs - now) / 1000))
 }
 
@@ -17,9 +24,14 @@ const CACHE_STATUS: Record<CacheOutcome, string> = {
   bypass: 'fwd=bypass'
 }
 
-export function cacheStatus (served: Served, now: number): string {
+export function cacheStatus (served: CachedAnswer, now: number): string {
   const ttl = Math.floor((served.answer.storedAt + served.answer.freshMs - now) / 1000)
   return `${CACHE_NAME}; ${CACHE_STATUS[served.outcome]}; ttl=${ttl}`
+}
+
+/** Cache-Control and Cache-Status, for an order and for a cached error alike. */
+export function setCacheHeaders (reply: FastifyReply, served: CachedAnswer, now: number): FastifyReply {
+  return reply.header('cache-control', `private, max-age=${maxAgeSeconds(served, now)}`).header('cache-status', cacheStatus(served, now))
 }
 
 /** If-None-Match against our strong ETag (weak comparison, as RFC 9110 asks for this header). */

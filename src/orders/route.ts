@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { ProblemSchema } from '../http/problem.js'
 import { z } from 'zod'
-import { cacheStatus, matchesIfNoneMatch, maxAgeSeconds } from './http-cache.js'
+import type { Served } from './cache.js'
+import { CachedError } from './cached-error.js'
+import { matchesIfNoneMatch, setCacheHeaders } from './http-cache.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from './schema.js'
 
 const problem = (description: string) => ProblemSchema.meta({ description })
@@ -21,9 +23,10 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
         304: z.null().meta({ description: 'Not modified: the If-None-Match ETag still matches.' }),
         400: problem('Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field.'),
         401: problem('Missing or invalid API key (UNAUTHORIZED). Only when the deployment sets API_KEYS; see WWW-Authenticate.'),
-        404: problem('No such order (ORDER_NOT_FOUND) or machine (MACHINE_NOT_FOUND) for this merchant.'),
+        404: problem('No such order (ORDER_NOT_FOUND) or machine (MACHINE_NOT_FOUND) for this merchant. With the cache on it is kept for CACHE_NOT_FOUND_MS; Cache-Control and Cache-Status say how fresh it is.'),
+        405: problem('A method other than GET or HEAD (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
         409: problem('The order (ORDER_STATE_INVALID) or the machine (MACHINE_NOT_OPERATING) is in a state that cannot be queried.'),
-        410: problem('The order expired unpaid (ORDER_EXPIRED).'),
+        410: problem('The order expired unpaid (ORDER_EXPIRED). With the cache on it is kept for CACHE_TERMINAL_MS; Cache-Control and Cache-Status say how fresh it is.'),
         429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED); see Retry-After.'),
         500: problem('Unexpected failure in this service (INTERNAL).'),
         502: problem('The vendor rejected our request (UPSTREAM_REJECTED), failed (UPSTREAM_ERROR), answered garbage (UPSTREAM_BAD_RESPONSE) or could not be reached (UPSTREAM_UNREACHABLE).'),
@@ -32,11 +35,15 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const served = await app.orders.getOrder(request.params.id, request.query.machine, request.log)
-    const now = Date.now()
-    reply.header('etag', served.answer.etag)
-      .header('cache-control', `private, max-age=${maxAgeSeconds(served, now)}`)
-      .header('cache-status', cacheStatus(served, now))
+    let served: Served
+    try {
+      served = await app.orders.getOrder(request.params.id, request.query.machine, request.log)
+    } catch (error) {
+      // the error handler answers it; a cached one says how fresh it is, as an order does
+      if (error instanceof CachedError) setCacheHeaders(reply, error, Date.now())
+      throw error
+    }
+    setCacheHeaders(reply, served, Date.now()).header('etag', served.answer.etag)
     // no payload at all: null would be serialized to the text "null"
     if (matchesIfNoneMatch(request.headers['if-none-match'], served.answer.etag)) return reply.code(304).send(undefined as never)
     // The Order was validated and serialized once when the vendor answered (orders/cache.ts); every

@@ -3,7 +3,7 @@ import { matchesIfNoneMatch } from '../../src/orders/http-cache.js'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { MACHINE, ORDER } from '../../src/simulator/scenarios.js'
-import { buildTestApp, json, startUpstream } from '../helper.js'
+import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
 
 const CACHE_ON = { CACHE_ENABLED: 'true' }
 
@@ -105,6 +105,40 @@ t.test('stale-if-error: a cached body with a stale Cache-Status; without one, th
   const none = await app.inject({ url: '/orders/55?machine=16327129' })
   t.equal(none.statusCode, 502)
   t.equal(none.json().code, 'UPSTREAM_UNREACHABLE')
+})
+
+t.test('a cached problem says how fresh it is, like an order', async (t) => {
+  const upstream = await startUpstream(t, (req, res) => {
+    if (req.url?.includes('/40')) json(res, 200, { code: 40005, message: 'order expired' })
+    else json(res, 200, { code: 80002, message: 'no record' })
+  })
+  const app = await buildTestApp(t, upstream.url, {}, {}, { ...CACHE_ON, CACHE_TERMINAL_MS: '300000', CACHE_NOT_FOUND_MS: '5000' })
+  const [first, collapsed] = await Promise.all([0, 1].map(() => app.inject({ url: '/orders/40?machine=16327129' })))
+  assertProblem(t, first!, 410, 'ORDER_EXPIRED')
+  t.match(first!.headers['cache-status'], /^vending-orders; fwd=miss; stored; ttl=(299|300)$/)
+  t.match(first!.headers['cache-control'], /^private, max-age=(299|300)$/)
+  assertProblem(t, collapsed!, 410, 'ORDER_EXPIRED')
+  t.match(collapsed!.headers['cache-status'], /^vending-orders; fwd=miss; collapsed; ttl=(299|300)$/)
+  const second = await app.inject({ url: '/orders/40?machine=16327129' })
+  assertProblem(t, second, 410, 'ORDER_EXPIRED')
+  t.match(second.headers['cache-status'], /^vending-orders; hit; ttl=(299|300)$/)
+  t.match(second.headers['cache-control'], /^private, max-age=(299|300)$/)
+  t.equal(upstream.requests.length, 1, 'one vendor call for all three')
+
+  await app.inject({ url: '/orders/41?machine=16327129' })
+  const notFound = await app.inject({ url: '/orders/41?machine=16327129' })
+  assertProblem(t, notFound, 404, 'ORDER_NOT_FOUND')
+  t.match(notFound.headers['cache-status'], /^vending-orders; hit; ttl=[45]$/)
+  t.match(notFound.headers['cache-control'], /^private, max-age=[45]$/)
+})
+
+t.test('with the cache off, a problem carries no cache headers', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 40005, message: 'order expired' }))
+  const app = await buildTestApp(t, upstream.url)
+  const res = await app.inject({ url: '/orders/40?machine=16327129' })
+  assertProblem(t, res, 410, 'ORDER_EXPIRED')
+  t.notOk(res.headers['cache-status'])
+  t.notOk(res.headers['cache-control'])
 })
 
 t.test('If-None-Match parsing', async (t) => {

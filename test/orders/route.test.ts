@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ORDER_EXAMPLE } from '../../src/orders/schema.js'
-import { buildTestApp, json, startUpstream } from '../helper.js'
+import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
 import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 
 t.test('GET /orders/:id answers the normalized order', async (t) => {
@@ -48,6 +48,12 @@ t.test('malformed id or machine: 400 naming the field, and the vendor is never c
   const missing = await app.inject({ url: '/orders/54' })
   t.equal(missing.statusCode, 400)
   t.same(missing.json().errors, [{ in: 'querystring', field: 'machine', message: 'is required' }])
+
+  for (const url of ['/orders/54?machine=16327129&machine=16327129', '/orders/54?machine=16327129&machine=abc']) {
+    const repeated = await app.inject({ url })
+    t.equal(repeated.statusCode, 400)
+    t.same(repeated.json().errors, [{ in: 'querystring', field: 'machine', message: 'given more than once; send it once' }], url)
+  }
 
   const both = await app.inject({ url: '/orders/007?machine=abc' })
   t.same(both.json().errors.map((e: { in: string, field: string }) => `${e.in}.${e.field}`), ['params.id', 'querystring.machine'],
@@ -114,14 +120,49 @@ t.test('transport faults map to their rows', async (t) => {
   }
 })
 
-t.test('unknown routes and methods get a problem+json 404', async (t) => {
+t.test('unknown routes get a problem+json 404', async (t) => {
   const upstream = await startUpstream(t, (_req, res) => json(res, 200, {}))
   const app = await buildTestApp(t, upstream.url)
-  for (const [method, url] of [['GET', '/nope'], ['POST', '/orders/54?machine=16327129'], ['GET', '/orders']] as const) {
+  for (const [method, url] of [['GET', '/nope'], ['POST', '/nope'], ['GET', '/orders'], ['GET', '/orders/54/items']] as const) {
     const res = await app.inject({ method, url })
     t.equal(res.statusCode, 404, `${method} ${url}`)
     t.match(res.headers['content-type'], /^application\/problem\+json/)
     t.match(res.json(), { code: 'NOT_FOUND', status: 404, requestId: String })
+    t.notOk(res.headers.allow)
   }
   t.equal(upstream.requests.length, 0)
+})
+
+t.test('another method on a known path is a 405 naming the allowed ones', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: DOCUMENTED_VENDOR_ORDER }))
+  const app = await buildTestApp(t, upstream.url)
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+    const res = await app.inject({ method, url: '/orders/54?machine=16327129', headers: { 'x-request-id': 'wrong-method' } })
+    const body = assertProblem(t, res, 405, 'METHOD_NOT_ALLOWED')
+    t.equal(res.headers.allow, 'GET, HEAD', method)
+    t.equal(res.headers['x-request-id'], 'wrong-method')
+    t.equal(body.detail, `${method} is not allowed on /orders/54; use GET or HEAD.`)
+  }
+  const health = await app.inject({ method: 'DELETE', url: '/health/live' })
+  t.equal(health.statusCode, 405, 'every route, not only the orders one')
+  t.equal(health.headers.allow, 'GET, HEAD')
+  t.equal((await app.inject({ method: 'HEAD', url: '/orders/54?machine=16327129' })).statusCode, 200, 'HEAD is answered')
+  t.equal(upstream.requests.length, 1, 'only the HEAD reached the vendor')
+})
+
+t.test('OPTIONS without CORS stays a 404: preflights belong to the CORS policy', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, {}))
+  const app = await buildTestApp(t, upstream.url)
+  assertProblem(t, await app.inject({ method: 'OPTIONS', url: '/orders/54?machine=16327129' }), 404, 'NOT_FOUND')
+})
+
+t.test('with CORS on, preflights still work and its OPTIONS route does not turn unknown paths into 405s', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => json(res, 200, {}))
+  const app = await buildTestApp(t, upstream.url, { corsOrigins: ['https://app.example.com'] })
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/orders/54', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } })
+  t.equal(preflight.statusCode, 204)
+  const post = await app.inject({ method: 'POST', url: '/orders/54' })
+  assertProblem(t, post, 405, 'METHOD_NOT_ALLOWED')
+  t.equal(post.headers.allow, 'GET, HEAD')
+  assertProblem(t, await app.inject({ method: 'POST', url: '/nope' }), 404, 'NOT_FOUND')
 })
