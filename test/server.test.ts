@@ -94,7 +94,7 @@ t.test('SIGTERM under load: readiness fails first, in-flight requests complete, 
   const url = await server.url
 
   const inFlight = ['54', '1001', '1002', '1003', '1007'].map((id) => fetch(`${url}/orders/${id}?machine=16327129`).then((res) => res.status))
-  await sleep(200)
+  await until(() => simulator.simulator.stats.calls === 5, 20)
   t.equal(simulator.simulator.stats.calls, 5, 'all five are at the vendor')
   server.child.kill('SIGTERM')
   await sleep(100)
