@@ -10,6 +10,7 @@ import {
 } from 'fastify-type-provider-zod'
 import type { Config, VendorSettings } from './config.js'
 import { apiKeyAuthPlugin } from './http/auth.js'
+import { guardConnections } from './http/connections.js'
 import { corsPlugin } from './http/cors.js'
 import { answerClientErrors, answerFrameworkErrors, refuseMissingHost } from './http/framework-errors.js'
 import { healthRoutes } from './http/health.js'
@@ -63,6 +64,10 @@ export const API_DESCRIPTION = [
   'When the deployment sets API keys, send yours as `Authorization: Bearer <key>`. Requests are rate limited per key (per client address when keys are off): the `x-ratelimit-*` headers say how many are left, and a 429 says when to retry in `Retry-After`.'
 ].join('\n')
 
+/** Time for a client to send its request headers; longer is an attack or a broken client. */
+const HEADERS_TIMEOUT_MS = 10_000
+const DEADLINE_CHECK_INTERVAL_MS = 1000
+
 /** Composes plugins, routes and the error handler; never listens (server.ts does). */
 export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = fastify({
@@ -74,7 +79,14 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     routerOptions: { maxParamLength: 100 },
     // a GET-only API: nothing legitimate sends a body
     bodyLimit: 16 * 1024,
+    // the whole request, headers and body, must arrive by then (a slow sender is cut off with 408)
     requestTimeout: config.limits.requestTimeoutMs,
+    http: {
+      // a connection that sends nothing, or sends its headers slowly, is closed with 408 after this
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, config.limits.requestTimeoutMs),
+      // Node checks both deadlines on this beat (default 30 s, which would let a slow sender overstay them by that much)
+      connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS
+    },
     // longer than the 60 s idle timeout of common load balancers, so they close first
     keepAliveTimeout: 72_000,
     trustProxy: config.trustProxy,
@@ -83,6 +95,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     // Node answers an HTTP/1.1 request without Host with an empty 400; refuseMissingHost answers problem+json
     http: { requireHostHeader: false }
   }).withTypeProvider<ZodTypeProvider>()
+  app.decorate('connections', guardConnections(app.server, config.limits.maxConnections, app.log))
 
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)

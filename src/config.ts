@@ -65,6 +65,8 @@ export interface ResilienceConfig {
 
 export interface LimitsConfig {
   requestTimeoutMs: number
+  /** open client connections beyond which a new one is answered 503 and closed */
+  maxConnections: number
   maxEventLoopDelayMs: number
   maxRssBytes: number
   shutdownDelayMs: number
@@ -125,13 +127,21 @@ const TrustProxy = z.string().transform((value, ctx): false | string[] => {
   return z.NEVER
 })
 
+// an unparseable value is the URL check's to report
+function hasNoCredentials (value: string): boolean {
+  const url = URL.parse(value)
+  return url === null || (url.username === '' && url.password === '')
+}
+
 // Empty strings count as unset, so `FOO=` in an env file behaves like no FOO at all.
 const EnvSchema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  VENDOR_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  VENDOR_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .refine(hasNoCredentials, 'must not contain a user or password: credentials do not belong in the URL (they would reach logs)')
+    .optional(),
   VENDOR_APP_ID: z.string().optional(),
   VENDOR_APP_SECRET: z.string().optional(),
   VENDOR_SIGN_KEY: z.string().optional(),
@@ -158,6 +168,8 @@ const EnvSchema = z.object({
   VENDOR_MAX_QUEUE: int(0, 100_000).default(64),
   // process bounds
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  // each connection holds a file descriptor: 800 leaves room under the common 1024 limit for the vendor pool, metrics and logs
+  MAX_CONNECTIONS: int(1, 1_000_000).default(800),
   MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(1000),
   MAX_RSS_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
   SHUTDOWN_DELAY_MS: int(0, 120_000).optional(),
@@ -166,7 +178,8 @@ const EnvSchema = z.object({
   RATE_LIMIT_MAX: int(1, 1_000_000).default(120),
   RATE_LIMIT_WINDOW_MS: int(1000, 24 * 60 * 60 * 1000).default(60_000),
   CORS_ORIGINS: list(Origin).optional(),
-  METRICS_PORT: int(0, 65535).default(9090),
+  // OpenTelemetry's Prometheus-exporter port; 9090 is Prometheus' own
+  METRICS_PORT: int(0, 65535).default(9464),
   METRICS_HOST: z.string().min(1).default('0.0.0.0')
 })
 
@@ -229,6 +242,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     },
     limits: {
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      maxConnections: e.MAX_CONNECTIONS,
       maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
       maxRssBytes: e.MAX_RSS_BYTES,
       // readiness fails this long before the listener closes; a developer's Ctrl-C should not wait

@@ -35,13 +35,13 @@ t.test('defaults with nothing set: demo mode', async (t) => {
       vendorConcurrency: 64,
       vendorQueue: 64
     },
-    limits: { requestTimeoutMs: 30_000, maxEventLoopDelayMs: 1000, maxRssBytes: 1024 * 1024 * 1024, shutdownDelayMs: 0 },
+    limits: { requestTimeoutMs: 30_000, maxConnections: 800, maxEventLoopDelayMs: 1000, maxRssBytes: 1024 * 1024 * 1024, shutdownDelayMs: 0 },
     apiKeys: [],
     trustProxy: false,
     rateLimitMax: 120,
     rateLimitWindowMs: 60_000,
     corsOrigins: null,
-    metricsPort: 9090,
+    metricsPort: 9464,
     metricsHost: '0.0.0.0'
   })
 })
@@ -160,9 +160,26 @@ t.test('CORS_ORIGINS: exact origins only', async (t) => {
 })
 
 t.test('METRICS_PORT and METRICS_HOST; the metrics port never equals the API port', async (t) => {
-  const config = loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '127.0.0.1' })
-  t.equal(config.metricsPort, 9464)
+  const config = loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '127.0.0.1' })
+  t.equal(config.metricsPort, 9100)
   t.equal(config.metricsHost, '127.0.0.1')
-  t.match(problemsOf({ PORT: '9090' })[0], /^METRICS_PORT: must differ from PORT/)
+  t.equal(loadConfig({}).metricsPort, 9464, 'OpenTelemetry\'s Prometheus-exporter port by default, not Prometheus\' own 9090')
+  t.match(problemsOf({ PORT: '9464' })[0], /^METRICS_PORT: must differ from PORT/)
   t.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metricsPort, 0, 'two random ports never collide')
+})
+
+t.test('MAX_CONNECTIONS: a positive integer, 800 by default', async (t) => {
+  t.equal(loadConfig({}).limits.maxConnections, 800)
+  t.equal(loadConfig({ MAX_CONNECTIONS: '5000' }).limits.maxConnections, 5000)
+  for (const bad of ['0', '-1', 'many', '1.5']) t.match(problemsOf({ MAX_CONNECTIONS: bad })[0], /^MAX_CONNECTIONS: /, bad)
+})
+
+t.test('VENDOR_BASE_URL with a user or password is refused, without echoing it', async (t) => {
+  for (const url of ['https://merchant:hunter2-pass@vendor.example.test/api', 'https://merchant@vendor.example.test', 'https://:hunter2-pass@vendor.example.test']) {
+    const problems = problemsOf({ ...VENDOR, VENDOR_BASE_URL: url })
+    t.equal(problems.length, 1, url)
+    t.match(problems[0], /^VENDOR_BASE_URL: must not contain a user or password: credentials do not belong in the URL/)
+    t.notMatch(problems[0], /hunter2|merchant/)
+  }
+  t.equal(loadConfig({ ...VENDOR, VENDOR_BASE_URL: 'https://vendor.example.test/open-api/v2' }).vendor?.baseUrl, 'https://vendor.example.test/open-api/v2', 'a path prefix is fine')
 })

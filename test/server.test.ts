@@ -1,15 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildSimulator } from '../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
+import { json, startUpstream } from './helper.js'
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 
 // each test starts real processes that compile TypeScript on start: slow on a busy 2-core machine
-t.setTimeout(180_000)
+t.setTimeout(600_000)
 
 interface Started {
   child: ChildProcess
@@ -18,9 +20,14 @@ interface Started {
   exit: Promise<number | null>
 }
 
-/** Runs src/server.ts as a real process (with the TypeScript loader tap gave us), reading its JSON log lines. */
-function startServer (env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [...process.execArgv, SERVER], {
+/**
+ * Runs src/server.ts as a real process (with the TypeScript loader tap gave us), reading its JSON
+ * log lines; `openFiles` sets its file-descriptor limit (ulimit -n).
+ */
+function startServer (env: Record<string, string>, { openFiles }: { openFiles?: number } = {}): Started {
+  const node = [process.execPath, ...process.execArgv, SERVER]
+  const [command, ...args] = openFiles === undefined ? node : ['bash', '-c', `ulimit -n ${openFiles} && exec "$@"`, 'bash', ...node]
+  const child = spawn(command!, args, {
     // transpile only, as tap's own loader does: type-checking is tsc's job in CI, and slow here
     env: { PATH: process.env.PATH ?? '', TS_NODE_TRANSPILE_ONLY: '1', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -87,7 +94,7 @@ t.test('SIGTERM under load: readiness fails first, in-flight requests complete, 
   const url = await server.url
 
   const inFlight = ['54', '1001', '1002', '1003', '1007'].map((id) => fetch(`${url}/orders/${id}?machine=16327129`).then((res) => res.status))
-  await sleep(200)
+  await until(() => simulator.simulator.stats.calls === 5, 20)
   t.equal(simulator.simulator.stats.calls, 5, 'all five are at the vendor')
   server.child.kill('SIGTERM')
   await sleep(100)
@@ -100,3 +107,148 @@ t.test('SIGTERM under load: readiness fails first, in-flight requests complete, 
   t.same(await Promise.all(inFlight), [200, 200, 200, 200, 200], 'no in-flight request was dropped')
   t.equal(await server.exit, 0)
 })
+
+/** Polls until `condition` holds, at most `tries` times: a guard against hanging, not a measurement. */
+async function until (condition: () => boolean, tries = 240): Promise<boolean> {
+  for (let i = 0; i < tries && !condition(); i++) await sleep(250)
+  return condition()
+}
+
+/** GET the documented example order until it answers 200 (or the tries run out); its last status. */
+async function orderStatusOnceServing (url: string): Promise<number | string> {
+  let status: number | string = 'no answer'
+  for (let i = 0; i < 40; i++) {
+    status = await fetch(`${url}/orders/54?machine=16327129`).then((res) => res.status, (error: Error) => error.message)
+    if (status === 200) break
+    await sleep(250)
+  }
+  return status
+}
+
+interface AttackSocket {
+  socket: Socket
+  received: string
+  closed: boolean
+}
+
+/** Issue 10's attack: each socket announces a 1 MB body for GET /orders/54, then sends one byte a second. */
+function slowBodyAttack (t: Test, url: string, count: number): { sockets: AttackSocket[], stop: () => void } {
+  const sockets = Array.from({ length: count }, (): AttackSocket => {
+    const entry: AttackSocket = { socket: connect(Number(new URL(url).port), '127.0.0.1'), received: '', closed: false }
+    entry.socket.setEncoding('utf8')
+    entry.socket.on('connect', () => entry.socket.write('GET /orders/54?machine=16327129 HTTP/1.1\r\nHost: test\r\nContent-Length: 1000000\r\n\r\n'))
+    entry.socket.on('data', (chunk: string) => { entry.received += chunk })
+    entry.socket.on('error', () => {})
+    entry.socket.on('close', () => { entry.closed = true })
+    return entry
+  })
+  const drip = setInterval(() => { for (const { socket } of sockets) if (!socket.connecting && socket.writable) socket.write('a') }, 1000)
+  const stop = (): void => {
+    clearInterval(drip)
+    for (const { socket } of sockets) socket.destroy()
+  }
+  t.teardown(stop)
+  return { sockets, stop }
+}
+
+const ATTACK_ENV = { RATE_LIMIT_MAX: '1000000' }
+
+t.test('more slow-body sockets than the process has descriptors: the ones over MAX_CONNECTIONS get a 503, the process lives and serves once they go', async (t) => {
+  const server = startServer({ ...ATTACK_ENV, MAX_CONNECTIONS: '100' }, { openFiles: 256 })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await server.url
+  const attack = slowBodyAttack(t, url, 400)
+  const isAnswered = (entry: AttackSocket): boolean => entry.received.startsWith('HTTP/1.1 200 ')
+  const isRefused = (entry: AttackSocket): boolean => entry.received.startsWith('HTTP/1.1 503 ') && entry.received.includes('"code":"UNAVAILABLE"') && entry.closed
+  await until(() => attack.sockets.every((entry) => isAnswered(entry) || entry.closed))
+
+  t.equal(server.child.exitCode, null, 'the process is still running')
+  const answered = attack.sockets.filter(isAnswered).length
+  const refused = attack.sockets.filter(isRefused).length
+  t.equal(answered + refused, 400, `every socket got an answer: 200 within the limit (${answered}), 503 and closed beyond it (${refused})`)
+  t.ok(answered <= 100, 'no more than MAX_CONNECTIONS were served')
+  t.ok(server.lines.some((line) => line.msg === 'MAX_CONNECTIONS reached: refusing new connections with 503'))
+
+  attack.stop()
+  t.equal(await orderStatusOnceServing(url), 200, 'the same process serves normally once the attack stops')
+  t.equal(server.child.exitCode, null)
+})
+
+t.test('with MAX_CONNECTIONS above the descriptor limit it warns at start, and running out of descriptors still does not end it', async (t) => {
+  const server = startServer(ATTACK_ENV, { openFiles: 256 })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await server.url
+  t.ok(server.lines.some((line) => /^MAX_CONNECTIONS=800 leaves too few of this process's 256 file descriptors/.test(String(line.msg))), 'warned at start')
+
+  const attack = slowBodyAttack(t, url, 400)
+  const exhausted = await until(() => server.lines.some((line) => line.msg === 'cannot read memory use; keeping the last reading'))
+  t.ok(exhausted, 'the descriptors ran out (the memory sampler could not read /proc)')
+  t.equal(server.child.exitCode, null, 'the process is still running')
+
+  attack.stop()
+  t.equal(await orderStatusOnceServing(url), 200, 'the same process serves normally once the attack stops')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exit, 0)
+})
+
+t.test('SIGTERM with idle keep-alive and silent connections open: they are closed at once, a busy request is answered, the process stops cleanly', async (t) => {
+  // a vendor behind a path prefix, slow enough that a request is in flight at SIGTERM
+  const upstream = await startUpstream(t, (_req, res) => { setTimeout(() => json(res, 200, { code: 0, data: {} }), 1000) })
+  const vendorBaseUrl = `${upstream.url}/vendor-api/v2`
+  const server = startServer({
+    VENDOR_BASE_URL: vendorBaseUrl,
+    VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
+    VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
+    VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey,
+    SHUTDOWN_DELAY_MS: '200'
+  })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await server.url
+  t.match(server.lines.find((line) => line.msg === 'ready'), { vendor: vendorBaseUrl }, 'the ready line shows the base URL with its path prefix')
+
+  const port = Number(new URL(url).port)
+  const open = (send: string): AttackSocket => {
+    const entry: AttackSocket = { socket: connect(port, '127.0.0.1'), received: '', closed: false }
+    entry.socket.setEncoding('utf8')
+    entry.socket.on('connect', () => { if (send !== '') entry.socket.write(send) })
+    entry.socket.on('data', (chunk: string) => { entry.received += chunk })
+    entry.socket.on('error', () => {})
+    entry.socket.on('close', () => { entry.closed = true })
+    t.teardown(() => { entry.socket.destroy() })
+    return entry
+  }
+  const keptAlive = Array.from({ length: 20 }, () => open('GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n'))
+  const silent = Array.from({ length: 20 }, () => open(''))
+  await until(() => keptAlive.every((entry) => entry.received.includes('"status":"ok"')) && silent.every((entry) => !entry.socket.connecting))
+  const busy = fetch(`${url}/orders/54?machine=16327129`).then((res) => res.status)
+  await until(() => upstream.requests.length === 1)
+  t.match(upstream.requests[0]?.url, /^\/vendor-api\/v2\//, 'the vendor is called under its path prefix')
+
+  server.child.kill('SIGTERM')
+  t.equal(await busy, 200, 'the busy request got its answer')
+  t.equal(await server.exit, 0, 'exit code 0')
+  const messages = server.lines.map((line) => String(line.msg))
+  t.ok(messages.includes('stopped'), 'it logged "stopped"')
+  t.notOk(messages.some((msg) => msg.startsWith('killed by timeout')), 'not killed by the close-with-grace timeout')
+  t.ok([...keptAlive, ...silent].every((entry) => entry.closed), 'every idle connection was closed')
+})
+
+/** A port some other process holds. */
+async function takenPort (t: Test): Promise<number> {
+  const holder = createServer()
+  holder.listen(0, '127.0.0.1')
+  await once(holder, 'listening')
+  t.teardown(() => { holder.close() })
+  return (holder.address() as AddressInfo).port
+}
+
+for (const setting of ['PORT', 'METRICS_PORT'] as const) {
+  t.test(`a taken ${setting} ends the start with a line naming ${setting}, not an "unexpected error"`, async (t) => {
+    const port = await takenPort(t)
+    const server = startServer({ [setting]: String(port) })
+    t.teardown(() => { server.child.kill('SIGKILL') })
+    t.equal(await server.exit, 1)
+    t.match(server.lines.at(-1), { level: 60, code: 'EADDRINUSE', msg: `${setting}=${port} is already in use by another process; not starting` })
+    t.notOk(server.lines.some((line) => /unexpected error/.test(String(line.msg))))
+  })
+}

@@ -13,7 +13,8 @@ declare module 'fastify' {
 }
 
 /**
- * Liveness answers while the process runs; readiness answers 503 once shutdown starts.
+ * Liveness answers while the process runs; readiness answers 503 once shutdown starts, and while
+ * the process sheds load (isUnderPressure, from pressure.ts when registered) so balancers send less.
  * Both are left out of the OpenAPI document: they are for the platform, not for app developers.
  */
 const health: FastifyPluginAsync = async (app) => {
@@ -29,6 +30,7 @@ const health: FastifyPluginAsync = async (app) => {
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
     if (!readiness.ready) return reply.code(503).send({ status: 'shutting down' })
+    if (app.hasDecorator('isUnderPressure') && app.isUnderPressure()) return reply.code(503).send({ status: 'overloaded' })
     return { status: 'ok' }
   })
 }

@@ -1,27 +1,98 @@
-import underPressure from '@fastify/under-pressure'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
 import type { LimitsConfig } from '../config.js'
 import { AppError } from '../errors.js'
 
 /** Seconds an app should wait when the process itself is overloaded. */
 const OVERLOADED_RETRY_AFTER_S = 5
+const SAMPLE_INTERVAL_MS = 500
+// the delay histogram's own resolution; its mean includes that much even on an idle loop
+const RESOLUTION_MS = 10
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** true while the process sheds load (readiness reports it) */
+    isUnderPressure: () => boolean
+  }
+}
+
+export type PressureLimits = Pick<LimitsConfig, 'maxEventLoopDelayMs' | 'maxRssBytes'>
+
+/** Which limit is exceeded, and by what reading. */
+export interface Overload {
+  type: 'eventLoopDelay' | 'rssBytes'
+  value: number
+}
+
+export interface PressureMonitor {
+  /** takes one reading; never throws: a failed RSS reading keeps the last one and is returned */
+  sample: () => unknown
+  /** the limit the last readings exceed, if any (a limit of 0 is off) */
+  overload: () => Overload | undefined
+  stop: () => void
+}
 
 /**
- * Sheds requests while the event loop lags or memory runs high (@fastify/under-pressure),
- * answering our 503 problem. Health probes pass: an overloaded process is still alive, and
- * readiness has its own say.
- * @see https://github.com/fastify/under-pressure
+ * Event-loop delay and RSS, read on a timer. process.memoryUsage reads /proc to get RSS and
+ * throws EMFILE once descriptors run out: a sampler that let that escape would end the process
+ * at the worst moment, or stop sampling and shed load for ever.
  */
-export async function registerPressure (app: FastifyInstance, limits: LimitsConfig): Promise<void> {
-  await app.register(underPressure, {
-    maxEventLoopDelay: limits.maxEventLoopDelayMs || undefined,
-    maxRssBytes: limits.maxRssBytes || undefined,
-    sampleInterval: 500,
-    // nothing returned: the request goes on; a rejection goes to our error handler as a 503 problem
-    pressureHandler: async (request, _reply, type, value) => {
-      if (request.url.startsWith('/health/')) return
-      request.log.warn({ pressure: { type, value } }, 'shedding load')
-      throw new AppError('UNAVAILABLE', { detail: 'The service is overloaded; try again shortly.', retryAfter: OVERLOADED_RETRY_AFTER_S })
+export function createPressureMonitor (limits: PressureLimits, readRss: () => number = () => process.memoryUsage.rss()): PressureMonitor {
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
+  histogram.enable()
+  let eventLoopDelayMs = 0
+  let rssBytes = 0
+  return {
+    sample () {
+      // no sample at all in the interval means the loop was blocked throughout
+      eventLoopDelayMs = Number.isNaN(histogram.mean) ? Infinity : Math.max(0, histogram.mean / 1e6 - RESOLUTION_MS)
+      histogram.reset()
+      try {
+        rssBytes = readRss()
+        return undefined
+      } catch (error) {
+        return error
+      }
+    },
+    overload () {
+      if (limits.maxEventLoopDelayMs > 0 && eventLoopDelayMs > limits.maxEventLoopDelayMs) return { type: 'eventLoopDelay', value: eventLoopDelayMs }
+      if (limits.maxRssBytes > 0 && rssBytes > limits.maxRssBytes) return { type: 'rssBytes', value: rssBytes }
+      return undefined
+    },
+    stop () { histogram.disable() }
+  }
+}
+
+/**
+ * Sheds requests while the event loop lags or memory runs high, answering our 503 problem.
+ * Health probes pass: an overloaded process is still alive, and readiness says it is overloaded.
+ */
+export async function registerPressure (app: FastifyInstance, limits: PressureLimits): Promise<void> {
+  if (limits.maxEventLoopDelayMs === 0 && limits.maxRssBytes === 0) {
+    app.decorate('isUnderPressure', () => false)
+    return
+  }
+  const monitor = createPressureMonitor(limits)
+  let readingFails = false
+  const timer = setInterval(() => {
+    const error = monitor.sample()
+    // once per failing streak: during descriptor exhaustion it fails every sample
+    if (error !== undefined && !readingFails) app.log.warn({ err: error }, 'cannot read memory use; keeping the last reading')
+    readingFails = error !== undefined
+  }, SAMPLE_INTERVAL_MS).unref()
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    monitor.stop()
+  })
+
+  app.decorate('isUnderPressure', () => monitor.overload() !== undefined)
+  app.addHook('onRequest', (request, _reply, done) => {
+    const overload = monitor.overload()
+    if (overload === undefined || request.url.startsWith('/health/')) {
+      done()
+      return
     }
+    request.log.warn({ pressure: overload }, 'shedding load')
+    done(new AppError('UNAVAILABLE', { detail: 'The service is overloaded; try again shortly.', retryAfter: OVERLOADED_RETRY_AFTER_S }))
   })
 }

@@ -17,6 +17,20 @@ t.test('live and ready answer 200 while running; ready turns 503 once shutdown s
   t.equal(live.headers.connection, 'close', 'and every answer closes its connection')
 })
 
+t.test('ready answers 503 overloaded while the process sheds load; live stays 200', async (t) => {
+  const app = fastify()
+  let underPressure = true
+  app.decorate('isUnderPressure', () => underPressure)
+  await app.register(healthRoutes)
+  t.teardown(() => app.close())
+  const ready = await app.inject({ url: '/health/ready' })
+  t.equal(ready.statusCode, 503)
+  t.same(ready.json(), { status: 'overloaded' })
+  t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'an overloaded process is still alive')
+  underPressure = false
+  t.equal((await app.inject({ url: '/health/ready' })).statusCode, 200, 'ready again once the pressure is gone')
+})
+
 t.test('closing the app marks it not ready', async (t) => {
   const app = fastify()
   await app.register(healthRoutes)

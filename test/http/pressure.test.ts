@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { createPressureMonitor } from '../../src/http/pressure.js'
 import { buildTestApp, json, startUpstream } from '../helper.js'
 
 t.test('under memory pressure orders get a 503 problem with Retry-After; health still answers', async (t) => {
@@ -15,6 +16,9 @@ t.test('under memory pressure orders get a 503 problem with Retry-After; health 
   t.equal(res.headers['retry-after'], '5')
   t.equal(upstream.requests.length, 0, 'the vendor was spared')
   t.equal((await app.inject({ url: '/health/live' })).statusCode, 200)
+  const ready = await app.inject({ url: '/health/ready' })
+  t.equal(ready.statusCode, 503, 'readiness says so, so balancers send less')
+  t.same(ready.json(), { status: 'overloaded' })
 })
 
 t.test('without pressure requests pass', async (t) => {
@@ -23,4 +27,29 @@ t.test('without pressure requests pass', async (t) => {
   await app.ready()
   await sleep(600)
   t.equal((await app.inject({ url: '/orders/54?machine=16327129' })).statusCode, 200)
+})
+
+t.test('a failed RSS reading (EMFILE when descriptors run out) is returned, not thrown; the last reading stands and sampling goes on', async (t) => {
+  const emfile = Object.assign(new Error('EMFILE: too many open files, uv_resident_set_memory'), { code: 'EMFILE' })
+  const readings: Array<number | Error> = [2000, emfile, 500]
+  const monitor = createPressureMonitor({ maxEventLoopDelayMs: 0, maxRssBytes: 1000 }, () => {
+    const next = readings.shift()!
+    if (next instanceof Error) throw next
+    return next
+  })
+  t.teardown(() => monitor.stop())
+  t.equal(monitor.sample(), undefined)
+  t.same(monitor.overload(), { type: 'rssBytes', value: 2000 })
+  t.equal(monitor.sample(), emfile, 'the error is handed back')
+  t.same(monitor.overload(), { type: 'rssBytes', value: 2000 }, 'the last good reading stands')
+  t.equal(monitor.sample(), undefined)
+  t.equal(monitor.overload(), undefined, 'the next good reading counts')
+})
+
+t.test('an interval with no event-loop sample at all counts as a blocked loop', async (t) => {
+  const monitor = createPressureMonitor({ maxEventLoopDelayMs: 1000, maxRssBytes: 0 }, () => 0)
+  t.teardown(() => monitor.stop())
+  monitor.sample()
+  monitor.sample()
+  t.same(monitor.overload(), { type: 'eventLoopDelay', value: Infinity })
 })
