@@ -85,15 +85,15 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
       // a connection that sends nothing, or sends its headers slowly, is closed with 408 after this
       headersTimeout: Math.min(HEADERS_TIMEOUT_MS, config.limits.requestTimeoutMs),
       // Node checks both deadlines on this beat (default 30 s, which would let a slow sender overstay them by that much)
-      connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS
+      connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+      // Node answers an HTTP/1.1 request without Host with an empty 400; refuseMissingHost answers problem+json
+      requireHostHeader: false
     },
     // longer than the 60 s idle timeout of common load balancers, so they close first
     keepAliveTimeout: 72_000,
     trustProxy: config.trustProxy,
     frameworkErrors: answerFrameworkErrors(deps.metrics),
-    clientErrorHandler: answerClientErrors(deps.metrics),
-    // Node answers an HTTP/1.1 request without Host with an empty 400; refuseMissingHost answers problem+json
-    http: { requireHostHeader: false }
+    clientErrorHandler: answerClientErrors(deps.metrics)
   }).withTypeProvider<ZodTypeProvider>()
   app.decorate('connections', guardConnections(app.server, config.limits.maxConnections, app.log))
 

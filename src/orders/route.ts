@@ -19,7 +19,7 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
       querystring: OrderQuerySchema,
       security: [{ bearerAuth: [] }],
       response: {
-        200: OrderSchema.meta({ description: 'The order. ETag, Cache-Control and Cache-Status (RFC 9211) say how fresh it is; `Cache-Status: vending-orders; fwd=stale; detail=stale-if-error` means the vendor failed just now and this is the last answer it gave (at most CACHE_STALE_MS old, any age for a terminal order).' }),
+        200: OrderSchema.meta({ description: 'The order. ETag, Cache-Control and Cache-Status (RFC 9211) say how fresh it is; `Cache-Status: vending-orders; fwd=stale; detail=stale-if-error` means the vendor failed just now and this is the last answer it gave (served so for at most CACHE_STALE_MS after it stopped being fresh).' }),
         304: z.null().meta({ description: 'Not modified: the If-None-Match ETag still matches.' }),
         400: problem('Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field.'),
         401: problem('Missing or invalid API key (UNAUTHORIZED). Only when the deployment sets API_KEYS; see WWW-Authenticate.'),

@@ -3,7 +3,7 @@ import { createOrdersService } from '../../src/orders/service.js'
 import type { VendorLog } from '../../src/vendor/client.js'
 import type { VendorOrder } from '../../src/vendor/schemas.js'
 
-const NO_CACHE = { enabled: false, maxEntries: 1, freshMs: 0, terminalMs: 0, notFoundMs: 0, staleMs: 0 }
+const NO_CACHE = { enabled: false, maxEntries: 1, maxBytes: 1024 * 1024, freshMs: 0, terminalMs: 0, notFoundMs: 0, staleMs: 0 }
 
 /** A service whose vendor answers `status(id)` for order `id`, on a hand-driven clock, logging into `lines`. */
 function setup (status: (id: number) => string) {
