@@ -84,6 +84,11 @@ export function json (res: ServerResponse, status: number, body: unknown): void 
   res.end(text)
 }
 
+/** The vendor's success envelope for the order the request asked for: a success must name that order. */
+export function answerOrder (req: IncomingMessage, res: ServerResponse, data: Record<string, unknown> = {}): void {
+  json(res, 200, { code: 0, data: { order_id: Number(/orders\/(\d+)/.exec(req.url ?? '')?.[1]), ...data } })
+}
+
 /** Everything a pino logger writes, kept in memory so tests can search the logs. */
 export function captureLogs (): { logger: ReturnType<typeof createLogger>, lines: () => string } {
   const chunks: string[] = []

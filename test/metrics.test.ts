@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { createMetrics, vendorCallHooks } from '../src/metrics.js'
 import { buildMetricsServer } from '../src/metrics-server.js'
-import { assertProblem, buildTestApp, json, startUpstream } from './helper.js'
+import { answerOrder, assertProblem, buildTestApp, json, startUpstream } from './helper.js'
 
 const KEY = 'ka_' + 'a1'.repeat(20)
 const AUTH = { authorization: `Bearer ${KEY}` }
@@ -109,7 +109,7 @@ t.test('retries, breaker state and cache results are counted', async (t) => {
   const upstream = await startUpstream(t, (req, res) => {
     calls++
     if (mode === 'reset' || (mode === 'flaky' && calls % 2 === 1)) req.socket.destroy()
-    else json(res, 200, { code: 0, data: { order_id: Number(/orders\/(\d+)/.exec(req.url ?? '')?.[1]), status: 'NOTPAY' } })
+    else answerOrder(req, res, { status: 'NOTPAY' })
   })
   const metrics = createMetrics({ defaultMetrics: false })
   const app = await buildTestApp(t, upstream.url, {}, { metrics }, {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { buildSimulator } from '../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
-import { json, startUpstream } from './helper.js'
+import { answerOrder, startUpstream } from './helper.js'
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 
@@ -193,7 +193,7 @@ t.test('with MAX_CONNECTIONS above the descriptor limit it warns at start, and r
 
 t.test('SIGTERM with idle keep-alive and silent connections open: they are closed at once, a busy request is answered, the process stops cleanly', async (t) => {
   // a vendor behind a path prefix, slow enough that a request is in flight at SIGTERM
-  const upstream = await startUpstream(t, (_req, res) => { setTimeout(() => json(res, 200, { code: 0, data: {} }), 1000) })
+  const upstream = await startUpstream(t, (req, res) => { setTimeout(() => answerOrder(req, res), 1000) })
   const vendorBaseUrl = `${upstream.url}/vendor-api/v2`
   const server = startServer({
     VENDOR_BASE_URL: vendorBaseUrl,

@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { assertProblem, buildTestApp, captureLogs, json, startUpstream } from '../helper.js'
+import { answerOrder, assertProblem, buildTestApp, captureLogs, startUpstream } from '../helper.js'
 
 interface Client {
   socket: Socket
@@ -48,7 +48,7 @@ async function until (condition: () => boolean): Promise<void> {
 const GET_LIVE = 'GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n'
 
 t.test('over MAX_CONNECTIONS a client gets a 503 problem and a closed connection; room frees as connections close', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: {} }))
+  const upstream = await startUpstream(t, (req, res) => answerOrder(req, res))
   const { logger, lines } = captureLogs()
   const app = await buildTestApp(t, upstream.url, {}, { logger }, { MAX_CONNECTIONS: '2' })
   const port = await listening(app)
@@ -91,7 +91,7 @@ t.test('a client sending its body a byte at a time is cut off at the request dea
 })
 
 t.test('at shutdown closeIdle closes idle, silent and half-sent connections at once; a busy one gets its answer, then closes', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => { setTimeout(() => json(res, 200, { code: 0, data: {} }), 500) })
+  const upstream = await startUpstream(t, (req, res) => { setTimeout(() => answerOrder(req, res), 500) })
   const app = await buildTestApp(t, upstream.url)
   const port = await listening(app)
   const keptAlive = await openClient(t, port, GET_LIVE)

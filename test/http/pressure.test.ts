@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createPressureMonitor } from '../../src/http/pressure.js'
-import { buildTestApp, json, startUpstream } from '../helper.js'
+import { answerOrder, buildTestApp, json, startUpstream } from '../helper.js'
 
 t.test('under memory pressure orders get a 503 problem with Retry-After; health still answers', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: {} }))
+  const upstream = await startUpstream(t, (req, res) => answerOrder(req, res))
   // a 1-byte RSS limit: every sample is over it
   const app = await buildTestApp(t, upstream.url, {}, {}, { MAX_RSS_BYTES: '1' })
   await app.ready()

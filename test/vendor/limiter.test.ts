@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createLimiter } from '../../src/vendor/limiter.js'
-import { buildTestApp, json, startUpstream } from '../helper.js'
+import { answerOrder, buildTestApp, startUpstream } from '../helper.js'
 
 const flush = () => new Promise((resolve) => setImmediate(resolve))
 
@@ -69,8 +69,7 @@ t.test('a queued call gives up at its deadline without being made', async (t) =>
 t.test('with the vendor holding every call and the cap reached, overflow gets 503 without waiting for it', async (t) => {
   const held: Array<[IncomingMessage, ServerResponse]> = []
   let answering = false
-  const answer = (req: IncomingMessage, res: ServerResponse) => json(res, 200, { code: 0, data: { order_id: Number(/orders\/(\d+)/.exec(req.url ?? '')?.[1]) } })
-  const upstream = await startUpstream(t, (req, res) => { if (answering) answer(req, res); else held.push([req, res]) })
+  const upstream = await startUpstream(t, (req, res) => { if (answering) answerOrder(req, res); else held.push([req, res]) })
   const app = await buildTestApp(t, upstream.url, {}, {}, { VENDOR_MAX_CONCURRENCY: '2', VENDOR_MAX_QUEUE: '2', VENDOR_TIMEOUT_MS: '60000' })
   const done: number[] = []
   const pending = Array.from({ length: 10 }, (_, i) => app.inject({ url: `/orders/${i + 1}?machine=16327129` })
@@ -80,7 +79,7 @@ t.test('with the vendor holding every call and the cap reached, overflow gets 50
   t.same(done, [503, 503, 503, 503, 503, 503])
   t.equal(held.length, 2, 'only the running calls reached the vendor, and it answered neither')
   answering = true
-  for (const [req, res] of held.splice(0)) answer(req, res)
+  for (const [req, res] of held.splice(0)) answerOrder(req, res)
   const answers = await Promise.all(pending)
   t.equal(answers.filter((res) => res.statusCode === 200).length, 4, '2 running + 2 queued are served')
   for (const res of answers.filter((res) => res.statusCode === 503)) {
