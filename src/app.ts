@@ -26,11 +26,11 @@ import { DOCS_CSP, DOCS_PREFIX, securityHeadersPlugin } from './http/security-he
 import { resilienceEvents, vendorCallHooks, type Metrics } from './metrics.js'
 import { serializerCompiler } from './http/serializer.js'
 import { requestLogger } from './logger.js'
-import { ordersRoute } from './orders/route.js'
+import { ordersRoute } from './routes/orders.js'
 import { createOrdersService, type OrdersService } from './orders/service.js'
-import { createVendorClient, type VendorClient } from './vendor/client.js'
-import { createResilientVendor } from './vendor/resilient.js'
-import { meterVendorClient } from './vendor/metered.js'
+import { createVendorClient, type VendorClient } from './upstream/client.js'
+import { createResilientVendor } from './upstream/resilient.js'
+import { meterVendorClient } from './upstream/metered.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { VendorCallHooks } from './vendor/metered.js'
-import type { ResilienceEvents } from './vendor/resilient.js'
+import type { VendorCallHooks } from './upstream/metered.js'
+import type { ResilienceEvents } from './upstream/resilient.js'
 
 /** Breaker states as the vendor_breaker_state gauge reports them. */
 export const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const

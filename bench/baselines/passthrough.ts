@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import { Pool } from 'undici'
-import { encodePayload } from '../../src/vendor/signing.js'
+import { encodePayload } from '../../src/upstream/signing.js'
 
 // Baseline (a): the thin proxy someone would write by hand. It forwards GET /orders/:id to the
 // vendor and streams the vendor's body back: no validation, normalizing, caching or error mapping.

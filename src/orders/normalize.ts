@@ -1,4 +1,4 @@
-import type { VendorOrder, VendorRecord } from '../vendor/schemas.js'
+import type { VendorOrder, VendorRecord } from '../upstream/schemas.js'
 import { AppError } from '../errors.js'
 import { ITEM_STATUSES, ORDER_STATUSES, type Item, type ItemStatus, type Order, type OrderStatus } from './schema.js'
 

@@ -1,6 +1,6 @@
 import type { ResilienceConfig } from '../config.js'
-import type { VendorLog } from '../vendor/client.js'
-import type { VendorOrder } from '../vendor/schemas.js'
+import type { VendorLog } from '../upstream/client.js'
+import type { VendorOrder } from '../upstream/schemas.js'
 import { createOrderCache, orderAnswer, type CacheOutcome, type Served } from './cache.js'
 import { normalizeOrder } from './normalize.js'
 import { createUnknownValueLog } from './unknown-values.js'

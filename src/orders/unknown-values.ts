@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
-import type { VendorLog } from '../vendor/client.js'
-import { forLog } from '../vendor/log-value.js'
+import type { VendorLog } from '../upstream/client.js'
+import { forLog } from '../upstream/log-value.js'
 
 export interface UnknownValueLogOptions {
   now: () => number

@@ -1,4 +1,4 @@
-import { signParams, type Params } from '../vendor/signing.js'
+import { signParams, type Params } from '../upstream/signing.js'
 
 /** Standard alphabet with padding, as the vendor requires; URL-safe or unpadded input is refused. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/

@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { MACHINE, ORDER } from '../../src/simulator/scenarios.js'
-import { encodePayload, signParams } from '../../src/vendor/signing.js'
+import { encodePayload, signParams } from '../../src/upstream/signing.js'
 import { envelopeOf, HEADERS, queryOrder, signedBody, TIMESTAMP } from './fixtures/vendor.js'
 import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 

@@ -1,7 +1,7 @@
 import { mock } from 'node:test'
 import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors.js'
-import { createBreaker, type BreakerState } from '../../src/vendor/breaker.js'
+import { createBreaker, type BreakerState } from '../../src/upstream/breaker.js'
 import { buildTestApp, json, startUpstream } from '../helper.js'
 
 const BREAKER_ON = { BREAKER_MIN_CALLS: '4', BREAKER_THRESHOLD_PERCENT: '50', BREAKER_COOLDOWN_MS: '10000', BREAKER_WINDOW_MS: '10000' }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { errorForVendorCode, MACHINE_OFFLINE_RETRY_AFTER_S } from '../../src/vendor/codes.js'
+import { errorForVendorCode, MACHINE_OFFLINE_RETRY_AFTER_S } from '../../src/upstream/codes.js'
 
 // design.md's error table, row by row.
 const TABLE: Array<[number[], string, number]> = [

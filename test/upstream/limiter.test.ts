@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createLimiter } from '../../src/vendor/limiter.js'
+import { createLimiter } from '../../src/upstream/limiter.js'
 import { answerOrder, buildTestApp, startUpstream } from '../helper.js'
 
 const flush = () => new Promise((resolve) => setImmediate(resolve))

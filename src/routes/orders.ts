@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { ProblemSchema } from '../http/problem.js'
 import { z } from 'zod'
-import type { Served } from './cache.js'
-import { CachedError } from './cached-error.js'
-import { matchesIfNoneMatch, setCacheHeaders } from './http-cache.js'
-import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from './schema.js'
+import type { Served } from '../orders/cache.js'
+import { CachedError } from '../orders/cached-error.js'
+import { matchesIfNoneMatch, setCacheHeaders } from '../orders/http-cache.js'
+import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
 
 const problem = (description: string) => ProblemSchema.meta({ description })
 

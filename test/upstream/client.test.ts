@@ -3,9 +3,9 @@ import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors.js'
-import { createVendorClient, type VendorClientOptions } from '../../src/vendor/client.js'
-import { MAX_ORDER_LINES } from '../../src/vendor/schemas.js'
-import { signParams } from '../../src/vendor/signing.js'
+import { createVendorClient, type VendorClientOptions } from '../../src/upstream/client.js'
+import { MAX_ORDER_LINES } from '../../src/upstream/schemas.js'
+import { signParams } from '../../src/upstream/signing.js'
 import { json, startUpstream, TEST_CREDENTIALS } from '../helper.js'
 
 function client (t: Test, baseUrl: string, overrides: Partial<VendorClientOptions> = {}) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { canonicalString, encodePayload, signParams } from '../../src/vendor/signing.js'
+import { canonicalString, encodePayload, signParams } from '../../src/upstream/signing.js'
 
 // The vector from the vendor's Go library test, nested object included.
 const GO_VECTOR = {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { AppError } from '../../src/errors.js'
-import type { VendorClient } from '../../src/vendor/client.js'
-import { meterVendorClient, type VendorCallEvent } from '../../src/vendor/metered.js'
+import type { VendorClient } from '../../src/upstream/client.js'
+import { meterVendorClient, type VendorCallEvent } from '../../src/upstream/metered.js'
 
 t.test('every call is reported once: started, then its outcome, vendor code and duration', async (t) => {
   const events: Array<VendorCallEvent | 'start'> = []

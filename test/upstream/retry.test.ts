@@ -1,7 +1,7 @@
 import t from 'tap'
 import { AppError } from '../../src/errors.js'
-import { createRetryBudget, isRetryable, withRetries } from '../../src/vendor/retry.js'
-import { signParams } from '../../src/vendor/signing.js'
+import { createRetryBudget, isRetryable, withRetries } from '../../src/upstream/retry.js'
+import { signParams } from '../../src/upstream/signing.js'
 import { buildTestApp, json, startUpstream, TEST_CREDENTIALS } from '../helper.js'
 
 const RETRIES_ON = { VENDOR_MAX_RETRIES: '2', VENDOR_RETRY_BASE_MS: '5' }

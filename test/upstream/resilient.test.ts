@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors.js'
-import type { VendorClient } from '../../src/vendor/client.js'
-import { createResilientVendor, type ResilientVendorOptions } from '../../src/vendor/resilient.js'
-import type { VendorOrder } from '../../src/vendor/schemas.js'
+import type { VendorClient } from '../../src/upstream/client.js'
+import { createResilientVendor, type ResilientVendorOptions } from '../../src/upstream/resilient.js'
+import type { VendorOrder } from '../../src/upstream/schemas.js'
 
 const POLICIES = {
   retry: { maxRetries: 0, baseDelayMs: 50, budgetRatio: 1, budgetFloor: 100 },
