@@ -26,34 +26,54 @@ export interface AppErrorOptions {
   cause?: unknown
 }
 
-interface ErrorKind {
+/** Everything the code decides about one kind of error, so that each decision is made here once. */
+export interface ErrorKind {
   status: number
   title: string
+  /** the level a vendor call that ended in it is logged at: a human must act now, worth a look, business as usual */
+  logLevel: 'error' | 'warn' | 'info'
+  /** counts against the circuit breaker: the vendor failed, rather than answered */
+  breaker: boolean
+  /** may be tried again when the vendor had not started answering (gateways answering 502/503/504 with garbage count as not answering) */
+  retry: boolean
+  /** a cached order may be served instead (stale-if-error): the vendor failed, not the order */
+  staleIfError: boolean
+  /** cached like this, when caching is on: `notFound` for CACHE_NOT_FOUND_MS, `terminal` for CACHE_TERMINAL_MS; absent: never cached */
+  cache?: 'notFound' | 'terminal'
 }
+
+const caller = (status: number, title: string): ErrorKind =>
+  ({ status, title, logLevel: 'info', breaker: false, retry: false, staleIfError: false })
+const answer = (status: number, title: string, extra: Partial<ErrorKind> = {}): ErrorKind =>
+  ({ status, title, logLevel: 'info', breaker: false, retry: false, staleIfError: false, ...extra })
+const fault = (status: number, title: string, extra: Partial<ErrorKind> = {}): ErrorKind =>
+  ({ status, title, logLevel: 'warn', breaker: true, retry: false, staleIfError: true, ...extra })
 
 export const ERROR_KINDS = {
   // the caller's request
-  INVALID_REQUEST: { status: 400, title: 'Invalid request' },
-  NOT_FOUND: { status: 404, title: 'Not found' },
-  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
-  UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
-  RATE_LIMITED: { status: 429, title: 'Too many requests' },
-  // what the vendor said about the order or machine
-  ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
-  MACHINE_NOT_FOUND: { status: 404, title: 'Machine not found' },
-  ORDER_EXPIRED: { status: 410, title: 'Order expired' },
-  ORDER_STATE_INVALID: { status: 409, title: 'Order state invalid' },
-  MACHINE_NOT_OPERATING: { status: 409, title: 'Machine not operating' },
-  MACHINE_OFFLINE: { status: 503, title: 'Machine offline' },
-  // the vendor refused us, failed, or could not be reached
-  UPSTREAM_REJECTED: { status: 502, title: 'Upstream rejected the request' },
-  UPSTREAM_ERROR: { status: 502, title: 'Upstream error' },
-  UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream sent a bad response' },
-  UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream unreachable' },
-  UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
-  // this service
-  UNAVAILABLE: { status: 503, title: 'Service unavailable' },
-  INTERNAL: { status: 500, title: 'Internal error' }
+  INVALID_REQUEST: caller(400, 'Invalid request'),
+  NOT_FOUND: caller(404, 'Not found'),
+  METHOD_NOT_ALLOWED: caller(405, 'Method not allowed'),
+  UNAUTHORIZED: caller(401, 'Unauthorized'),
+  RATE_LIMITED: caller(429, 'Too many requests'),
+  // what the vendor said about the order or machine: answers, never retried, never a breaker failure
+  ORDER_NOT_FOUND: answer(404, 'Order not found', { cache: 'notFound' }),
+  MACHINE_NOT_FOUND: answer(404, 'Machine not found', { cache: 'notFound' }),
+  ORDER_EXPIRED: answer(410, 'Order expired', { cache: 'terminal' }),
+  ORDER_STATE_INVALID: answer(409, 'Order state invalid'),
+  MACHINE_NOT_OPERATING: answer(409, 'Machine not operating'),
+  // asked again every time: a machine comes back online at any moment
+  MACHINE_OFFLINE: answer(503, 'Machine offline'),
+  // the vendor refused us: our credentials, signing or request are wrong, and a human must fix them
+  UPSTREAM_REJECTED: answer(502, 'Upstream rejected the request', { logLevel: 'error' }),
+  UPSTREAM_ERROR: answer(502, 'Upstream error', { logLevel: 'warn' }),
+  // the vendor failed or could not be reached
+  UPSTREAM_BAD_RESPONSE: fault(502, 'Upstream sent a bad response', { retry: true }),
+  UPSTREAM_UNREACHABLE: fault(502, 'Upstream unreachable', { retry: true }),
+  UPSTREAM_TIMEOUT: fault(504, 'Upstream timed out'),
+  // this service: out of capacity, or the breaker is open; the vendor was not called
+  UNAVAILABLE: fault(503, 'Service unavailable', { breaker: false }),
+  INTERNAL: answer(500, 'Internal error', { logLevel: 'error' })
 } as const satisfies Record<string, ErrorKind>
 
 export type ErrorCode = keyof typeof ERROR_KINDS
