@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { matchesIfNoneMatch } from '../../src/orders/http-cache.js'
+import { matchesIfNoneMatch } from '../../src/orders/representation.js'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { MACHINE, ORDER } from '../../src/simulator/scenarios.js'
