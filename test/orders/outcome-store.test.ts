@@ -3,7 +3,7 @@ import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { AppError } from '../../src/errors.js'
 import { buildTestApp, json, startUpstream } from '../helper.js'
-import { MiB, order, orderOf, setup } from './read-through-setup.js'
+import { MiB, order, orderOf, setup } from './fixtures/read-through.js'
 
 t.test('the entry limit is respected, least recently used out first', async (t) => {
   const { store, get, calls } = setup({ maxEntries: 3 })

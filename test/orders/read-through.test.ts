@@ -1,6 +1,6 @@
 import t from 'tap'
 import { AppError } from '../../src/errors.js'
-import { order, orderOf, setup } from './read-through-setup.js'
+import { order, orderOf, setup } from './fixtures/read-through.js'
 
 t.test('a changing order is fresh for CACHE_FRESH_MS, then fetched again', async (t) => {
   const { get, calls, tick } = setup()
