@@ -112,7 +112,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     // whoever creates the pool closes it; an injected client belongs to whoever made it
     if (deps.vendorClient === undefined) await client.close()
   })
-  app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache, onServed: deps.metrics && ((outcome) => deps.metrics!.cacheEvents.inc({ result: outcome })) }))
+  app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache, onServed: deps.metrics && ((result) => deps.metrics!.cacheEvents.inc({ result })) }))
 
   // a callback hook: an async one costs a promise and a microtask hop on every request
   app.addHook('onRequest', (request, reply, done) => { reply.header(REQUEST_ID_HEADER, request.id); done() })

@@ -3,7 +3,7 @@ import type { FastifySerializerCompiler } from 'fastify/types/schema.js'
 import { serializerCompiler as zodSerializerCompiler } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 
-type ResponseSchema = Parameters<typeof zodSerializerCompiler>[0]['schema']
+type ZodRoute = Parameters<typeof zodSerializerCompiler>[0]
 
 /**
  * Response serializers compiled once per route and status, from the route's zod schema through
@@ -11,17 +11,19 @@ type ResponseSchema = Parameters<typeof zodSerializerCompiler>[0]['schema']
  * serializer re-validated every answer with zod's encode, a sixth of the CPU of an uncached
  * request under load; the values are the normalizer's job (and its tests'), and a missing field
  * still fails the answer. A schema JSON Schema cannot express keeps the zod serializer.
+ * Typed for any schema, as Fastify hands it whatever a route declares (a route-level compiler too).
  */
-export const serializerCompiler: FastifySerializerCompiler<ResponseSchema> = (route) => {
+export const serializerCompiler: FastifySerializerCompiler<unknown> = (route) => {
   if (route.schema instanceof z.ZodType) {
     try {
       return compileSerializer(route.schema)
     } catch { /* a transform or another type without a JSON Schema: zod serializes it */ }
   }
-  return zodSerializerCompiler(route)
+  // the zod compiler takes the rest, and refuses at start what is not a zod schema
+  return zodSerializerCompiler(route as ZodRoute)
 }
 
 /** fast-json-stringify for a zod schema's output; throws when JSON Schema cannot express the schema. */
-export function compileSerializer<T> (schema: z.ZodType<T>): (value: T) => string {
+function compileSerializer<T> (schema: z.ZodType<T>): (value: T) => string {
   return fastJson(z.toJSONSchema(schema, { io: 'output', target: 'draft-7', unrepresentable: 'throw' }) as fastJson.AnySchema)
 }

@@ -1,11 +1,15 @@
 import type { ResilienceConfig } from '../config.js'
 import type { VendorLog } from '../upstream/client.js'
 import type { VendorOrder } from '../upstream/schemas.js'
-import { createOrderCache, orderAnswer, type CacheOutcome, type Served } from './cache.js'
 import { normalizeOrder } from './normalize.js'
+import { createMemoryOutcomeStore, type OutcomeStore } from './outcome-store.js'
+import type { CacheResult, Served } from './outcome.js'
+import { createReadThrough } from './read-through.js'
+import type { Order } from './schema.js'
 import { createUnknownValueLog } from './unknown-values.js'
 
 export interface OrdersService {
+  /** the order, or a kept answer that there is none (no such order, expired), and how it was got; any other failure is thrown */
   getOrder: (id: number, machineNo: string, log: VendorLog) => Promise<Served>
 }
 
@@ -16,27 +20,31 @@ export interface OrdersVendor {
 export interface OrdersServiceOptions {
   vendor: OrdersVendor
   cache: ResilienceConfig['cache']
+  /** where outcomes are kept when the cache is on (default: this process's memory, within CACHE_MAX_ENTRIES and CACHE_MAX_BYTES) */
+  store?: OutcomeStore
   /** told where every served order came from (for metrics) */
-  onServed?: ((outcome: CacheOutcome) => void) | undefined
+  onServed?: ((result: CacheResult) => void) | undefined
   now?: () => number
 }
 
-export function createOrdersService ({ vendor, cache, onServed, now = Date.now }: OrdersServiceOptions): OrdersService {
+export function createOrdersService ({ vendor, cache, store, onServed, now = Date.now }: OrdersServiceOptions): OrdersService {
   const reportUnknown = createUnknownValueLog({ now })
-  const orderCache = cache.enabled ? createOrderCache({ ...cache, now }) : undefined
 
-  async function fetchOrder (id: number, machineNo: string, log: VendorLog) {
+  async function fetchOrder (id: number, machineNo: string, log: VendorLog): Promise<Order> {
     const data = await vendor.getOrder(id, machineNo, log)
     return normalizeOrder(data, id, (field, value) => { reportUnknown(log, field, value, id) })
   }
 
-  async function getOrder (id: number, machineNo: string, log: VendorLog): Promise<Served> {
-    const served = orderCache === undefined
-      ? { answer: orderAnswer(await fetchOrder(id, machineNo, log), now(), 0), outcome: 'bypass' as const }
-      : await orderCache.get(id, machineNo, (orderId, machine) => fetchOrder(orderId, machine, log))
-    onServed?.(served.outcome)
-    return served
-  }
+  const serve = cache.enabled
+    ? createReadThrough({ store: store ?? createMemoryOutcomeStore({ ...cache, now }), rules: cache, load: fetchOrder, now })
+    : async (id: number, machineNo: string, log: VendorLog): Promise<Served> =>
+      ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log), storedAt: now(), freshMs: 0 }, result: 'bypass' })
 
-  return { getOrder }
+  return {
+    async getOrder (id, machineNo, log) {
+      const served = await serve(id, machineNo, log)
+      if (served.outcome.kind === 'order') onServed?.(served.result)
+      return served
+    }
+  }
 }

@@ -1,15 +1,16 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { ProblemSchema } from '../http/problem.js'
+import { serializerCompiler } from '../http/serializer.js'
 import { z } from 'zod'
-import type { Served } from '../orders/cache.js'
-import { CachedError } from '../orders/cached-error.js'
-import { matchesIfNoneMatch, setCacheHeaders } from '../orders/http-cache.js'
+import { cacheControl, cacheStatus, matchesIfNoneMatch, orderBody, representationOf } from '../orders/representation.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
 
 const problem = (description: string) => ProblemSchema.meta({ description })
 
 export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
   app.get('/orders/:id', {
+    // an order is serialized once, by its representation; every other status as the app's serializers do
+    serializerCompiler: (route) => route.httpStatus === '200' ? orderBody : serializerCompiler(route),
     schema: {
       tags: ['orders'],
       operationId: 'getOrder',
@@ -35,19 +36,20 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
       }
     }
   }, async (request, reply) => {
-    let served: Served
-    try {
-      served = await app.orders.getOrder(request.params.id, request.query.machine, request.log)
-    } catch (error) {
-      // the error handler answers it; a cached one says how fresh it is, as an order does
-      if (error instanceof CachedError) setCacheHeaders(reply, error, Date.now())
-      throw error
+    const served = await app.orders.getOrder(request.params.id, request.query.machine, request.log)
+    const { outcome } = served
+    const now = Date.now()
+    reply.header('cache-control', cacheControl(outcome, now)).header('cache-status', cacheStatus(served, now))
+    // a kept problem (no such order, expired): the error handler answers it, with the headers that say how fresh it is
+    if (outcome.kind === 'error') throw outcome.error
+    const { etag } = representationOf(outcome.order)
+    reply.header('etag', etag)
+    if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {
+      // returning nothing sends no body at all, where a null payload would be serialized to the text "null"
+      reply.code(304)
+      return
     }
-    setCacheHeaders(reply, served, Date.now()).header('etag', served.answer.etag)
-    // no payload at all: null would be serialized to the text "null"
-    if (matchesIfNoneMatch(request.headers['if-none-match'], served.answer.etag)) return reply.code(304).send(undefined as never)
-    // The Order was validated and serialized once when the vendor answered (orders/cache.ts); every
-    // poll after that sends the same JSON string, which Fastify passes through unserialized.
-    return reply.type('application/json; charset=utf-8').send(served.answer.body as never)
+    // the 200's serializer is the representation's: every poll of a kept order sends the same string
+    return reply.send(outcome.order)
   })
 }

@@ -1,5 +1,8 @@
 import t, { type Test } from 'tap'
-import { matchesIfNoneMatch } from '../../src/orders/http-cache.js'
+import { AppError } from '../../src/errors.js'
+import type { Outcome } from '../../src/orders/outcome.js'
+import { cacheControl, cacheStatus, matchesIfNoneMatch, orderBody, representationOf } from '../../src/orders/representation.js'
+import { ORDER_EXAMPLE, OrderSchema, type Order } from '../../src/orders/schema.js'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { MACHINE, ORDER } from '../../src/simulator/scenarios.js'
@@ -148,4 +151,44 @@ t.test('If-None-Match parsing', async (t) => {
   t.notOk(matchesIfNoneMatch(undefined, '"a"'))
   t.notOk(matchesIfNoneMatch('"ab"', '"a"'))
   t.notOk(matchesIfNoneMatch('a', '"a"'))
+})
+
+const EXAMPLE: Order = OrderSchema.parse(ORDER_EXAMPLE)
+
+t.test('an order is written exactly as zod would write it, once per order object', async (t) => {
+  const order = structuredClone(EXAMPLE)
+  const first = representationOf(order)
+  t.equal(first.body, JSON.stringify(OrderSchema.encode(order)))
+  t.equal(representationOf(order), first, 'asked again, the same body and ETag: nothing serialized or hashed twice')
+  t.equal(orderBody(order), first.body, 'the route\'s 200 serializer sends that body')
+  const unpaid: Order = { ...EXAMPLE, status: 'NOTPAY', items: [{ ...EXAMPLE.items[0]!, status: null }] }
+  t.equal(orderBody(unpaid), JSON.stringify(OrderSchema.encode(unpaid)))
+})
+
+t.test('only the documented fields leave the service, and none of them may be missing', async (t) => {
+  t.notMatch(orderBody({ ...EXAMPLE, appSecret: 'leaked' } as Order), 'leaked')
+  const { tradeId: _missing, ...incomplete } = EXAMPLE
+  t.throws(() => orderBody(incomplete as Order))
+})
+
+t.test('the ETag is strong and a function of the body', async (t) => {
+  const { etag } = representationOf(structuredClone(EXAMPLE))
+  t.match(etag, /^"[A-Za-z0-9_-]{32}"$/)
+  t.equal(representationOf(structuredClone(EXAMPLE)).etag, etag, 'another object with the same order: the same tag')
+  t.not(representationOf({ ...EXAMPLE, amount: '3.01' }).etag, etag)
+})
+
+t.test('Cache-Control and Cache-Status, from the outcome\'s times and how the request got it', async (t) => {
+  const order: Outcome = { kind: 'order', order: EXAMPLE, storedAt: 10_000, freshMs: 5000 }
+  const kept: Outcome = { kind: 'error', error: new AppError('ORDER_NOT_FOUND'), storedAt: 10_000, freshMs: 2000 }
+  t.equal(cacheControl(order, 10_001), 'private, max-age=4', 'whole seconds left, rounded down')
+  t.equal(cacheControl(order, 15_000), 'private, max-age=0')
+  t.equal(cacheControl(order, 76_000), 'private, max-age=0', 'never negative')
+  t.equal(cacheControl(kept, 10_000), 'private, max-age=2', 'a kept problem says it too')
+  t.equal(cacheStatus({ outcome: order, result: 'hit' }, 10_000), 'vending-orders; hit; ttl=5')
+  t.equal(cacheStatus({ outcome: order, result: 'miss' }, 10_000), 'vending-orders; fwd=miss; stored; ttl=5')
+  t.equal(cacheStatus({ outcome: order, result: 'coalesced' }, 10_000), 'vending-orders; fwd=miss; collapsed; ttl=5')
+  t.equal(cacheStatus({ outcome: order, result: 'stale' }, 76_000), 'vending-orders; fwd=stale; detail=stale-if-error; ttl=-61', 'ttl goes negative once stale')
+  t.equal(cacheStatus({ outcome: { ...order, freshMs: 0 }, result: 'bypass' }, 10_000), 'vending-orders; fwd=bypass; ttl=0')
+  t.equal(cacheStatus({ outcome: kept, result: 'hit' }, 10_500), 'vending-orders; hit; ttl=1')
 })

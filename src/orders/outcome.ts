@@ -1,0 +1,54 @@
+import { ERROR_KINDS, isAppError, type AppError } from '../errors.js'
+import type { Order } from './schema.js'
+
+/**
+ * What one vendor call produced that is worth keeping: an order, or the vendor's answer that
+ * there is none (ERROR_KINDS' `cache`), with when it was stored and how long it stays fresh.
+ */
+export type Outcome = OrderOutcome | ErrorOutcome
+
+export interface OrderOutcome {
+  kind: 'order'
+  order: Order
+  storedAt: number
+  freshMs: number
+}
+
+export interface ErrorOutcome {
+  kind: 'error'
+  error: AppError
+  storedAt: number
+  freshMs: number
+}
+
+/** How a request got its outcome, in RFC 9211 Cache-Status terms; also the cache-events metric's `result`. */
+export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'bypass'
+
+/** An outcome as one request got it. */
+export interface Served {
+  outcome: Outcome
+  result: CacheResult
+}
+
+/** How long each kind of outcome stays fresh (CACHE_FRESH_MS, CACHE_TERMINAL_MS, CACHE_NOT_FOUND_MS). */
+export interface Freshness {
+  freshMs: number
+  terminalMs: number
+  notFoundMs: number
+}
+
+export function orderOutcome (order: Order, storedAt: number, freshness: Freshness): OrderOutcome {
+  return { kind: 'order', order, storedAt, freshMs: order.terminal ? freshness.terminalMs : freshness.freshMs }
+}
+
+/** The error as an outcome to keep, or undefined when the vendor must be asked again next time. */
+export function errorOutcome (error: unknown, storedAt: number, freshness: Freshness): ErrorOutcome | undefined {
+  if (!isAppError(error)) return undefined
+  const cache = ERROR_KINDS[error.code].cache
+  if (cache === undefined) return undefined
+  return { kind: 'error', error, storedAt, freshMs: cache === 'terminal' ? freshness.terminalMs : freshness.notFoundMs }
+}
+
+export function isFresh (outcome: Outcome, now: number): boolean {
+  return now - outcome.storedAt < outcome.freshMs
+}
