@@ -3,7 +3,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.js'
-import { boundedStore, type BoundedStoreOptions } from './rate-limit-store.js'
+import { boundedStore, type BoundedStoreOptions } from '../http/rate-limit-store.js'
 
 export interface RateLimitOptions extends BoundedStoreOptions {
   /** requests per client per window */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createPressureMonitor } from '../../src/http/pressure.js'
+import { createPressureMonitor } from '../../src/plugins/pressure.js'
 import { answerOrder, buildTestApp, json, startUpstream } from '../helper.js'
 
 t.test('under memory pressure orders get a 503 problem with Retry-After; health still answers', async (t) => {

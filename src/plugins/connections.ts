@@ -3,8 +3,8 @@ import type { Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import { AppError } from '../errors.js'
-import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js'
-import { REQUEST_ID_HEADER } from './request-id.js'
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.js'
+import { REQUEST_ID_HEADER } from '../http/request-id.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,6 +1,6 @@
 import fastify from 'fastify'
 import t from 'tap'
-import { healthRoutes } from '../../src/http/health.js'
+import { healthRoutes } from '../../src/plugins/health.js'
 
 t.test('live and ready answer 200 while running; ready turns 503 once shutdown starts', async (t) => {
   const app = fastify()

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import type { AppConfig } from '../../src/app.js'
 import type { AppError } from '../../src/errors.js'
 import { sendProblem } from '../../src/http/problem.js'
-import { clientAddress, peerAddress, rateLimitPlugin } from '../../src/http/rate-limit.js'
+import { clientAddress, peerAddress, rateLimitPlugin } from '../../src/plugins/rate-limit.js'
 import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
 
 const ORDER = '/orders/54?machine=16327129'

@@ -1,9 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Metrics } from '../metrics.js'
-
-/** The route label of answers no route gave: unknown paths, and URLs Fastify could not route. */
-export const UNMATCHED_ROUTE = 'unmatched'
+import { UNMATCHED_ROUTE, type Metrics } from '../metrics.js'
 
 /**
  * Times every answer by route pattern (`/orders/:id`), never by raw URL, so random paths cannot
