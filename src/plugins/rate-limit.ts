@@ -54,4 +54,5 @@ export function clientAddress (ip: string): string {
   return ip.includes(':') ? normalizeIP(ip) : ip.toLowerCase()
 }
 
-export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit-guard' })
+// auth's onRequest hook sets request.apiKeyId (or authFailure) before the limiter's route hook reads it
+export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit', dependencies: ['auth'], decorators: { request: ['apiKeyId'] } })
