@@ -35,6 +35,7 @@ export interface MetricsOptions {
   defaultMetrics?: boolean
 }
 
+/** Every Prometheus series of the service; plugins/request-metrics.ts and the vendor hooks below feed them, metrics-server.ts serves them. */
 export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): Metrics {
   const registry = new Registry()
   if (defaultMetrics) collectDefaultMetrics({ register: registry })
