@@ -8,6 +8,9 @@ export const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const
 /** Where a served order came from (see orders/cache.ts). */
 export const CACHE_RESULTS = ['hit', 'miss', 'coalesced', 'stale', 'bypass'] as const
 
+/** The route label of answers no route gave: unknown paths, and URLs Fastify could not route. */
+export const UNMATCHED_ROUTE = 'unmatched'
+
 /** The statuses http_parser_refusals_total counts (see http/framework-errors.ts). */
 const PARSER_REFUSAL_STATUSES = ['400', '408', '413', '431'] as const
 
@@ -32,6 +35,7 @@ export interface MetricsOptions {
   defaultMetrics?: boolean
 }
 
+/** Every Prometheus series of the service; plugins/request-metrics.ts and the vendor hooks below feed them, metrics-server.ts serves them. */
 export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): Metrics {
   const registry = new Registry()
   if (defaultMetrics) collectDefaultMetrics({ register: registry })

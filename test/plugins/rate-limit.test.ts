@@ -1,9 +1,9 @@
 import fastify, { type FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
 import type { AppConfig } from '../../src/app.js'
-import type { AppError } from '../../src/errors.js'
-import { sendProblem } from '../../src/http/problem.js'
-import { clientAddress, peerAddress, rateLimitPlugin } from '../../src/http/rate-limit.js'
+import { authPlugin } from '../../src/plugins/auth.js'
+import { problemsPlugin } from '../../src/plugins/problems.js'
+import { clientAddress, peerAddress, rateLimitPlugin } from '../../src/plugins/rate-limit.js'
 import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
 
 const ORDER = '/orders/54?machine=16327129'
@@ -44,7 +44,8 @@ t.test('the limit+1-th request gets a 429 problem with Retry-After and the rate-
 t.test('the window ends: requests are allowed again (on a fake clock)', async (t) => {
   let now = 5_000
   const app = fastify()
-  app.setErrorHandler((error, _request, reply) => sendProblem(reply, error as AppError))
+  await app.register(problemsPlugin)
+  await app.register(authPlugin, { keys: [] })
   await app.register(rateLimitPlugin, { max: 1, windowMs: 1000, now: () => now })
   app.get('/limited', async () => 'ok')
   t.teardown(() => app.close())
@@ -61,6 +62,16 @@ t.test('the window ends: requests are allowed again (on a fake clock)', async (t
   t.equal(again.statusCode, 200)
   t.equal(again.headers['x-ratelimit-remaining'], '0')
   t.equal(again.headers['x-ratelimit-reset'], '1', 'a new window of its own')
+})
+
+t.test('the rate limit counts by what auth found: without auth before it, it does not start', async (t) => {
+  const bare = fastify()
+  t.teardown(() => bare.close())
+  await t.rejects(async () => { await bare.register(rateLimitPlugin, { max: 1, windowMs: 1000 }) }, /apiKeyId/)
+  const decoratedByHand = fastify()
+  t.teardown(() => decoratedByHand.close())
+  decoratedByHand.decorateRequest('apiKeyId', undefined)
+  await t.rejects(async () => { await decoratedByHand.register(rateLimitPlugin, { max: 1, windowMs: 1000 }) }, /auth/, 'auth\'s hook sets it')
 })
 
 t.test('with keys on, every key has its own budget, wherever its requests come from', async (t) => {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import { AppError } from '../errors.js'
-import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js'
-import { REQUEST_ID_HEADER } from './request-id.js'
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.js'
+import { REQUEST_ID_HEADER } from '../http/request-id.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -94,3 +95,10 @@ function refuse (socket: Socket, detail: string): void {
     body
   ].join('\r\n'))
 }
+
+/** Guards the app's server; server.ts calls `app.connections.closeIdle()` at shutdown. */
+const connections: FastifyPluginAsync<{ maxConnections: number }> = async (app, { maxConnections }) => {
+  app.decorate('connections', guardConnections(app.server, maxConnections, app.log))
+}
+
+export const connectionsPlugin = fp(connections, { name: 'connections' })

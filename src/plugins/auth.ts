@@ -82,4 +82,4 @@ const apiKeyAuth: FastifyPluginAsync<ApiKeyAuthOptions> = async (app, { keys }) 
   })
 }
 
-export const apiKeyAuthPlugin = fp(apiKeyAuth, { name: 'api-key-auth' })
+export const authPlugin = fp(apiKeyAuth, { name: 'auth' })

@@ -89,7 +89,7 @@ t.test('auth on: docs, health and unknown routes need no key', async (t) => {
 
 t.test('keys are compared with timingSafeEqual over SHA-256 digests, against every key, with no early exit', async (t) => {
   const calls: Array<[number, number]> = []
-  const { createKeyMatcher } = await t.mockImport<typeof import('../../src/http/auth.js')>('../../src/http/auth.js', {
+  const { createKeyMatcher } = await t.mockImport<typeof import('../../src/plugins/auth.js')>('../../src/plugins/auth.js', {
     'node:crypto': {
       ...crypto,
       timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createPressureMonitor } from '../../src/http/pressure.js'
+import { createPressureMonitor } from '../../src/plugins/pressure.js'
 import { answerOrder, buildTestApp, json, startUpstream } from '../helper.js'
 
 t.test('under memory pressure orders get a 503 problem with Retry-After; health still answers', async (t) => {
@@ -15,6 +15,7 @@ t.test('under memory pressure orders get a 503 problem with Retry-After; health 
   t.match(res.json(), { code: 'UNAVAILABLE', status: 503 })
   t.equal(res.headers['retry-after'], '5')
   t.equal(upstream.requests.length, 0, 'the vendor was spared')
+  t.equal((await app.inject({ url: '/docs/json' })).statusCode, 503, 'the docs are shed too')
   t.equal((await app.inject({ url: '/health/live' })).statusCode, 200)
   const ready = await app.inject({ url: '/health/ready' })
   t.equal(ready.statusCode, 503, 'readiness says so, so balancers send less')

@@ -3,7 +3,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.js'
-import { boundedStore, type BoundedStoreOptions } from './rate-limit-store.js'
+import { boundedStore, type BoundedStoreOptions } from '../http/rate-limit-store.js'
 
 export interface RateLimitOptions extends BoundedStoreOptions {
   /** requests per client per window */
@@ -54,4 +54,5 @@ export function clientAddress (ip: string): string {
   return ip.includes(':') ? normalizeIP(ip) : ip.toLowerCase()
 }
 
-export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit-guard' })
+// auth's onRequest hook sets request.apiKeyId (or authFailure) before the limiter's route hook reads it
+export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit', dependencies: ['auth'], decorators: { request: ['apiKeyId'] } })

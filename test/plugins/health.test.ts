@@ -1,10 +1,13 @@
 import fastify from 'fastify'
 import t from 'tap'
-import { healthRoutes } from '../../src/http/health.js'
+import { drainingPlugin } from '../../src/plugins/draining.js'
+import { healthPlugin } from '../../src/plugins/health.js'
 
 t.test('live and ready answer 200 while running; ready turns 503 once shutdown starts', async (t) => {
   const app = fastify()
-  await app.register(healthRoutes)
+  app.decorate('isUnderPressure', () => false)
+  await app.register(drainingPlugin)
+  await app.register(healthPlugin)
   t.teardown(() => app.close())
   t.same((await app.inject({ url: '/health/live' })).json(), { status: 'ok' })
   t.same((await app.inject({ url: '/health/ready' })).json(), { status: 'ok' })
@@ -21,7 +24,8 @@ t.test('ready answers 503 overloaded while the process sheds load; live stays 20
   const app = fastify()
   let underPressure = true
   app.decorate('isUnderPressure', () => underPressure)
-  await app.register(healthRoutes)
+  await app.register(drainingPlugin)
+  await app.register(healthPlugin)
   t.teardown(() => app.close())
   const ready = await app.inject({ url: '/health/ready' })
   t.equal(ready.statusCode, 503)
@@ -31,10 +35,7 @@ t.test('ready answers 503 overloaded while the process sheds load; live stays 20
   t.equal((await app.inject({ url: '/health/ready' })).statusCode, 200, 'ready again once the pressure is gone')
 })
 
-t.test('closing the app marks it not ready', async (t) => {
+t.test('health says what it reads: without readiness or the pressure reading it does not start', async (t) => {
   const app = fastify()
-  await app.register(healthRoutes)
-  await app.ready()
-  await app.close()
-  t.equal(app.readiness.ready, false)
+  await t.rejects(async () => { await app.register(healthPlugin) }, /readiness/)
 })

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import type { LimitsConfig } from '../config.js'
 import { AppError } from '../errors.js'
 
@@ -66,8 +67,9 @@ export function createPressureMonitor (limits: PressureLimits, readRss: () => nu
 /**
  * Sheds requests while the event loop lags or memory runs high, answering our 503 problem.
  * Health probes pass: an overloaded process is still alive, and readiness says it is overloaded.
+ * Its hook runs after those of problems, security headers and CORS, so a 503 carries their headers.
  */
-export async function registerPressure (app: FastifyInstance, limits: PressureLimits): Promise<void> {
+const pressure: FastifyPluginAsync<PressureLimits> = async (app, limits) => {
   if (limits.maxEventLoopDelayMs === 0 && limits.maxRssBytes === 0) {
     app.decorate('isUnderPressure', () => false)
     return
@@ -96,3 +98,5 @@ export async function registerPressure (app: FastifyInstance, limits: PressureLi
     done(new AppError('UNAVAILABLE', { detail: 'The service is overloaded; try again shortly.', retryAfter: OVERLOADED_RETRY_AFTER_S }))
   })
 }
+
+export const pressurePlugin = fp(pressure, { name: 'pressure', dependencies: ['problems', 'security-headers', 'cors'] })

@@ -36,4 +36,4 @@ const corsPolicy: FastifyPluginAsync<CorsPolicyOptions> = async (app, { origins,
   })
 }
 
-export const corsPlugin = fp(corsPolicy, { name: 'cors-policy' })
+export const corsPlugin = fp(corsPolicy, { name: 'cors' })

@@ -1,16 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Metrics } from '../metrics.js'
-
-/** The route label of answers no route gave: unknown paths, and URLs Fastify could not route. */
-export const UNMATCHED_ROUTE = 'unmatched'
+import { UNMATCHED_ROUTE, type Metrics } from '../metrics.js'
 
 /**
  * Times every answer by route pattern (`/orders/:id`), never by raw URL, so random paths cannot
  * create series: anything no route matched is `unmatched`. Answers given before routing skip
- * this hook; framework-errors.ts times them.
+ * this hook; http/framework-errors.ts times them.
  */
-const httpMetrics: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
+const requestMetrics: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
   // a callback hook: an async one costs a promise on every answer
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.is404 ? UNMATCHED_ROUTE : request.routeOptions.url ?? UNMATCHED_ROUTE
@@ -19,4 +16,4 @@ const httpMetrics: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metr
   })
 }
 
-export const httpMetricsPlugin = fp(httpMetrics, { name: 'http-metrics' })
+export const requestMetricsPlugin = fp(requestMetrics, { name: 'request-metrics' })
