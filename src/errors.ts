@@ -74,7 +74,9 @@ export const ERROR_KINDS = {
   UPSTREAM_BAD_RESPONSE: fault(502, 'Upstream sent a bad response', { retry: 'gatewayAnswer' }),
   UPSTREAM_UNREACHABLE: fault(502, 'Upstream unreachable', { retry: 'beforeAnswer' }),
   UPSTREAM_TIMEOUT: fault(504, 'Upstream timed out'),
-  // this service: out of capacity, or the breaker is open; the vendor was not called
+  // this service, and the vendor was not called: every vendor-call slot stayed taken (the limiter)...
+  UPSTREAM_BUSY: fault(503, 'Too many vendor calls in progress', { breaker: false }),
+  // ...or it is out of capacity, the breaker is open, or the caller went away
   UNAVAILABLE: fault(503, 'Service unavailable', { breaker: false }),
   INTERNAL: answer(500, 'Internal error', { logLevel: 'error' })
 } as const satisfies Record<string, ErrorKind>
