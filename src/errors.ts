@@ -21,7 +21,7 @@ export interface AppErrorOptions {
   /** overrides the kind's status and title: Fastify's own 4xx errors (413, 415, ...) keep theirs */
   status?: number
   title?: string
-  /** the vendor's HTTP status when its answer had started: tells a failure before any response (safe to retry) from one after */
+  /** the HTTP status of the answer to a vendor call, once one had started (the vendor's, or a gateway's in its place) */
   upstreamStatus?: number
   cause?: unknown
 }
