@@ -68,7 +68,9 @@ export function createTransport (options: TransportOptions): Transport {
       status = response.statusCode
       const contentLength = response.headers['content-length']
       if (typeof contentLength === 'string' && Number(contentLength) > maxBodyBytes) throw refuseUnread(response.body, maxBodyBytes, status)
-      return { status, contentType: response.headers['content-type'], text: await response.body.text() }
+      // bytes, not text(): text() drops a leading byte-order mark, and a body starting with one is not the vendor's envelope
+      const bytes = await response.body.bytes()
+      return { status, contentType: response.headers['content-type'], text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') }
     } catch (error) {
       throw toAppError(error, { timedOut, cancelled: callOptions.signal?.aborted === true, timeoutMs, maxBodyBytes, status })
     } finally {

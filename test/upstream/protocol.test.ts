@@ -132,7 +132,8 @@ t.test('bodies that are not the envelope or not an order are UPSTREAM_BAD_RESPON
     [200, JSON_TYPE, '{"code":0,"data":42}'],
     [200, JSON_TYPE, '{"code":0,"data":{"order_id":99}}'],
     [200, 'text/html', '<html><body>{"code":0,"data":{"order_id":5}}</body></html>'],
-    [200, 'text/html', '{"code":0,"data":{"order_id":5}}']
+    [200, 'text/html', '{"code":0,"data":{"order_id":5}}'],
+    [200, JSON_TYPE, '\uFEFF{"code":0,"data":{"order_id":5}}']
   ]
   for (const [status, type, body] of bodies) {
     const error = failure(status, type, body)

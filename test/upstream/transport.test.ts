@@ -23,9 +23,16 @@ async function failure (promise: Promise<unknown>): Promise<AppError> {
   throw new Error('expected the call to fail')
 }
 
-t.test('an answer is read in full, whatever its status, with its content-type', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => json(res, 401, { code: 10014 }))
-  t.same(await transport(t, upstream.url).post(), { status: 401, contentType: 'application/json', text: '{"code":10014}' })
+t.test('an answer is read in full, whatever its status, with its content-type, as sent', async (t) => {
+  let withMark = false
+  const upstream = await startUpstream(t, (_req, res) => {
+    if (withMark) res.end('\uFEFF{"code":0}')
+    else json(res, 401, { code: 10014 })
+    withMark = true
+  })
+  const vendor = transport(t, upstream.url)
+  t.same(await vendor.post(), { status: 401, contentType: 'application/json', text: '{"code":10014}' })
+  t.equal((await vendor.post()).text, '\uFEFF{"code":0}', 'a byte-order mark is kept: the protocol refuses it as not JSON')
 })
 
 t.test('a body over the cap is refused, declared or streamed', async (t) => {
