@@ -21,7 +21,7 @@ export interface AppErrorOptions {
   /** overrides the kind's status and title: Fastify's own 4xx errors (413, 415, ...) keep theirs */
   status?: number
   title?: string
-  /** the vendor's HTTP status when its answer had started: tells a failure before any response (safe to retry) from one after */
+  /** the HTTP status of the answer to a vendor call, once one had started (the vendor's, or a gateway's in its place) */
   upstreamStatus?: number
   cause?: unknown
 }
@@ -34,8 +34,11 @@ export interface ErrorKind {
   logLevel: 'error' | 'warn' | 'info'
   /** counts against the circuit breaker: the vendor failed, rather than answered */
   breaker: boolean
-  /** may be tried again when the vendor had not started answering (gateways answering 502/503/504 with garbage count as not answering) */
-  retry: boolean
+  /**
+   * when a vendor call that ended in it may be tried again: `beforeAnswer` when no answer had
+   * started, `gatewayAnswer` when a gateway answered 502/503/504 in the vendor's place; false never
+   */
+  retry: false | 'beforeAnswer' | 'gatewayAnswer'
   /** a cached order may be served instead (stale-if-error): the vendor failed, not the order */
   staleIfError: boolean
   /** cached like this, when caching is on: `notFound` for CACHE_NOT_FOUND_MS, `terminal` for CACHE_TERMINAL_MS; absent: never cached */
@@ -68,10 +71,12 @@ export const ERROR_KINDS = {
   UPSTREAM_REJECTED: answer(502, 'Upstream rejected the request', { logLevel: 'error' }),
   UPSTREAM_ERROR: answer(502, 'Upstream error', { logLevel: 'warn' }),
   // the vendor failed or could not be reached
-  UPSTREAM_BAD_RESPONSE: fault(502, 'Upstream sent a bad response', { retry: true }),
-  UPSTREAM_UNREACHABLE: fault(502, 'Upstream unreachable', { retry: true }),
+  UPSTREAM_BAD_RESPONSE: fault(502, 'Upstream sent a bad response', { retry: 'gatewayAnswer' }),
+  UPSTREAM_UNREACHABLE: fault(502, 'Upstream unreachable', { retry: 'beforeAnswer' }),
   UPSTREAM_TIMEOUT: fault(504, 'Upstream timed out'),
-  // this service: out of capacity, or the breaker is open; the vendor was not called
+  // this service, and the vendor was not called: every vendor-call slot stayed taken (the limiter)...
+  UPSTREAM_BUSY: fault(503, 'Too many vendor calls in progress', { breaker: false }),
+  // ...or it is out of capacity, the breaker is open, or the caller went away
   UNAVAILABLE: fault(503, 'Service unavailable', { breaker: false }),
   INTERNAL: answer(500, 'Internal error', { logLevel: 'error' })
 } as const satisfies Record<string, ErrorKind>

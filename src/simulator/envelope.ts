@@ -1,16 +1,16 @@
 import { omitZero } from './omit-zero.js'
 
-/** The vendor's answer to every call. */
-export interface Envelope {
+/** The body of every simulator reply: the vendor's `{code, message, data}` envelope. */
+export interface ReplyEnvelope {
   code: number
   message: string
   data: object | null
 }
 
 /** What the simulator answers: HTTP status plus envelope. */
-export interface Answer {
+export interface Reply {
   httpStatus: number
-  body: Envelope
+  body: ReplyEnvelope
 }
 
 /** Messages as the vendor's code tables word them; the simulator only uses these codes. */
@@ -34,10 +34,10 @@ export const MESSAGES: Record<number, string> = {
 }
 
 /** Every data object goes through omitZero, as the vendor's protobuf serializer does. */
-export function envelope (code: number, data: object | null = {}, message = MESSAGES[code] ?? 'error'): Envelope {
+export function envelope (code: number, data: object | null = {}, message = MESSAGES[code] ?? 'error'): ReplyEnvelope {
   return { code, message, data: data === null ? null : omitZero(data) }
 }
 
-export function answer (httpStatus: number, code: number, data: object | null = {}, message?: string): Answer {
+export function answer (httpStatus: number, code: number, data: object | null = {}, message?: string): Reply {
   return { httpStatus, body: envelope(code, data, message) }
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { checkCredentials } from './auth.js'
 import type { SimulatorCredentials } from './credentials.js'
-import { answer, type Answer } from './envelope.js'
+import { answer, type Reply } from './envelope.js'
 import { readPayload } from './payload.js'
 import { orderDataAt, SCENARIO_MACHINES, SCENARIO_ORDERS } from './scenarios.js'
 
@@ -22,7 +22,7 @@ const ORDER_ID = /^[1-9]\d{0,18}$/
  * machine, order. Pure, so fault injection can also cut this very answer in half.
  * (The docs name no timestamp window, so any timestamp is accepted.)
  */
-export function answerOrderQuery (query: OrderQuery, credentials: SimulatorCredentials): Answer {
+export function answerOrderQuery (query: OrderQuery, credentials: SimulatorCredentials): Reply {
   const authCode = checkCredentials(query.headers, credentials)
   if (authCode !== 0) return answer(401, authCode, null)
 

@@ -38,11 +38,11 @@
 
 import { createHash } from 'node:crypto'
 
-export const ORDER_STATUSES = [
+export const DOCUMENTED_ORDER_STATUSES = [
   'SUCCESS', 'REFUND', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR', 'PICKUPCODE', 'NOTPAY', 'TESTPAY'
 ] as const
 
-export const RECORD_STATUSES = [
+export const DOCUMENTED_RECORD_STATUSES = [
   'WAITING_PICKED_UP', 'IS_PICKED_UP', 'IS_REFUND', 'IS_DELIVERING', 'IS_SUCCESS', 'IS_FAILED', 'IS_TIMEOUT'
 ] as const
 

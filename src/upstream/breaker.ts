@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum'
-import { AppError } from '../errors.js'
+import { AppError, ERROR_KINDS } from '../errors.js'
 
 export interface BreakerOptions {
   /** opens when more than this share of the calls in the window failed... */
@@ -20,9 +20,9 @@ export interface Breaker {
   shutdown: () => void
 }
 
-/** Only the vendor being unreachable, slow or garbled counts against it; its business codes are answers. */
+/** Only the vendor failing counts against it (src/errors.ts says which kinds); its business codes are answers. */
 function isVendorFault (error: unknown): boolean {
-  return error instanceof AppError && ['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_BAD_RESPONSE'].includes(error.code)
+  return error instanceof AppError && ERROR_KINDS[error.code].breaker
 }
 
 /**

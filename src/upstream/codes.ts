@@ -4,7 +4,7 @@ import { AppError, type ErrorCode } from '../errors.js'
  * Vendor code → our error. The vendor has published two code tables (5-digit codes on the
  * Open API pages, 4-digit ones in a later table) and both appear in answers, so both are here.
  */
-const CODE_TABLE: ReadonlyArray<[ErrorCode, readonly number[], string]> = [
+export const VENDOR_CODE_TABLE: ReadonlyArray<readonly [ErrorCode, readonly number[], string]> = [
   ['ORDER_NOT_FOUND', [80002, 4004], 'The vendor has no such order.'],
   ['MACHINE_NOT_FOUND', [30001, 30003, 6026, 6007], 'The vendor has no such machine for this merchant, or the order is not on it.'],
   ['ORDER_EXPIRED', [40005, 6042], 'The order expired before it was paid.'],
@@ -16,18 +16,19 @@ const CODE_TABLE: ReadonlyArray<[ErrorCode, readonly number[], string]> = [
 ]
 
 const BY_CODE = new Map<number, [ErrorCode, string]>(
-  CODE_TABLE.flatMap(([error, codes, detail]) => codes.map((code) => [code, [error, detail]] as const))
+  VENDOR_CODE_TABLE.flatMap(([error, codes, detail]) => codes.map((code) => [code, [error, detail]] as const))
 )
 
 /** Seconds an app should wait before asking again about an offline machine. */
 export const MACHINE_OFFLINE_RETRY_AFTER_S = 30
 
-/** Maps a non-zero vendor code to the error our caller sees; unknown codes are UPSTREAM_ERROR. */
-export function errorForVendorCode (vendorCode: number): AppError {
+/** Maps a non-zero vendor code (in an answer of HTTP `upstreamStatus`) to the error our caller sees; unknown codes are UPSTREAM_ERROR. */
+export function errorForVendorCode (vendorCode: number, upstreamStatus?: number): AppError {
   const [code, detail] = BY_CODE.get(vendorCode) ?? ['UPSTREAM_ERROR', `The vendor answered with an unexpected code ${vendorCode}.`]
   return new AppError(code, {
     detail,
     vendorCode,
+    upstreamStatus,
     retryAfter: code === 'MACHINE_OFFLINE' ? MACHINE_OFFLINE_RETRY_AFTER_S : undefined
   })
 }

@@ -20,7 +20,7 @@ export interface LimiterOptions {
 
 /**
  * A cap on concurrent vendor calls with a short bounded queue (p-queue): overflow is refused
- * at once with 503 UNAVAILABLE and Retry-After, never left to wait without bound. Time spent
+ * at once with 503 UPSTREAM_BUSY and Retry-After, never left to wait without bound. Time spent
  * waiting for a slot comes out of the request's deadline.
  */
 export function createLimiter ({ concurrency, maxQueue, now = Date.now }: LimiterOptions): Limiter {
@@ -38,7 +38,7 @@ export function createLimiter ({ concurrency, maxQueue, now = Date.now }: Limite
       // a free slot: no wait to bound, so no timer (one per call showed up in CPU and memory)
       if (queue.pending < concurrency) return await queue.add(() => start(call, deadlineAt))
       if (queue.size >= maxQueue) {
-        throw new AppError('UNAVAILABLE', { detail: 'Too many vendor calls are waiting; try again shortly.', retryAfter: 1 })
+        throw new AppError('UPSTREAM_BUSY', { detail: 'Too many vendor calls are waiting; try again shortly.', retryAfter: 1 })
       }
       // waiting for a slot: give up at the request's deadline
       const controller = new AbortController()
@@ -62,7 +62,7 @@ export function createLimiter ({ concurrency, maxQueue, now = Date.now }: Limite
 
 /** The vendor was never called: this service was out of capacity, not the vendor slow, hence 503 rather than 504. */
 function noSlotInTime (cause?: unknown): AppError {
-  return new AppError('UNAVAILABLE', {
+  return new AppError('UPSTREAM_BUSY', {
     detail: 'Too many vendor calls were in progress to start this one within VENDOR_TIMEOUT_MS; the vendor was not called. Try again shortly.',
     retryAfter: 1,
     cause

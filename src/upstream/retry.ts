@@ -1,15 +1,19 @@
 import { setTimeout as wait } from 'node:timers/promises'
-import { AppError } from '../errors.js'
+import { AppError, ERROR_KINDS } from '../errors.js'
+
+/** Gateways answer these in the vendor's place when it is down or slow; their page is not the vendor's answer. */
+const GATEWAY_STATUSES = [502, 503, 504]
 
 /**
- * Retries only what is safe and useful: a connection that failed before any answer, or a
- * gateway (502/503/504) answering with something that is not the vendor's envelope. A vendor
- * business code is an answer, and is never retried.
+ * Retries only what is safe and useful, as the error's kind says (src/errors.ts): a connection
+ * that failed before any answer, or a gateway answering with something that is not the vendor's
+ * envelope. Whether an answer had started is the transport's fact, carried as `upstreamStatus`.
  */
 export function isRetryable (error: unknown): boolean {
-  if (!(error instanceof AppError) || error.vendorCode !== undefined) return false
-  if (error.code === 'UPSTREAM_UNREACHABLE') return error.upstreamStatus === undefined
-  if (error.code === 'UPSTREAM_BAD_RESPONSE') return [502, 503, 504].includes(error.upstreamStatus ?? 0)
+  if (!(error instanceof AppError)) return false
+  const when = ERROR_KINDS[error.code].retry
+  if (when === 'beforeAnswer') return error.upstreamStatus === undefined
+  if (when === 'gatewayAnswer') return GATEWAY_STATUSES.includes(error.upstreamStatus ?? 0)
   return false
 }
 

@@ -63,7 +63,7 @@ export const VendorOrderSchema = z.object({
   pickup_code_id: vendorInt.optional()
 })
 
-const EnvelopeSchema = z.object({
+const VendorEnvelopeSchema = z.object({
   // protobuf leaves out code 0, so a missing code is success
   code: z.union([z.number().int(), z.string().regex(/^-?\d{1,9}$/).transform(Number)]).optional().default(0),
   message: z.string().optional(),
@@ -74,13 +74,13 @@ const EnvelopeSchema = z.object({
  * The vendor's `{code, message, data}` envelope, or null when the body is not one: a JSON
  * object carrying at least one of the three keys, each of the expected type.
  */
-export function parseEnvelope (body: unknown): Envelope | null {
+export function parseEnvelope (body: unknown): VendorEnvelope | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null
   if (!('code' in body || 'message' in body || 'data' in body)) return null
-  const result = EnvelopeSchema.safeParse(body)
+  const result = VendorEnvelopeSchema.safeParse(body)
   return result.success ? result.data : null
 }
 
 export type VendorRecord = z.infer<typeof VendorRecordSchema>
 export type VendorOrder = z.infer<typeof VendorOrderSchema>
-export type Envelope = z.infer<typeof EnvelopeSchema>
+export type VendorEnvelope = z.infer<typeof VendorEnvelopeSchema>

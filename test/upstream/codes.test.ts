@@ -24,3 +24,8 @@ for (const [vendorCodes, code, status] of TABLE) {
     }
   })
 }
+
+t.test('the error carries the HTTP status of the answer the code came in', async (t) => {
+  t.equal(errorForVendorCode(10014, 401).upstreamStatus, 401)
+  t.equal(errorForVendorCode(80002).upstreamStatus, undefined)
+})

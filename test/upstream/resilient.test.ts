@@ -49,7 +49,7 @@ t.test('a call that waited for a slot gets what is left of VENDOR_TIMEOUT_MS, no
   t.same(calls, [{ at: 0, timeoutMs: 2000 }, { at: 700, timeoutMs: 1300 }])
 })
 
-t.test('a slot that frees after the deadline: 503 UNAVAILABLE, and the vendor is not called', async (t) => {
+t.test('a slot that frees after the deadline: 503 UPSTREAM_BUSY, and the vendor is not called', async (t) => {
   let release!: () => void
   const { clock, calls, getOrder } = setup(t, async () => {
     if (calls.length === 1) await new Promise<void>((resolve) => { release = resolve })
@@ -61,7 +61,7 @@ t.test('a slot that frees after the deadline: 503 UNAVAILABLE, and the vendor is
   clock.now += 2500
   release()
   await first
-  await t.rejects(second, { code: 'UNAVAILABLE', retryAfter: 1 })
+  await t.rejects(second, { code: 'UPSTREAM_BUSY', retryAfter: 1 })
   t.equal(calls.length, 1)
 })
 

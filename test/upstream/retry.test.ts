@@ -9,6 +9,7 @@ const RETRIES_ON = { VENDOR_MAX_RETRIES: '2', VENDOR_RETRY_BASE_MS: '5' }
 t.test('what is retried: failures before any answer, and gateway garbage', async (t) => {
   t.ok(isRetryable(new AppError('UPSTREAM_UNREACHABLE')))
   t.notOk(isRetryable(new AppError('UPSTREAM_UNREACHABLE', { upstreamStatus: 200 })), 'a reset mid-body came after an answer began')
+  t.notOk(isRetryable(new AppError('UPSTREAM_UNREACHABLE', { upstreamStatus: 502 })), 'even a gateway\'s: only its whole answer counts as garbage')
   for (const status of [502, 503, 504]) t.ok(isRetryable(new AppError('UPSTREAM_BAD_RESPONSE', { upstreamStatus: status })))
   t.notOk(isRetryable(new AppError('UPSTREAM_BAD_RESPONSE', { upstreamStatus: 200 })))
   t.notOk(isRetryable(new AppError('UPSTREAM_TIMEOUT')), 'a slow vendor is not asked twice within one deadline')
