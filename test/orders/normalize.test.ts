@@ -79,7 +79,7 @@ t.test('notify_sent: "1" is true; "0", absent and anything else false', async (t
   t.same(flags, [true, false, false, true, false])
 })
 
-t.test('terminal follows design.md', async (t) => {
+t.test('terminal follows the rule the Order schema documents', async (t) => {
   for (const status of ['REFUND', 'CLOSED', 'REVOKED', 'PAYERROR'] as const) t.ok(isTerminal(status, []), status)
   for (const status of ['NOTPAY', 'USERPAYING', 'UNKNOWN'] as const) t.notOk(isTerminal(status, [{ status: 'IS_SUCCESS' }]), status)
   for (const status of ['SUCCESS', 'PICKUPCODE', 'TESTPAY'] as const) {

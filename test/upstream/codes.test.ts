@@ -1,7 +1,7 @@
 import t from 'tap'
 import { errorForVendorCode, MACHINE_OFFLINE_RETRY_AFTER_S } from '../../src/upstream/codes.js'
 
-// design.md's error table, row by row.
+// The vendor-code table (docs/vendor-api.md, "Error codes"), row by row.
 const TABLE: Array<[number[], string, number]> = [
   [[80002, 4004], 'ORDER_NOT_FOUND', 404],
   [[30001, 30003, 6026, 6007], 'MACHINE_NOT_FOUND', 404],
