@@ -45,8 +45,7 @@ export interface ErrorKind {
   cache?: 'notFound' | 'terminal'
 }
 
-const caller = (status: number, title: string): ErrorKind =>
-  ({ status, title, logLevel: 'info', breaker: false, retry: false, staleIfError: false })
+// an answer (the caller's request, or what the vendor said), and a fault (the vendor or this service failed)
 const answer = (status: number, title: string, extra: Partial<ErrorKind> = {}): ErrorKind =>
   ({ status, title, logLevel: 'info', breaker: false, retry: false, staleIfError: false, ...extra })
 const fault = (status: number, title: string, extra: Partial<ErrorKind> = {}): ErrorKind =>
@@ -54,11 +53,11 @@ const fault = (status: number, title: string, extra: Partial<ErrorKind> = {}): E
 
 export const ERROR_KINDS = {
   // the caller's request
-  INVALID_REQUEST: caller(400, 'Invalid request'),
-  NOT_FOUND: caller(404, 'Not found'),
-  METHOD_NOT_ALLOWED: caller(405, 'Method not allowed'),
-  UNAUTHORIZED: caller(401, 'Unauthorized'),
-  RATE_LIMITED: caller(429, 'Too many requests'),
+  INVALID_REQUEST: answer(400, 'Invalid request'),
+  NOT_FOUND: answer(404, 'Not found'),
+  METHOD_NOT_ALLOWED: answer(405, 'Method not allowed'),
+  UNAUTHORIZED: answer(401, 'Unauthorized'),
+  RATE_LIMITED: answer(429, 'Too many requests'),
   // what the vendor said about the order or machine: answers, never retried, never a breaker failure
   ORDER_NOT_FOUND: answer(404, 'Order not found', { cache: 'notFound' }),
   MACHINE_NOT_FOUND: answer(404, 'Machine not found', { cache: 'notFound' }),
