@@ -24,7 +24,7 @@ export interface Service {
   simulator: FastifyInstance | undefined
   url: string
   metricsUrl: string
-  /** readiness off, the drain delay, then every server closed; after an error, without the delay */
+  /** readiness off, the drain delay, then every server closed; after an error, without the delay. Once: later calls wait for the first */
   stop: (reason?: { signal?: string, err?: Error }) => Promise<void>
 }
 
@@ -63,7 +63,7 @@ export async function start (env: Record<string, string | undefined>, options: S
 
   // readiness fails first so load balancers stop sending, the drain delay passes, then the
   // listener stops and in-flight requests finish before the vendor pool closes
-  async function stop ({ signal, err }: { signal?: string, err?: Error } = {}): Promise<void> {
+  async function shutDown ({ signal, err }: { signal?: string, err?: Error }): Promise<void> {
     if (err !== undefined) logger.error({ err }, 'shutting down after an unexpected error')
     else logger.info({ signal, shutdownDelayMs }, 'shutting down: readiness off, draining')
     app.readiness.ready = false
@@ -75,6 +75,8 @@ export async function start (env: Record<string, string | undefined>, options: S
     await simulator?.close()
     logger.info('stopped')
   }
+  let stopped: Promise<void> | undefined
+  const stop = async (reason: { signal?: string, err?: Error } = {}): Promise<void> => { await (stopped ??= shutDown(reason)) }
 
   warnIfDescriptorsTooFew(config, logger)
   try {
