@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
 import type { BenchOptions } from './options.js'
-import { startProcess, type Started } from '../scripts/processes.js'
+import { SERVICE_NODE_FLAGS, startProcess, type Started } from '../scripts/processes.js'
 
 // Every system under test runs from the production build, in a process of its own.
 
@@ -37,7 +37,8 @@ export async function startSimulator (): Promise<Started> {
   return await startProcess('simulator', SIMULATOR, { ...PRODUCTION, SIMULATOR_HOST: '127.0.0.1' }, { readyPath: '/health', portVar: 'SIMULATOR_PORT', quiet: true })
 }
 
-export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean): Promise<Started> {
+/** The service, from the production build, with the node flags it ships with unless told others. */
+export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean, nodeArgs = SERVICE_NODE_FLAGS): Promise<Started> {
   return await startProcess('service', SERVICE, {
     ...vendorEnv(simulator),
     LOG_LEVEL: 'warn',
@@ -51,7 +52,7 @@ export async function startService (simulator: Started, options: BenchOptions, c
     METRICS_PORT: '0',
     // no load balancer to drain: stop at once, so the process exits (and writes its --profile) before the SIGKILL
     SHUTDOWN_DELAY_MS: '0'
-  }, { readyPath: '/health/ready', nodeArgs: profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached') })
+  }, { readyPath: '/health/ready', nodeArgs: [...nodeArgs, ...profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached')] })
 }
 
 export async function startPassthrough (simulator: Started, options: BenchOptions): Promise<Started> {

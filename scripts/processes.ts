@@ -7,6 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 // Child node processes for the tests, the soak and the bench: started with only the environment
 // they are given, their JSON log lines kept, killed when the parent ends.
 
+/**
+ * The node flags the service runs with, as package.json's start script and the Dockerfile's CMD
+ * give them (a test holds them equal): pretenuring off, see bench/profiling.md.
+ */
+export const SERVICE_NODE_FLAGS = ['--no-allocation-site-pretenuring']
+
 export interface NodeProcessOptions {
   /** the child's whole environment besides PATH: it never inherits the parent's */
   env: Record<string, string>

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { ERROR_KINDS } from '../src/errors.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
-import { killAll, startProcess } from './processes.js'
+import { killAll, SERVICE_NODE_FLAGS, startProcess } from './processes.js'
 
 const { values } = parseArgs({
   options: {
@@ -54,7 +54,7 @@ try {
     VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
     VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
     VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey
-  }, { readyPath: '/health/live', quiet: true })
+  }, { readyPath: '/health/live', nodeArgs: SERVICE_NODE_FLAGS, quiet: true })
   const serviceUrl = service.url
   const pool = new Pool(serviceUrl, { connections: concurrency })
 

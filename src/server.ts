@@ -1,5 +1,3 @@
-// first: a V8 flag that must be set before the rest allocates (see the module)
-import './v8-flags.js'
 import closeWithGrace from 'close-with-grace'
 import { start, StartRefused, type Service } from './start.js'
 

@@ -1,8 +1,9 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { answering, freePort, spawnNode, type NodeProcess } from '../scripts/processes.js'
+import { answering, freePort, SERVICE_NODE_FLAGS, spawnNode, type NodeProcess } from '../scripts/processes.js'
 import { buildSimulator } from '../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
 import { answerOrder, startService, startUpstream } from './helper.js'
@@ -246,3 +247,10 @@ for (const setting of ['PORT', 'METRICS_PORT'] as const) {
     t.notOk(server.lines.some((line) => /unexpected error/.test(String(line.msg))))
   })
 }
+
+t.test('npm start and the Docker image run the service with the node flags the bench and the soak use', async (t) => {
+  const read = (path: string): string => readFileSync(new URL(path, import.meta.url), 'utf8')
+  const command = ['node', ...SERVICE_NODE_FLAGS, 'dist/src/server.js']
+  t.equal(JSON.parse(read('../package.json')).scripts.start, command.join(' '))
+  t.match(read('../Dockerfile'), `\nCMD ["${command.join('", "')}"]\n`)
+})
