@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { start, StartRefused, type Service } from './start.js'
 
-// The process's entry point, and the only module that reads the environment or exits.
+// The service's entry point: the only one of its modules that reads the environment or ends the process.
 
 async function startOrExit (): Promise<Service> {
   try {
