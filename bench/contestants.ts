@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
 import type { BenchOptions } from './options.js'
-import { startProcess, type Started } from './processes.js'
+import { SERVICE_NODE_FLAGS, startProcess, type Started } from '../scripts/processes.js'
 
 // Every system under test runs from the production build, in a process of its own.
 
@@ -12,10 +12,14 @@ const SIMULATOR = script('../src/simulator/main.js')
 const PASSTHROUGH = script('./baselines/passthrough.js')
 const CONSTANT = script('./baselines/constant.js')
 
+/** every contestant runs as in production, on the loopback interface */
+const PRODUCTION = { NODE_ENV: 'production', HOST: '127.0.0.1' }
+
 /** how long the service may keep a terminal order (the lead's CACHE_TERMINAL_MS default) */
 const TERMINAL_MS = 300_000
 
 const vendorEnv = (simulator: Started): Record<string, string> => ({
+  ...PRODUCTION,
   VENDOR_BASE_URL: simulator.url,
   VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
   VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
@@ -30,10 +34,11 @@ function profileArgs (options: BenchOptions, name: string): string[] {
 
 export async function startSimulator (): Promise<Started> {
   // it logs every request at info level; that cost is the same for every contestant
-  return await startProcess('simulator', SIMULATOR, { SIMULATOR_HOST: '127.0.0.1' }, { readyPath: '/health', portVar: 'SIMULATOR_PORT', quiet: true })
+  return await startProcess('simulator', SIMULATOR, { ...PRODUCTION, SIMULATOR_HOST: '127.0.0.1' }, { readyPath: '/health', portVar: 'SIMULATOR_PORT', quiet: true })
 }
 
-export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean): Promise<Started> {
+/** The service, from the production build, with the node flags it ships with unless told others. */
+export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean, nodeArgs = SERVICE_NODE_FLAGS): Promise<Started> {
   return await startProcess('service', SERVICE, {
     ...vendorEnv(simulator),
     LOG_LEVEL: 'warn',
@@ -47,7 +52,7 @@ export async function startService (simulator: Started, options: BenchOptions, c
     METRICS_PORT: '0',
     // no load balancer to drain: stop at once, so the process exits (and writes its --profile) before the SIGKILL
     SHUTDOWN_DELAY_MS: '0'
-  }, { readyPath: '/health/ready', nodeArgs: profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached') })
+  }, { readyPath: '/health/ready', nodeArgs: [...nodeArgs, ...profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached')] })
 }
 
 export async function startPassthrough (simulator: Started, options: BenchOptions): Promise<Started> {
@@ -55,7 +60,7 @@ export async function startPassthrough (simulator: Started, options: BenchOption
 }
 
 export async function startConstant (orderId: number, options: BenchOptions): Promise<Started> {
-  return await startProcess('constant', CONSTANT, { ORDER_ID: String(orderId) }, { readyPath: '/health', nodeArgs: profileArgs(options, 'constant') })
+  return await startProcess('constant', CONSTANT, { ...PRODUCTION, ORDER_ID: String(orderId) }, { readyPath: '/health', nodeArgs: profileArgs(options, 'constant') })
 }
 
 export async function setVendorLatency (simulator: Started, latencyMs: number): Promise<void> {

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { LoadResult } from './load.js'
 import type { BenchOptions } from './options.js'
-import { cpuSeconds, type Started } from './processes.js'
+import type { Started } from '../scripts/processes.js'
+import { cpuSeconds } from './process-stats.js'
 import type { Row } from './report.js'
 import { median } from './stats.js'
 

@@ -1,7 +1,8 @@
 import { firstAnswer, setVendorLatency, startConstant, startPassthrough, startService } from './contestants.js'
 import { paced, saturate } from './load.js'
 import type { BenchOptions } from './options.js'
-import { stopProcess, watchRss, type Started } from './processes.js'
+import { stopProcess, type Started } from '../scripts/processes.js'
+import { watchRss } from './process-stats.js'
 import type { Row, TargetResult } from './report.js'
 import { alternate, log, summarize } from './rounds.js'
 import { median } from './stats.js'
@@ -19,7 +20,7 @@ const MACHINE = '16327129'
 const LIVE_ORDER = `/orders/54?machine=${MACHINE}`
 /** SUCCESS with every line final: terminal, so every request after the first is a cache hit */
 export const TERMINAL_ORDER_ID = 1001
-const TERMINAL_ORDER = `/orders/${TERMINAL_ORDER_ID}?machine=${MACHINE}`
+export const TERMINAL_ORDER = `/orders/${TERMINAL_ORDER_ID}?machine=${MACHINE}`
 const FAN_IN_LATENCY_MS = 100
 
 /** Starts the contestants of one scenario, runs it, and stops them however it ends. */

@@ -5,15 +5,13 @@
  * problem (must be 0), whether the process survived, and RSS at the middle and the end
  * (growth must stay under 10%). Exits non-zero when any of that fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { ERROR_KINDS } from '../src/errors.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
+import { killAll, SERVICE_NODE_FLAGS, startProcess } from './processes.js'
 
 const { values } = parseArgs({
   options: {
@@ -24,27 +22,7 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds)
 const concurrency = Number(values.concurrency)
 const root = new URL('../../', import.meta.url)
-
-function start (script: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [new URL(script, root).pathname], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-}
-
-/** Resolves with the URL a child logs once it listens. */
-async function listening (child: ChildProcess, pattern: RegExp): Promise<string> {
-  let seen = ''
-  for await (const chunk of child.stdout!) {
-    seen += String(chunk)
-    const match = pattern.exec(seen)
-    if (match) {
-      child.stdout!.resume()
-      return match[1]!
-    }
-  }
-  throw new Error(`child exited before listening:\n${seen}`)
-}
+const script = (path: string): string => new URL(path, root).pathname
 
 async function rssMiB (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
@@ -59,30 +37,25 @@ const TARGETS = [
   '/orders/007?machine=abc', '/orders/54?machine=1234567'
 ]
 
-const simulator = start('dist/src/simulator/main.js', { SIMULATOR_PORT: '0' })
-const children: ChildProcess[] = [simulator]
-const stopAll = () => { for (const child of children) child.kill('SIGKILL') }
-process.on('exit', stopAll)
+process.on('exit', killAll)
 
 try {
-  const vendorUrl = await listening(simulator, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
+  // both log every request or fault: the driver reads neither log
+  const simulator = await startProcess('simulator', script('dist/src/simulator/main.js'), { SIMULATOR_HOST: '127.0.0.1' }, { readyPath: '/health', portVar: 'SIMULATOR_PORT', quiet: true })
+  const vendorUrl = simulator.url
   const faults = { rates: { reset: 0.2, slow: 0.1, garbage: 0.05 }, slowMs: 8000 }
   const put = await fetch(`${vendorUrl}/_simulator/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) })
   if (!put.ok) throw new Error(`could not set faults: ${put.status}`)
 
-  const port = await freePort()
-  const service = start('dist/src/server.js', {
-    PORT: String(port),
+  const service = await startProcess('service', script('dist/src/server.js'), {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     VENDOR_BASE_URL: vendorUrl,
     VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
     VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
     VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey
-  })
-  children.push(service)
-  const serviceUrl = `http://127.0.0.1:${port}`
-  await waitUntilLive(serviceUrl)
+  }, { readyPath: '/health/live', nodeArgs: SERVICE_NODE_FLAGS, quiet: true })
+  const serviceUrl = service.url
   const pool = new Pool(serviceUrl, { connections: concurrency })
 
   const byStatus = new Map<number, number>()
@@ -91,7 +64,7 @@ try {
   let total = 0
   const deadline = Date.now() + seconds * 1000
   let rssMiddle = 0
-  const middle = sleep(seconds * 500).then(async () => { rssMiddle = await rssMiB(service.pid!) })
+  const middle = sleep(seconds * 500).then(async () => { rssMiddle = await rssMiB(service.child.pid!) })
 
   async function worker (n: number): Promise<void> {
     for (let i = n; Date.now() < deadline; i += concurrency) {
@@ -110,8 +83,8 @@ try {
     }
   }
   await Promise.all([...Array.from({ length: concurrency }, (_, n) => worker(n)), middle])
-  const rssEnd = await rssMiB(service.pid!)
-  const alive = service.exitCode === null && (await fetch(`${serviceUrl}/health/live`)).ok
+  const rssEnd = await rssMiB(service.child.pid!)
+  const alive = service.child.exitCode === null && (await fetch(`${serviceUrl}/health/live`)).ok
   await pool.close()
   const simulatorStats = await (await fetch(`${vendorUrl}/_simulator/stats`)).json() as { calls: number, faults: Record<string, number> }
 
@@ -121,23 +94,14 @@ try {
   console.log(`by status: ${[...byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}=${n}`).join(' ')}`)
   console.log(`unmapped answers: ${unmapped.length}${unmapped.length > 0 ? `, e.g. ${unmapped.slice(0, 3).join(' | ')}` : ''}`)
   console.log(`process alive: ${alive}`)
+  if (!alive) console.log(service.output())
   console.log(`RSS: middle ${rssMiddle.toFixed(1)} MiB, end ${rssEnd.toFixed(1)} MiB, growth ${(growth * 100).toFixed(1)}% (limit 10%)`)
   const ok = unmapped.length === 0 && alive && growth < 0.1
   console.log(ok ? 'soak: PASS' : 'soak: FAIL')
-  stopAll()
   process.exit(ok ? 0 : 1)
 } catch (error) {
   console.error(error)
-  stopAll()
   process.exit(1)
-}
-
-async function waitUntilLive (url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(`${url}/health/live`).then((res) => res.ok, () => false)) return
-    await sleep(100)
-  }
-  throw new Error('the service did not start')
 }
 
 /** A 4xx/5xx must be problem+json whose code is in the catalogue with the same status. */
@@ -150,14 +114,4 @@ function isMappedProblem (status: number, contentType: string, body: string): bo
   } catch {
     return false
   }
-}
-
-/** A port nothing listens on right now, for the service to take. */
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
 }

@@ -5,73 +5,6 @@ import { describeIssue, plainWords } from './config-words.js'
 /** The four settings that point the service at the real vendor; all or none. */
 export const VENDOR_SETTINGS = ['VENDOR_BASE_URL', 'VENDOR_APP_ID', 'VENDOR_APP_SECRET', 'VENDOR_SIGN_KEY'] as const
 
-export interface VendorSettings {
-  baseUrl: string
-  appId: string
-  appSecret: string
-  signKey: string
-}
-
-export interface Config {
-  port: number
-  host: string
-  logLevel: string
-  production: boolean
-  /** null: no vendor configured, run on the embedded simulator (never in production) */
-  vendor: VendorSettings | null
-  /** total deadline of one request's vendor work: queueing, every attempt and backoff */
-  vendorTimeoutMs: number
-  vendorMaxBodyBytes: number
-  /** bearer tokens accepted on /orders; empty: client authentication is off */
-  apiKeys: string[]
-  /** Fastify's trustProxy: the proxies whose X-Forwarded-For names the client; false: none */
-  trustProxy: false | string[]
-  rateLimitMax: number
-  rateLimitWindowMs: number
-  /** exact origins allowed by CORS; null when unset (none, or all in demo mode) */
-  corsOrigins: string[] | null
-  metricsPort: number
-  metricsHost: string
-  resilience: ResilienceConfig
-  limits: LimitsConfig
-}
-
-export interface ResilienceConfig {
-  cache: {
-    enabled: boolean
-    maxEntries: number
-    /** bound on the cached answers' estimated heap bytes, besides the entry count */
-    maxBytes: number
-    freshMs: number
-    terminalMs: number
-    notFoundMs: number
-    staleMs: number
-  }
-  retry: {
-    maxRetries: number
-    baseDelayMs: number
-    budgetRatio: number
-    budgetFloor: number
-  }
-  breaker: {
-    thresholdPercent: number
-    minCalls: number
-    windowMs: number
-    cooldownMs: number
-  }
-  vendorConcurrency: number
-  vendorQueue: number
-}
-
-export interface LimitsConfig {
-  requestTimeoutMs: number
-  /** open client connections beyond which a new one is answered 503 and closed */
-  maxConnections: number
-  maxEventLoopDelayMs: number
-  maxRssBytes: number
-  shutdownDelayMs: number
-}
-
 export class ConfigError extends Error {
   constructor (readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
@@ -133,8 +66,8 @@ function hasNoCredentials (value: string): boolean {
   return url === null || (url.username === '' && url.password === '')
 }
 
-// Empty strings count as unset, so `FOO=` in an env file behaves like no FOO at all.
-const EnvSchema = z.object({
+/** Every setting, by its variable's name: its type, bounds and default. docs/operations.md's table is tested against it. */
+export const SETTINGS = z.object({
   NODE_ENV: z.string().optional(),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -183,42 +116,24 @@ const EnvSchema = z.object({
   METRICS_HOST: z.string().min(1).default('0.0.0.0')
 })
 
-/**
- * Environment → typed Config. Every problem is reported at once, by variable name; values are
- * never echoed, since some of them are secrets.
- */
-export function loadConfig (env: Record<string, string | undefined>): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
-  const parsed = EnvSchema.safeParse(present, { error: plainWords(EnvSchema.shape) })
-  const problems = parsed.success ? [] : parsed.error.issues.map(describeIssue)
-  const production = present.NODE_ENV === 'production'
-
-  const missing = VENDOR_SETTINGS.filter((name) => present[name] === undefined)
-  if (missing.length > 0 && missing.length < VENDOR_SETTINGS.length) {
-    problems.push(`${missing.join(', ')}: missing; the vendor settings ${VENDOR_SETTINGS.join(', ')} must be set together`)
-  } else if (missing.length > 0 && production) {
-    problems.push(`${missing.join(', ')}: missing; NODE_ENV=production refuses to fall back to the embedded simulator`)
-  }
-  if (parsed.success && parsed.data.METRICS_PORT !== 0 && parsed.data.METRICS_PORT === parsed.data.PORT) {
-    problems.push('METRICS_PORT: must differ from PORT, so metrics are never served with the API')
-  }
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
-
-  const e = parsed.data
+// The Config every module reads, built from the parsed settings: its type is this function's.
+function toConfig (e: z.output<typeof SETTINGS>) {
+  const production = e.NODE_ENV === 'production'
   return {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     production,
-    vendor: missing.length === 0
-      ? { baseUrl: e.VENDOR_BASE_URL!, appId: e.VENDOR_APP_ID!, appSecret: e.VENDOR_APP_SECRET!, signKey: e.VENDOR_SIGN_KEY! }
-      : null,
+    /** null: no vendor configured, run on the embedded simulator (never in production) */
+    vendor: vendorOf(e),
+    /** total deadline of one request's vendor work: queueing, every attempt and backoff */
     vendorTimeoutMs: e.VENDOR_TIMEOUT_MS,
     vendorMaxBodyBytes: e.VENDOR_MAX_BODY_BYTES,
     resilience: {
       cache: {
         enabled: e.CACHE_ENABLED,
         maxEntries: e.CACHE_MAX_ENTRIES,
+        /** bound on the cached answers' estimated heap bytes, besides the entry count */
         maxBytes: e.CACHE_MAX_BYTES,
         freshMs: e.CACHE_FRESH_MS,
         terminalMs: e.CACHE_TERMINAL_MS,
@@ -242,18 +157,69 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     },
     limits: {
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      /** open client connections beyond which a new one is answered 503 and closed */
       maxConnections: e.MAX_CONNECTIONS,
       maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
       maxRssBytes: e.MAX_RSS_BYTES,
       // readiness fails this long before the listener closes; a developer's Ctrl-C should not wait
       shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? (production ? 5000 : 0)
     },
+    /** bearer tokens accepted on /orders; empty: client authentication is off */
     apiKeys: [...new Set(e.API_KEYS ?? [])],
+    /** Fastify's trustProxy: the proxies whose X-Forwarded-For names the client; false: none */
     trustProxy: e.TRUST_PROXY,
     rateLimitMax: e.RATE_LIMIT_MAX,
     rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+    /** exact origins allowed by CORS; null when unset (none, or all in demo mode) */
     corsOrigins: e.CORS_ORIGINS ?? null,
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST
   }
+}
+
+function vendorOf (e: z.output<typeof SETTINGS>) {
+  const { VENDOR_BASE_URL: baseUrl, VENDOR_APP_ID: appId, VENDOR_APP_SECRET: appSecret, VENDOR_SIGN_KEY: signKey } = e
+  return baseUrl !== undefined && appId !== undefined && appSecret !== undefined && signKey !== undefined
+    ? { baseUrl, appId, appSecret, signKey }
+    : null
+}
+
+/** Environment (empty strings already dropped) → Config; also refuses what no single setting can judge alone. */
+export const ConfigSchema = SETTINGS
+  .check((payload) => {
+    const { PORT, METRICS_PORT } = payload.value
+    if (METRICS_PORT !== 0 && METRICS_PORT === PORT) {
+      payload.issues.push({ code: 'custom', input: METRICS_PORT, path: ['METRICS_PORT'], message: 'must differ from PORT, so metrics are never served with the API' })
+    }
+  })
+  .transform(toConfig)
+
+export type Config = z.output<typeof ConfigSchema>
+export type VendorSettings = NonNullable<Config['vendor']>
+export type ResilienceConfig = Config['resilience']
+export type LimitsConfig = Config['limits']
+
+/** Problems with the four vendor settings, which are judged together, from which of them are present. */
+function vendorProblems (present: Record<string, string>): string[] {
+  const missing = VENDOR_SETTINGS.filter((name) => present[name] === undefined)
+  if (missing.length > 0 && missing.length < VENDOR_SETTINGS.length) {
+    return [`${missing.join(', ')}: missing; the vendor settings ${VENDOR_SETTINGS.join(', ')} must be set together`]
+  }
+  if (missing.length > 0 && present.NODE_ENV === 'production') {
+    return [`${missing.join(', ')}: missing; NODE_ENV=production refuses to fall back to the embedded simulator`]
+  }
+  return []
+}
+
+/**
+ * Environment → typed Config. Every problem is reported at once, by variable name; values are
+ * never echoed, since some of them are secrets.
+ */
+export function loadConfig (env: Record<string, string | undefined>): Config {
+  // empty strings count as unset, so `FOO=` in an env file behaves like no FOO at all
+  const present = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''))
+  const parsed = ConfigSchema.safeParse(present, { error: plainWords(SETTINGS.shape) })
+  const problems = [...parsed.success ? [] : parsed.error.issues.map(describeIssue), ...vendorProblems(present)]
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
+  return parsed.data
 }

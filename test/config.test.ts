@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { z } from 'zod'
+import { ConfigError, loadConfig, SETTINGS } from '../src/config.js'
 
 const VENDOR = {
   VENDOR_BASE_URL: 'https://vendor.example.test',
@@ -182,4 +184,36 @@ t.test('VENDOR_BASE_URL with a user or password is refused, without echoing it',
     t.notMatch(problems[0], /hunter2|merchant/)
   }
   t.equal(loadConfig({ ...VENDOR, VENDOR_BASE_URL: 'https://vendor.example.test/open-api/v2' }).vendor?.baseUrl, 'https://vendor.example.test/open-api/v2', 'a path prefix is fine')
+})
+
+/** The rows of docs/operations.md's Configuration table: variable → its default cell. */
+function documentedSettings (): Map<string, string> {
+  const text = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8')
+  const section = /^## Configuration\n([\s\S]*?)(?=^## )/m.exec(text)?.[1] ?? ''
+  const rows = section.split('\n').filter((line) => line.startsWith('| `'))
+  return new Map(rows.map((row) => {
+    const [name = '', defaultCell = ''] = row.split('|').slice(1).map((cell) => cell.trim())
+    return [name.replace(/^`|`$/g, ''), defaultCell]
+  }))
+}
+
+/** A setting's default as the schema states it; undefined when it has none. */
+function schemaDefault (schema: z.ZodType): unknown {
+  if (schema instanceof z.ZodDefault) return schema.def.defaultValue
+  if (schema instanceof z.ZodPipe) return schemaDefault(schema.in as z.ZodType)
+  return undefined
+}
+
+t.test('docs/operations.md lists every setting with the schema\'s default, and no setting that does not exist', async (t) => {
+  const documented = documentedSettings()
+  t.ok(documented.size > 0, 'the table was found')
+  t.same([...documented.keys()].sort(), Object.keys(SETTINGS.shape).sort(), 'the same variables')
+  // the one default that depends on another setting, stated as the config computes it
+  const production = loadConfig({ ...VENDOR, NODE_ENV: 'production' }).limits.shutdownDelayMs
+  const computed: Record<string, string> = { SHUTDOWN_DELAY_MS: `\`${production}\` in production, else \`${loadConfig({}).limits.shutdownDelayMs}\`` }
+  for (const [name, schema] of Object.entries(SETTINGS.shape)) {
+    const value = schemaDefault(schema)
+    const expected = computed[name] ?? (value === undefined ? '—' : `\`${String(value)}\``)
+    t.equal(documented.get(name), expected, name)
+  }
 })

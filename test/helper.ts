@@ -7,6 +7,7 @@ import type { Test } from 'tap'
 import { buildApp, type AppConfig } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
+import { start, type Service } from '../src/start.js'
 
 export const TEST_CREDENTIALS = {
   appId: 'test-app-id-7d1f',
@@ -110,4 +111,19 @@ export function assertProblem (t: Test, res: { statusCode: number, headers: Reco
   const body = res.json()
   t.match(body, { type: String, title: String, status, detail: String, code, requestId: res.headers['x-request-id'] }, `problem ${code}`)
   return body
+}
+
+/** Where start() listens in tests: the loopback interface, ports the system picks. */
+const LOCAL_PORTS = { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1' }
+
+/**
+ * The service as server.ts starts it (config from `env`, the simulator when no vendor is set, the
+ * metrics server), in this process, its JSON log lines kept in `lines`; stopped in teardown.
+ */
+export async function startService (t: Test, env: Record<string, string> = {}): Promise<Service & { lines: Array<Record<string, unknown>> }> {
+  const lines: Array<Record<string, unknown>> = []
+  const destination = new Writable({ write (chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done() } })
+  const service = await start({ ...LOCAL_PORTS, ...env }, { destination })
+  t.teardown(() => service.stop())
+  return { ...service, lines }
 }

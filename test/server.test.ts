@@ -1,76 +1,70 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
-import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
+import { answering, freePort, SERVICE_NODE_FLAGS, spawnNode, type NodeProcess } from '../scripts/processes.js'
 import { buildSimulator } from '../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
-import { answerOrder, startUpstream } from './helper.js'
+import { answerOrder, startService, startUpstream } from './helper.js'
+
+// The tests here need a real process: signals, exit codes, the descriptor limit. A started service
+// alone is start()'s, in-process (test/helper.ts's startService).
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 
 // each test starts real processes that compile TypeScript on start: slow on a busy 2-core machine
 t.setTimeout(600_000)
 
-interface Started {
-  child: ChildProcess
-  lines: Array<Record<string, unknown>>
+interface Server extends NodeProcess {
+  /** the API's URL once it answers; rejects if the process exits first */
   url: Promise<string>
-  exit: Promise<number | null>
 }
 
 /**
- * Runs src/server.ts as a real process (with the TypeScript loader tap gave us), reading its JSON
- * log lines; `openFiles` sets its file-descriptor limit (ulimit -n).
+ * Runs src/server.ts as a real process (with the TypeScript loader tap gave us) on a free port,
+ * reading its JSON log lines; `openFiles` sets its file-descriptor limit (ulimit -n).
  */
-function startServer (env: Record<string, string>, { openFiles }: { openFiles?: number } = {}): Started {
-  const node = [process.execPath, ...process.execArgv, SERVER]
-  const [command, ...args] = openFiles === undefined ? node : ['bash', '-c', `ulimit -n ${openFiles} && exec "$@"`, 'bash', ...node]
-  const child = spawn(command!, args, {
+async function startServer (env: Record<string, string>, { openFiles }: { openFiles?: number } = {}): Promise<Server> {
+  const port = String(await freePort())
+  const server = spawnNode('server', SERVER, {
     // transpile only, as tap's own loader does: type-checking is tsc's job in CI, and slow here
-    env: { PATH: process.env.PATH ?? '', TS_NODE_TRANSPILE_ONLY: '1', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+    env: { TS_NODE_TRANSPILE_ONLY: '1', PORT: port, HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ...env },
+    nodeArgs: process.execArgv,
+    openFiles
   })
-  const lines: Array<Record<string, unknown>> = []
-  const url = new Promise<string>((resolve) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line)
-        lines.push(entry)
-        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
-        if (match) resolve(match[1]!)
-      } catch { /* not a log line */ }
-    })
-  })
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, lines, url, exit }
+  const base = `http://127.0.0.1:${env.PORT ?? port}`
+  const url = answering(server, `${base}/health/live`, 120_000).then(() => base)
+  // the tests of a refused start never ask for the URL
+  url.catch(() => {})
+  return { ...server, url }
 }
 
 t.test('with no vendor configured it runs on the embedded simulator and says so first', async (t) => {
-  const server = startServer({})
-  t.teardown(() => { server.child.kill('SIGKILL') })
-  const url = await server.url
-  t.match(server.lines[0], { level: 40, msg: /DEMO MODE/ }, 'the first log line is the demo warning')
+  const service = await startService(t)
+  t.match(service.lines[0], { level: 40, msg: /DEMO MODE/ }, 'the first log line is the demo warning')
+  t.ok(service.simulator, 'the simulator runs in this process')
 
-  const res = await fetch(`${url}/orders/54?machine=16327129`)
+  const res = await fetch(`${service.url}/orders/54?machine=16327129`)
   t.equal(res.status, 200)
   t.match(await res.json(), { id: 54, status: 'SUCCESS', items: [{ id: 70 }, { id: 71 }, { id: 72 }] })
 
-  const metricsUrl = String(server.lines.find((line) => line.msg === 'metrics listening')?.metrics)
+  const metricsUrl = String(service.lines.find((line) => line.msg === 'metrics listening')?.metrics)
   t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'metrics listen on a port of their own')
-  t.not(new URL(metricsUrl).port, new URL(url).port)
+  t.equal(metricsUrl, `${service.metricsUrl}/metrics`)
+  t.not(new URL(metricsUrl).port, new URL(service.url).port)
   const metrics = await (await fetch(metricsUrl)).text()
   t.match(metrics, /http_request_duration_seconds_count\{route="\/orders\/:id",method="GET",status="200"\} 1/)
   t.match(metrics, /vendor_call_duration_seconds_count\{outcome="ok"\} 1/)
-  t.equal((await fetch(`${url}/metrics`)).status, 404, 'the API port does not serve metrics')
+  t.equal((await fetch(`${service.url}/metrics`)).status, 404, 'the API port does not serve metrics')
 
-  server.child.kill('SIGTERM')
-  t.equal(await server.exit, 0, 'SIGTERM shuts down cleanly')
+  await service.stop()
+  t.equal(service.lines.at(-1)?.msg, 'stopped', 'stop() shuts everything down')
+  for (const url of [service.url, service.metricsUrl]) await t.rejects(fetch(`${url}/health/live`), `${url} no longer listens`)
 })
 
 t.test('NODE_ENV=production without vendor settings refuses to start, naming each one', async (t) => {
-  const server = startServer({ NODE_ENV: 'production', VENDOR_APP_SECRET: 'top-secret-value-123' })
+  const server = await startServer({ NODE_ENV: 'production', VENDOR_APP_SECRET: 'top-secret-value-123' })
   t.teardown(() => { server.child.kill('SIGKILL') })
   t.equal(await server.exit, 1)
   const output = JSON.stringify(server.lines)
@@ -82,7 +76,7 @@ t.test('SIGTERM under load: readiness fails first, in-flight requests complete, 
   const simulator = buildSimulator({ faults: { latencyMs: 1200 } })
   t.teardown(() => simulator.close())
   const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
-  const server = startServer({
+  const server = await startServer({
     VENDOR_BASE_URL: vendorUrl,
     VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
     VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
@@ -154,7 +148,7 @@ function slowBodyAttack (t: Test, url: string, count: number): { sockets: Attack
 const ATTACK_ENV = { RATE_LIMIT_MAX: '1000000' }
 
 t.test('more slow-body sockets than the process has descriptors: the ones over MAX_CONNECTIONS get a 503, the process lives and serves once they go', async (t) => {
-  const server = startServer({ ...ATTACK_ENV, MAX_CONNECTIONS: '100' }, { openFiles: 256 })
+  const server = await startServer({ ...ATTACK_ENV, MAX_CONNECTIONS: '100' }, { openFiles: 256 })
   t.teardown(() => { server.child.kill('SIGKILL') })
   const url = await server.url
   const attack = slowBodyAttack(t, url, 400)
@@ -175,7 +169,7 @@ t.test('more slow-body sockets than the process has descriptors: the ones over M
 })
 
 t.test('with MAX_CONNECTIONS above the descriptor limit it warns at start, and running out of descriptors still does not end it', async (t) => {
-  const server = startServer(ATTACK_ENV, { openFiles: 256 })
+  const server = await startServer(ATTACK_ENV, { openFiles: 256 })
   t.teardown(() => { server.child.kill('SIGKILL') })
   const url = await server.url
   t.ok(server.lines.some((line) => /^MAX_CONNECTIONS=800 leaves too few of this process's 256 file descriptors/.test(String(line.msg))), 'warned at start')
@@ -195,7 +189,7 @@ t.test('SIGTERM with idle keep-alive and silent connections open: they are close
   // a vendor behind a path prefix, slow enough that a request is in flight at SIGTERM
   const upstream = await startUpstream(t, (req, res) => { setTimeout(() => answerOrder(req, res), 1000) })
   const vendorBaseUrl = `${upstream.url}/vendor-api/v2`
-  const server = startServer({
+  const server = await startServer({
     VENDOR_BASE_URL: vendorBaseUrl,
     VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
     VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
@@ -204,6 +198,7 @@ t.test('SIGTERM with idle keep-alive and silent connections open: they are close
   })
   t.teardown(() => { server.child.kill('SIGKILL') })
   const url = await server.url
+  await until(() => server.lines.some((line) => line.msg === 'ready'))
   t.match(server.lines.find((line) => line.msg === 'ready'), { vendor: vendorBaseUrl }, 'the ready line shows the base URL with its path prefix')
 
   const port = Number(new URL(url).port)
@@ -245,10 +240,17 @@ async function takenPort (t: Test): Promise<number> {
 for (const setting of ['PORT', 'METRICS_PORT'] as const) {
   t.test(`a taken ${setting} ends the start with a line naming ${setting}, not an "unexpected error"`, async (t) => {
     const port = await takenPort(t)
-    const server = startServer({ [setting]: String(port) })
+    const server = await startServer({ [setting]: String(port) })
     t.teardown(() => { server.child.kill('SIGKILL') })
     t.equal(await server.exit, 1)
     t.match(server.lines.at(-1), { level: 60, code: 'EADDRINUSE', msg: `${setting}=${port} is already in use by another process; not starting` })
     t.notOk(server.lines.some((line) => /unexpected error/.test(String(line.msg))))
   })
 }
+
+t.test('npm start and the Docker image run the service with the node flags the bench and the soak use', async (t) => {
+  const read = (path: string): string => readFileSync(new URL(path, import.meta.url), 'utf8')
+  const command = ['node', ...SERVICE_NODE_FLAGS, 'dist/src/server.js']
+  t.equal(JSON.parse(read('../package.json')).scripts.start, command.join(' '))
+  t.match(read('../Dockerfile'), `\nCMD ["${command.join('", "')}"]\n`)
+})
