@@ -34,7 +34,8 @@ function setup (t: Test, behave: (clock: { now: number }) => Promise<VendorOrder
 
 const flush = () => new Promise((resolve) => setImmediate(resolve))
 
-t.test('a call that waited for a slot gets what is left of VENDOR_TIMEOUT_MS, not all of it', async (t) => {
+/** One slot, two calls: the first holds the slot for `waitMs` of the fake clock, the second waits for it. */
+async function secondWaitsForSlot (t: Test, waitMs: number) {
   let release!: () => void
   const { clock, calls, getOrder } = setup(t, async () => {
     if (calls.length === 1) await new Promise<void>((resolve) => { release = resolve })
@@ -43,23 +44,19 @@ t.test('a call that waited for a slot gets what is left of VENDOR_TIMEOUT_MS, no
   const first = getOrder(54)
   const second = getOrder(55)
   await flush()
-  clock.now += 700
+  clock.now += waitMs
   release()
+  return { calls, first, second }
+}
+
+t.test('a call that waited for a slot gets what is left of VENDOR_TIMEOUT_MS, not all of it', async (t) => {
+  const { calls, first, second } = await secondWaitsForSlot(t, 700)
   await Promise.all([first, second])
   t.same(calls, [{ at: 0, timeoutMs: 2000 }, { at: 700, timeoutMs: 1300 }])
 })
 
 t.test('a slot that frees after the deadline: 503 UPSTREAM_BUSY, and the vendor is not called', async (t) => {
-  let release!: () => void
-  const { clock, calls, getOrder } = setup(t, async () => {
-    if (calls.length === 1) await new Promise<void>((resolve) => { release = resolve })
-    return { order_id: 54 }
-  })
-  const first = getOrder(54)
-  const second = getOrder(55)
-  await flush()
-  clock.now += 2500
-  release()
+  const { calls, first, second } = await secondWaitsForSlot(t, 2500)
   await first
   await t.rejects(second, { code: 'UPSTREAM_BUSY', retryAfter: 1 })
   t.equal(calls.length, 1)
