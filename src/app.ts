@@ -3,7 +3,6 @@ import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-z
 import { pino, type Logger } from 'pino'
 import type { Config, VendorSettings } from './config.js'
 import { serializerCompiler } from './http/serializer.js'
-import { requestLogger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { authPlugin } from './plugins/auth.js'
 import { connectionsPlugin } from './plugins/connections.js'
@@ -46,7 +45,6 @@ function createServer (config: AppConfig, deps: AppDeps) {
   return fastify({
     ...problemServerOptions(deps.metrics),
     loggerInstance: (deps.logger || pino({ enabled: false })) as FastifyBaseLogger,
-    childLoggerFactory: requestLogger,
     // health probes every few seconds would drown the request log
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (request) => request.url.startsWith('/health/') }),
     routerOptions: { maxParamLength: 100 },

@@ -1,5 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
-import { pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino'
+import { pino, type DestinationStream, type Logger } from 'pino'
 
 /** The vendor settings' secret fields (VendorSettings, the vendor client's options). */
 const VENDOR_SECRETS = ['appId', 'appSecret', 'signKey']
@@ -59,12 +58,4 @@ function serializeRequest (request: LoggedRequest) {
 
 export function createLogger (level: string, destination?: DestinationStream): Logger {
   return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: { req: serializeRequest } }, destination)
-}
-
-/**
- * Fastify's childLoggerFactory: a plain pino child bound to the request id. The redaction paths
- * being explicit keeps a child cheap (bench/profiling.md, "The request logger").
- */
-export function requestLogger (parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  return parent.child(bindings, options)
 }

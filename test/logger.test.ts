@@ -1,64 +1,25 @@
 import { Writable } from 'node:stream'
 import t from 'tap'
-import { pino, type Logger } from 'pino'
-import { createLogger, REDACT_PATHS, requestLogger } from '../src/logger.js'
+import { pino } from 'pino'
+import { createLogger, REDACT_PATHS } from '../src/logger.js'
 import { buildTestApp, captureLogs, json, startUpstream } from './helper.js'
 
-/** A logger like createLogger's, without timestamps so lines compare byte for byte; counts its children. */
+/** A logger with createLogger's redaction, without timestamps. */
 function recorded (level: string) {
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } })
   const logger = pino({ level, timestamp: false, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream)
-  let children = 0
-  // pino's children inherit from their parent, so the spy must call through with `this`
-  const child = logger.child
-  logger.child = function (this: Logger, ...args: Parameters<Logger['child']>) { children++; return child.apply(this, args) } as Logger['child']
-  return { logger, lines, children: () => children }
+  return { logger, lines }
 }
-
-t.test('a request logger writes what a pino child bound to the request id writes, byte for byte', async (t) => {
-  const { logger, lines } = recorded('warn')
-  const log = requestLogger(logger, { requestId: 'r-1' }, {})
-  log.info({ orderId: 54 }, 'below the level')
-  log.warn({ orderId: 54 }, 'written')
-  log.error('again')
-  t.equal(log.level, 'warn')
-  const eager = recorded('warn')
-  const direct = eager.logger.child({ requestId: 'r-1' })
-  direct.info({ orderId: 54 }, 'below the level')
-  direct.warn({ orderId: 54 }, 'written')
-  direct.error('again')
-  t.equal(lines.length, 2, 'only the lines at an enabled level')
-  t.same(lines, eager.lines, 'the same lines, byte for byte, as a direct child')
-  t.match(lines[0], /"requestId":"r-1"/)
-})
 
 t.test('credentials are redacted through a request logger and its children', async (t) => {
   const { logger, lines } = recorded('info')
-  const log = requestLogger(logger, { requestId: 'r-2' }, {})
+  const log = logger.child({ requestId: 'r-2' })
   log.info({ config: { vendor: { appSecret: 'leak-me-not' } } }, 'nested')
   log.child({ part: 'vendor' }).info({ headers: { AppSecret: 'leak-me-not' } }, 'headers')
   t.equal(lines.length, 2)
   t.notMatch(lines.join(''), 'leak-me-not')
   t.match(lines[1], /"requestId":"r-2","part":"vendor"/, 'a grandchild keeps the request id')
-})
-
-t.test('level changes and checks are the request logger\'s own', async (t) => {
-  const { logger, lines } = recorded('warn')
-  const log = requestLogger(logger, { requestId: 'r-3' }, {}) as unknown as Logger
-  t.equal(log.isLevelEnabled('info'), false)
-  log.level = 'debug'
-  t.equal(log.level, 'debug')
-  t.equal(logger.level, 'warn', 'the parent keeps its own level')
-  log.debug('now enabled')
-  t.equal(lines.length, 1)
-})
-
-t.test('a route with its own level gets a child at that level', async (t) => {
-  const { logger, children } = recorded('warn')
-  const log = requestLogger(logger, { requestId: 'r-4' }, { level: 'debug' })
-  t.equal(children(), 1)
-  t.equal(log.level, 'debug')
 })
 
 /** Our credentials, each under a name REDACT_PATHS must cover. */
@@ -125,8 +86,8 @@ t.test('query parameters other than machine are never logged as sent', async (t)
 t.test('createLogger still logs at its level', async (t) => {
   const chunks: string[] = []
   const logger = createLogger('error', new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } }))
-  requestLogger(logger, { requestId: 'r-5' }, {}).warn('below')
-  requestLogger(logger, { requestId: 'r-5' }, {}).error('at')
+  logger.child({ requestId: 'r-5' }).warn('below')
+  logger.child({ requestId: 'r-5' }).error('at')
   t.equal(chunks.length, 1)
   t.match(chunks[0], /"requestId":"r-5"/)
 })
