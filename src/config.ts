@@ -60,6 +60,8 @@ const TrustProxy = z.string().transform((value, ctx): false | string[] => {
   return z.NEVER
 })
 
+const RedisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL (a password goes in it: redis://:password@host:6379/0)' })
+
 // an unparseable value is the URL check's to report
 function hasNoCredentials (value: string): boolean {
   const url = URL.parse(value)
@@ -113,7 +115,16 @@ export const SETTINGS = z.object({
   CORS_ORIGINS: list(Origin).optional(),
   // OpenTelemetry's Prometheus-exporter port; 9090 is Prometheus' own
   METRICS_PORT: int(0, 65535).default(9464),
-  METRICS_HOST: z.string().min(1).default('0.0.0.0')
+  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  // scale-out: what replicas share (see docs/operations.md, Running several replicas)
+  REDIS_URL: RedisUrl.optional(),
+  REDIS_KEY_PREFIX: z.string().min(1).max(64).regex(/^[A-Za-z0-9:._-]+$/, 'must be letters, digits and : . _ - only').default('vending-bff:'),
+  REDIS_TIMEOUT_MS: int(10, 10_000).default(250),
+  // live tracking
+  CALLBACK_TOKEN: z.string().min(32).regex(/^[A-Za-z0-9._~-]+$/, 'must be URL-safe: letters, digits and - . _ ~ only').optional(),
+  EVENTS_MAX_STREAMS: int(0, 1_000_000).default(500),
+  EVENTS_MAX_PER_CLIENT: int(1, 10_000).default(16),
+  EVENTS_MAX_DURATION_MS: int(10_000, 86_400_000).default(600_000)
 })
 
 // The Config every module reads, built from the parsed settings: its type is this function's.
@@ -173,7 +184,21 @@ function toConfig (e: z.output<typeof SETTINGS>) {
     /** exact origins allowed by CORS; null when unset (none, or all in demo mode) */
     corsOrigins: e.CORS_ORIGINS ?? null,
     metricsPort: e.METRICS_PORT,
-    metricsHost: e.METRICS_HOST
+    metricsHost: e.METRICS_HOST,
+    /** shared state for a fleet of replicas; null: every replica works alone, in memory */
+    redis: e.REDIS_URL === undefined
+      ? null
+      : { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_TIMEOUT_MS },
+    /** the path secret of POST /callbacks/delivery/{token}; null: the route does not exist */
+    callbackToken: e.CALLBACK_TOKEN ?? null,
+    events: {
+      /** open event streams in this process; one more is a 503 */
+      maxStreams: e.EVENTS_MAX_STREAMS,
+      /** open event streams per API key (or client address) */
+      maxPerClient: e.EVENTS_MAX_PER_CLIENT,
+      /** a stream is closed after this; the client reconnects with Last-Event-ID */
+      maxDurationMs: e.EVENTS_MAX_DURATION_MS
+    }
   }
 }
 

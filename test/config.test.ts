@@ -44,8 +44,23 @@ t.test('defaults with nothing set: demo mode', async (t) => {
     rateLimitWindowMs: 60_000,
     corsOrigins: null,
     metricsPort: 9464,
-    metricsHost: '0.0.0.0'
+    metricsHost: '0.0.0.0',
+    redis: null,
+    callbackToken: null,
+    events: { maxStreams: 500, maxPerClient: 16, maxDurationMs: 600_000 }
   })
+})
+
+t.test('wave-2 settings: Redis, callback token, event streams', async (t) => {
+  const config = loadConfig({ REDIS_URL: 'rediss://:s3cret@cache.internal:6380/2', REDIS_KEY_PREFIX: 'bff-eu:', CALLBACK_TOKEN: 'a'.repeat(32), EVENTS_MAX_STREAMS: '10' })
+  t.same(config.redis, { url: 'rediss://:s3cret@cache.internal:6380/2', keyPrefix: 'bff-eu:', commandTimeoutMs: 250 })
+  t.equal(config.callbackToken, 'a'.repeat(32))
+  t.equal(config.events.maxStreams, 10)
+  const problems = problemsOf({ REDIS_URL: 'http://cache:6379', REDIS_KEY_PREFIX: 'has space', CALLBACK_TOKEN: 'short', EVENTS_MAX_DURATION_MS: '5' })
+  for (const name of ['REDIS_URL', 'REDIS_KEY_PREFIX', 'CALLBACK_TOKEN', 'EVENTS_MAX_DURATION_MS']) {
+    t.ok(problems.some((p) => p.startsWith(name)), name)
+  }
+  t.notOk(problems.join('\n').includes('short'), 'the token\'s value is not echoed')
 })
 
 t.test('resilience settings are read and checked', async (t) => {

@@ -6,6 +6,11 @@ import type { Order } from './schema.js'
 
 export type LoadOrder = (id: number, machineNo: string, log: VendorLog) => Promise<Order>
 
+export interface ReadOptions {
+  /** ask the vendor even when a fresh outcome is kept (a delivery callback said it changed); still one call per key at a time */
+  refresh?: boolean
+}
+
 export interface ReadThroughOptions {
   store: OutcomeStore
   /** how long outcomes stay fresh, and CACHE_STALE_MS: how long an order is kept after, for stale-if-error */
@@ -46,10 +51,10 @@ export function createReadThrough ({ store, rules, load, now }: ReadThroughOptio
     return fetching
   }
 
-  return async function get (id: number, machineNo: string, log: VendorLog): Promise<Served> {
+  return async function get (id: number, machineNo: string, log: VendorLog, options: ReadOptions = {}): Promise<Served> {
     const key = `${id}:${machineNo}`
     // the common case of polling: answered from the store
-    const kept = store.get(key)
+    const kept = options.refresh === true ? undefined : store.get(key)
     if (kept !== undefined && isFresh(kept, now())) return { outcome: kept, result: 'hit' }
     const joined = inFlight.get(key)
     try {

@@ -4,13 +4,13 @@ import type { VendorOrder } from '../upstream/schemas.js'
 import { normalizeOrder } from './normalize.js'
 import { createMemoryOutcomeStore, type OutcomeStore } from './outcome-store.js'
 import type { CacheResult, Served } from './outcome.js'
-import { createReadThrough } from './read-through.js'
+import { createReadThrough, type ReadOptions } from './read-through.js'
 import type { Order } from './schema.js'
 import { createUnknownValueLog } from './unknown-values.js'
 
 export interface OrdersService {
   /** the order, or a kept answer that there is none (no such order, expired), and how it was got; any other failure is thrown */
-  getOrder: (id: number, machineNo: string, log: VendorLog) => Promise<Served>
+  getOrder: (id: number, machineNo: string, log: VendorLog, options?: ReadOptions) => Promise<Served>
 }
 
 export interface OrdersVendor {
@@ -41,8 +41,8 @@ export function createOrdersService ({ vendor, cache, store, onServed, now = Dat
       ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log), storedAt: now(), freshMs: 0 }, result: 'bypass' })
 
   return {
-    async getOrder (id, machineNo, log) {
-      const served = await serve(id, machineNo, log)
+    async getOrder (id, machineNo, log, options) {
+      const served = await serve(id, machineNo, log, options)
       if (served.outcome.kind === 'order') onServed?.(served.result)
       return served
     }

@@ -1,20 +1,13 @@
 import { buildSimulator } from './app.js'
 import { DEMO_CREDENTIALS } from './credentials.js'
+import { loadSimulatorSettings } from './settings.js'
 
-/** A non-negative integer from the environment, or the fallback; anything else stops the start. */
-function intFromEnv (name: string, fallback: number, max: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  if (!/^\d+$/.test(raw) || Number(raw) > max) {
-    console.error(`${name} must be an integer from 0 to ${max}, got ${JSON.stringify(raw)}`)
-    process.exit(1)
-  }
-  return Number(raw)
+const settings = loadSimulatorSettings(process.env)
+if ('problems' in settings) {
+  for (const problem of settings.problems) console.error(problem)
+  process.exit(1)
 }
-
-const port = intFromEnv('SIMULATOR_PORT', 4010, 65535)
-const host = process.env.SIMULATOR_HOST ?? '127.0.0.1'
-const latencyMs = intFromEnv('SIMULATOR_LATENCY_MS', 0, 600_000)
+const { port, host, latencyMs } = settings
 
 const app = buildSimulator({ logger: true, faults: { latencyMs } })
 
