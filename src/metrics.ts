@@ -5,8 +5,11 @@ import type { ResilienceEvents } from './upstream/resilient.js'
 /** Breaker states as the vendor_breaker_state gauge reports them. */
 export const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const
 
-/** Where a served order came from (see orders/cache.ts). */
-export const CACHE_RESULTS = ['hit', 'miss', 'coalesced', 'stale', 'bypass'] as const
+/** How a served order was got, and from which tier (see orders/read-through.ts): the pairs that can happen. */
+export const CACHE_EVENTS = [
+  ['hit', 'memory'], ['hit', 'redis'], ['stale', 'memory'], ['stale', 'redis'],
+  ['miss', 'vendor'], ['coalesced', 'vendor'], ['coalesced', 'redis'], ['bypass', 'vendor']
+] as const
 
 /** The route label of answers no route gave: unknown paths, and URLs Fastify could not route. */
 export const UNMATCHED_ROUTE = 'unmatched'
@@ -25,7 +28,8 @@ export interface Metrics {
   vendorCodes: Counter<'code'>
   vendorRetries: Counter
   breakerState: Gauge
-  cacheEvents: Counter<'result'>
+  cacheEvents: Counter<'result' | 'tier'>
+  redisUp: Gauge
   vendorInFlight: Gauge
   parserRefusals: Counter<'status'>
 }
@@ -75,9 +79,14 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
     }),
     cacheEvents: new Counter({
       name: 'order_cache_events_total',
-      help: 'Orders served, by where they came from: hit (cache), miss (a vendor call), coalesced (joined a vendor call in flight), stale (stale-if-error: the vendor failed) or bypass (cache off).',
-      labelNames: ['result'],
+      help: 'Orders served, by how: hit (cache), miss (a vendor call), coalesced (joined a vendor call in flight), stale (stale-if-error: the vendor failed) or bypass (cache off); and by tier: memory (this replica\'s cache), redis (the shared cache, or a call another replica made) or vendor (a call this replica made).',
+      labelNames: ['result', 'tier'],
       registers
+    }),
+    redisUp: new Gauge({
+      name: 'redis_up',
+      help: 'The shared Redis: 1 reachable and answering, 0 not (each replica then answers from its own memory). Absent without REDIS_URL.',
+      registers: []
     }),
     vendorInFlight: new Gauge({
       name: 'vendor_calls_in_flight',
@@ -92,7 +101,7 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
     })
   }
   // exposed from the start, so dashboards and alerts see 0 rather than no data
-  for (const result of CACHE_RESULTS) metrics.cacheEvents.inc({ result }, 0)
+  for (const [result, tier] of CACHE_EVENTS) metrics.cacheEvents.inc({ result, tier }, 0)
   for (const status of PARSER_REFUSAL_STATUSES) metrics.parserRefusals.inc({ status }, 0)
   metrics.breakerState.set(BREAKER_STATE.closed)
   return metrics

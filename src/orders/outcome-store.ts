@@ -1,13 +1,13 @@
 import { LRUCache } from 'lru-cache'
-import type { Outcome } from './outcome.js'
+import type { Kept, Outcome } from './outcome.js'
 import { representationOf } from './representation.js'
 
-/** Where outcomes are kept between requests, by key: in memory now; a store replicas share can take its place. */
+/** Where outcomes are kept between requests, by key: this process's memory, or Redis in front of it (shared-outcome-store.ts). */
 export interface OutcomeStore {
-  /** the outcome kept under key; undefined when there is none or its time is up */
-  get: (key: string) => Outcome | undefined
+  /** the outcome kept under key and the tier that kept it; undefined when there is none or its time is up */
+  get: (key: string) => Kept | undefined | Promise<Kept | undefined>
   /** keeps the outcome under key for keepMs at most (less when the store needs the room) */
-  set: (key: string, outcome: Outcome, keepMs: number) => void
+  set: (key: string, outcome: Outcome, keepMs: number) => void | Promise<void>
 }
 
 export interface MemoryOutcomeStoreOptions {
@@ -37,20 +37,21 @@ function outcomeBytes (outcome: Outcome): number {
 
 /** Outcomes in this process's memory, bounded in entries and in bytes (lru-cache), least recently used out first. */
 export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
-  const lru = new LRUCache<string, Outcome>({
+  // entries are Kept objects, made once when stored, so a hit allocates nothing
+  const lru = new LRUCache<string, Kept>({
     max: options.maxEntries,
     maxSize: options.maxBytes,
     maxEntrySize: Math.max(1, Math.floor(options.maxBytes / MAX_ENTRY_SHARE)),
-    sizeCalculation: (outcome, key) => outcomeBytes(outcome) + key.length,
+    sizeCalculation: (kept, key) => outcomeBytes(kept.outcome) + key.length,
     perf: { now: options.now },
     ttlResolution: 0 // read the clock on every check, not a timer-cached copy
   })
   purgePeriodically(lru, options.purgeEveryMs ?? PURGE_EVERY_MS)
 
   return {
-    get: (key: string): Outcome | undefined => lru.get(key),
+    get: (key: string): Kept | undefined => lru.get(key),
     // lru-cache reads a TTL of 0 as forever
-    set: (key: string, outcome: Outcome, keepMs: number): void => { lru.set(key, outcome, { ttl: Math.max(1, keepMs) }) },
+    set: (key: string, outcome: Outcome, keepMs: number): void => { lru.set(key, { outcome, tier: 'memory' }, { ttl: Math.max(1, keepMs) }) },
     /** frees every entry past its time; runs on its own every PURGE_EVERY_MS */
     purgeExpired: (): void => { lru.purgeStale() },
     get size () { return lru.size },
@@ -63,7 +64,7 @@ export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
  * lru-cache frees an expired entry only when it is next asked for; this frees the rest. The
  * timer holds the cache weakly and does not hold the process, so a dropped store needs no close().
  */
-function purgePeriodically (lru: LRUCache<string, Outcome>, everyMs: number): void {
+function purgePeriodically (lru: LRUCache<string, Kept>, everyMs: number): void {
   const cache = new WeakRef(lru)
   const timer = setInterval(() => {
     const live = cache.deref()

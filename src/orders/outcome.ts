@@ -24,10 +24,20 @@ export interface ErrorOutcome {
 /** How a request got its outcome, in RFC 9211 Cache-Status terms; also the cache-events metric's `result`. */
 export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'bypass'
 
+/** Where an outcome came from: this process's memory, the store replicas share, or a vendor call this process made. */
+export type CacheTier = 'memory' | 'redis' | 'vendor'
+
+/** An outcome as a store keeps it, with the tier that kept it. */
+export interface Kept {
+  outcome: Outcome
+  tier: CacheTier
+}
+
 /** An outcome as one request got it. */
 export interface Served {
   outcome: Outcome
   result: CacheResult
+  tier: CacheTier
 }
 
 /** How long each kind of outcome stays fresh (CACHE_FRESH_MS, CACHE_TERMINAL_MS, CACHE_NOT_FOUND_MS). */

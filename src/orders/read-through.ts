@@ -1,10 +1,16 @@
 import { ERROR_KINDS, isAppError } from '../errors.js'
 import type { VendorLog } from '../upstream/client.js'
-import { errorOutcome, isFresh, orderOutcome, type Freshness, type Outcome, type Served } from './outcome.js'
+import { errorOutcome, isFresh, orderOutcome, type Freshness, type Kept, type Outcome, type Served } from './outcome.js'
 import type { OutcomeStore } from './outcome-store.js'
 import type { Order } from './schema.js'
 
 export type LoadOrder = (id: number, machineNo: string, log: VendorLog) => Promise<Order>
+
+/**
+ * Runs the work that asks the vendor for one key, or, where another replica is already doing
+ * it, waits for that outcome instead (cluster-coalescing.ts). The default just runs it.
+ */
+export type Exclusive = (key: string, work: () => Promise<Outcome>) => Promise<Kept>
 
 export interface ReadOptions {
   /** ask the vendor even when a fresh outcome is kept (a delivery callback said it changed); still one call per key at a time */
@@ -17,7 +23,11 @@ export interface ReadThroughOptions {
   rules: Freshness & { staleMs: number }
   load: LoadOrder
   now: () => number
+  /** one vendor call per key in the whole cluster (default: in this process only) */
+  exclusive?: Exclusive
 }
+
+const runHere: Exclusive = async (_key, work) => ({ outcome: await work(), tier: 'vendor' })
 
 /**
  * Outcomes by (order id, machine): never by order id alone, so one machine's order is never
@@ -26,26 +36,28 @@ export interface ReadThroughOptions {
  * An order is kept CACHE_STALE_MS past its freshness and served when the vendor fails
  * (stale-if-error, RFC 5861's meaning); a kept error only while it is fresh.
  */
-export function createReadThrough ({ store, rules, load, now }: ReadThroughOptions) {
-  const inFlight = new Map<string, Promise<Outcome>>()
+export function createReadThrough ({ store, rules, load, now, exclusive = runHere }: ReadThroughOptions) {
+  const inFlight = new Map<string, Promise<Kept>>()
 
   function keepMs (outcome: Outcome): number {
     return outcome.kind === 'order' ? outcome.freshMs + rules.staleMs : outcome.freshMs
   }
 
-  async function fetchOutcome (id: number, machineNo: string, log: VendorLog): Promise<Outcome> {
+  async function fetchOutcome (key: string, id: number, machineNo: string, log: VendorLog): Promise<Outcome> {
+    let outcome: Outcome
     try {
-      return orderOutcome(await load(id, machineNo, log), now(), rules)
+      outcome = orderOutcome(await load(id, machineNo, log), now(), rules)
     } catch (error) {
       const kept = errorOutcome(error, now(), rules)
       if (kept === undefined) throw error
-      return kept
+      outcome = kept
     }
+    await store.set(key, outcome, keepMs(outcome))
+    return outcome
   }
 
-  function startFetch (key: string, id: number, machineNo: string, log: VendorLog): Promise<Outcome> {
-    const fetching = fetchOutcome(id, machineNo, log)
-      .then((outcome) => { store.set(key, outcome, keepMs(outcome)); return outcome })
+  function startFetch (key: string, id: number, machineNo: string, log: VendorLog): Promise<Kept> {
+    const fetching = exclusive(key, () => fetchOutcome(key, id, machineNo, log))
       .finally(() => { inFlight.delete(key) })
     inFlight.set(key, fetching)
     return fetching
@@ -54,17 +66,19 @@ export function createReadThrough ({ store, rules, load, now }: ReadThroughOptio
   return async function get (id: number, machineNo: string, log: VendorLog, options: ReadOptions = {}): Promise<Served> {
     const key = `${id}:${machineNo}`
     // the common case of polling: answered from the store
-    const kept = options.refresh === true ? undefined : store.get(key)
-    if (kept !== undefined && isFresh(kept, now())) return { outcome: kept, result: 'hit' }
+    const kept = options.refresh === true ? undefined : await store.get(key)
+    if (kept !== undefined && isFresh(kept.outcome, now())) return { outcome: kept.outcome, result: 'hit', tier: kept.tier }
     const joined = inFlight.get(key)
     try {
-      if (joined !== undefined) return { outcome: await joined, result: 'coalesced' }
-      return { outcome: await startFetch(key, id, machineNo, log), result: 'miss' }
+      if (joined !== undefined) return { ...await joined, result: 'coalesced' }
+      const fetched = await startFetch(key, id, machineNo, log)
+      // the outcome of another replica's call is this request's coalescing, not its miss
+      return { ...fetched, result: fetched.tier === 'vendor' ? 'miss' : 'coalesced' }
     } catch (error) {
       // still kept means still within CACHE_STALE_MS of its freshness
-      const stale = store.get(key)
-      if (!isAppError(error) || !ERROR_KINDS[error.code].staleIfError || stale?.kind !== 'order') throw error
-      return { outcome: stale, result: 'stale' }
+      const stale = await store.get(key)
+      if (!isAppError(error) || !ERROR_KINDS[error.code].staleIfError || stale?.outcome.kind !== 'order') throw error
+      return { outcome: stale.outcome, result: 'stale', tier: stale.tier }
     }
   }
 }

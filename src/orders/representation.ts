@@ -55,7 +55,7 @@ export function cacheControl (outcome: Outcome, now: number): string {
 }
 
 /** Cache-Status (RFC 9211): how this request got the outcome, and how fresh it is. */
-export function cacheStatus ({ outcome, result }: Served, now: number): string {
+export function cacheStatus ({ outcome, result }: Pick<Served, 'outcome' | 'result'>, now: number): string {
   return CACHE_STATUS[result] + secondsLeft(outcome, now)
 }
 

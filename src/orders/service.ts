@@ -3,8 +3,8 @@ import type { VendorLog } from '../upstream/client.js'
 import type { VendorOrder } from '../upstream/schemas.js'
 import { normalizeOrder } from './normalize.js'
 import { createMemoryOutcomeStore, type OutcomeStore } from './outcome-store.js'
-import type { CacheResult, Served } from './outcome.js'
-import { createReadThrough, type ReadOptions } from './read-through.js'
+import type { Served } from './outcome.js'
+import { createReadThrough, type Exclusive, type ReadOptions } from './read-through.js'
 import type { Order } from './schema.js'
 import { createUnknownValueLog } from './unknown-values.js'
 
@@ -22,12 +22,14 @@ export interface OrdersServiceOptions {
   cache: ResilienceConfig['cache']
   /** where outcomes are kept when the cache is on (default: this process's memory, within CACHE_MAX_ENTRIES and CACHE_MAX_BYTES) */
   store?: OutcomeStore
-  /** told where every served order came from (for metrics) */
-  onServed?: ((result: CacheResult) => void) | undefined
+  /** one vendor call per key across replicas (cluster-coalescing.ts); default: per process */
+  exclusive?: Exclusive | undefined
+  /** told how every order was served, and from which tier (for metrics) */
+  onServed?: ((served: Served) => void) | undefined
   now?: () => number
 }
 
-export function createOrdersService ({ vendor, cache, store, onServed, now = Date.now }: OrdersServiceOptions): OrdersService {
+export function createOrdersService ({ vendor, cache, store, exclusive, onServed, now = Date.now }: OrdersServiceOptions): OrdersService {
   const reportUnknown = createUnknownValueLog({ now })
 
   async function fetchOrder (id: number, machineNo: string, log: VendorLog): Promise<Order> {
@@ -36,14 +38,14 @@ export function createOrdersService ({ vendor, cache, store, onServed, now = Dat
   }
 
   const serve = cache.enabled
-    ? createReadThrough({ store: store ?? createMemoryOutcomeStore({ ...cache, now }), rules: cache, load: fetchOrder, now })
+    ? createReadThrough({ store: store ?? createMemoryOutcomeStore({ ...cache, now }), rules: cache, load: fetchOrder, now, ...exclusive && { exclusive } })
     : async (id: number, machineNo: string, log: VendorLog): Promise<Served> =>
-      ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log), storedAt: now(), freshMs: 0 }, result: 'bypass' })
+      ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log), storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' })
 
   return {
     async getOrder (id, machineNo, log, options) {
       const served = await serve(id, machineNo, log, options)
-      if (served.outcome.kind === 'order') onServed?.(served.result)
+      if (served.outcome.kind === 'order') onServed?.(served)
       return served
     }
   }

@@ -38,7 +38,7 @@ const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app
     // whoever creates the pool closes it; an injected client belongs to whoever made it
     if (vendorClient === undefined) await client.close()
   })
-  app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache, onServed: metrics && ((result) => metrics.cacheEvents.inc({ result })) }))
+  app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache, onServed: metrics && (({ result, tier }) => metrics.cacheEvents.inc({ result, tier })) }))
 }
 
 export const ordersServicePlugin = fp(ordersService, { name: 'orders-service' })
