@@ -13,6 +13,7 @@ import { ordersServicePlugin } from './plugins/orders-service.js'
 import { pressurePlugin } from './plugins/pressure.js'
 import { problemServerOptions, problemsPlugin } from './plugins/problems.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
+import { redisPlugin } from './plugins/redis.js'
 import { requestMetricsPlugin } from './plugins/request-metrics.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
 import { swaggerPlugin } from './plugins/swagger.js'
@@ -82,6 +83,8 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(pressurePlugin, config.limits)
   await app.register(drainingPlugin)
   await app.register(swaggerPlugin)
+  // before what shares state through it: the orders service's cache and coalescing, the rate limit
+  await app.register(redisPlugin, { settings: config.redis, metrics: deps.metrics })
   await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics })
 
   await app.register(healthPlugin)

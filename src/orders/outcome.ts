@@ -59,6 +59,11 @@ export function errorOutcome (error: unknown, storedAt: number, freshness: Fresh
   return { kind: 'error', error, storedAt, freshMs: cache === 'terminal' ? freshness.terminalMs : freshness.notFoundMs }
 }
 
+/** How long a store keeps an outcome: an order CACHE_STALE_MS past its freshness (for stale-if-error), a kept error only while fresh. */
+export function keepMs (outcome: Outcome, staleMs: number): number {
+  return outcome.kind === 'order' ? outcome.freshMs + staleMs : outcome.freshMs
+}
+
 export function isFresh (outcome: Outcome, now: number): boolean {
   return now - outcome.storedAt < outcome.freshMs
 }

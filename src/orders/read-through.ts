@@ -1,6 +1,6 @@
 import { ERROR_KINDS, isAppError } from '../errors.js'
 import type { VendorLog } from '../upstream/client.js'
-import { errorOutcome, isFresh, orderOutcome, type Freshness, type Kept, type Outcome, type Served } from './outcome.js'
+import { errorOutcome, isFresh, keepMs, orderOutcome, type Freshness, type Kept, type Outcome, type Served } from './outcome.js'
 import type { OutcomeStore } from './outcome-store.js'
 import type { Order } from './schema.js'
 
@@ -39,10 +39,6 @@ const runHere: Exclusive = async (_key, work) => ({ outcome: await work(), tier:
 export function createReadThrough ({ store, rules, load, now, exclusive = runHere }: ReadThroughOptions) {
   const inFlight = new Map<string, Promise<Kept>>()
 
-  function keepMs (outcome: Outcome): number {
-    return outcome.kind === 'order' ? outcome.freshMs + rules.staleMs : outcome.freshMs
-  }
-
   async function fetchOutcome (key: string, id: number, machineNo: string, log: VendorLog): Promise<Outcome> {
     let outcome: Outcome
     try {
@@ -52,7 +48,7 @@ export function createReadThrough ({ store, rules, load, now, exclusive = runHer
       if (kept === undefined) throw error
       outcome = kept
     }
-    await store.set(key, outcome, keepMs(outcome))
+    await store.set(key, outcome, keepMs(outcome, rules.staleMs))
     return outcome
   }
 

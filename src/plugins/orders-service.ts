@@ -2,7 +2,11 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config, VendorSettings } from '../config.js'
 import { resilienceEvents, vendorCallHooks, type Metrics } from '../metrics.js'
+import { createClusterCoalescing } from '../orders/cluster-coalescing.js'
+import { createMemoryOutcomeStore } from '../orders/outcome-store.js'
 import { createOrdersService, type OrdersService } from '../orders/service.js'
+import { createSharedOutcomeStore } from '../orders/shared-outcome-store.js'
+import type { RedisLink } from '../redis/link.js'
 import { createVendorClient, type VendorClient } from '../upstream/client.js'
 import { meterVendorClient } from '../upstream/metered.js'
 import { createResilientVendor } from '../upstream/resilient.js'
@@ -38,7 +42,25 @@ const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app
     // whoever creates the pool closes it; an injected client belongs to whoever made it
     if (vendorClient === undefined) await client.close()
   })
-  app.decorate('orders', createOrdersService({ vendor, cache: config.resilience.cache, onServed: metrics && (({ result, tier }) => metrics.cacheEvents.inc({ result, tier })) }))
+  app.decorate('orders', createOrdersService({
+    vendor,
+    cache: config.resilience.cache,
+    ...app.redis !== null && shared(app.redis, config),
+    onServed: metrics && (({ result, tier }) => metrics.cacheEvents.inc({ result, tier }))
+  }))
 }
 
-export const ordersServicePlugin = fp(ordersService, { name: 'orders-service' })
+/**
+ * With Redis: outcomes kept in Redis behind this process's memory, and one vendor call per
+ * order across replicas. The lock lives as long as the holder's whole vendor deadline and
+ * the store's write; past it, another replica takes over.
+ */
+function shared (link: RedisLink, config: OrdersServicePluginOptions['config']) {
+  const { cache } = config.resilience
+  const now = Date.now
+  const store = createSharedOutcomeStore({ link, local: createMemoryOutcomeStore({ ...cache, now }), staleMs: cache.staleMs, now })
+  const lockMs = config.vendorTimeoutMs + 2 * link.commandTimeoutMs
+  return { store, exclusive: createClusterCoalescing({ link, lockMs, now, onOutcome: store.remember }) }
+}
+
+export const ordersServicePlugin = fp(ordersService, { name: 'orders-service', dependencies: ['redis'], decorators: { fastify: ['redis'] } })

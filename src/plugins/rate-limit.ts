@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.js'
 import { boundedStore, type BoundedStoreOptions } from '../http/rate-limit-store.js'
+import { sharedRateLimitStore } from '../http/shared-rate-limit-store.js'
 
 export interface RateLimitOptions extends BoundedStoreOptions {
   /** requests per client per window */
@@ -16,15 +17,16 @@ export interface RateLimitOptions extends BoundedStoreOptions {
  * Limits the routes registered after it in the same scope, per API key when the request
  * presented a valid one (the auth hook runs first and names the key by a hash), else per
  * client address (an IPv6 /64 counts as one client): without keys, and for every failed
- * authentication, so guessing keys costs the guesser's address its budget. The budget is per
- * process: replicas each count their own.
+ * authentication, so guessing keys costs the guesser's address its budget. The budget is the
+ * cluster's when Redis is configured, else each process's own.
  */
 const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windowMs, maxEntries, now }) => {
   await app.register(rateLimit, {
     max,
     timeWindow: windowMs,
-    // the plugin's own store is an LRU: enough new addresses would evict, and so reset, a limited client
-    store: boundedStore({ maxEntries, now }),
+    // the plugin's own store is an LRU: enough new addresses would evict, and so reset, a limited client;
+    // with Redis, the plugin's Redis store, falling back to the bounded one while Redis is down
+    store: app.redis === null ? boundedStore({ maxEntries, now }) : sharedRateLimitStore(app.redis, { maxEntries, now }),
     keyGenerator: (request) => request.apiKeyId ?? `ip:${clientAddress(peerAddress(request))}`,
     // thrown, so the error handler answers it as our problem+json; the plugin has set the headers
     errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', {
@@ -55,4 +57,4 @@ export function clientAddress (ip: string): string {
 }
 
 // auth's onRequest hook sets request.apiKeyId (or authFailure) before the limiter's route hook reads it
-export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit', dependencies: ['auth'], decorators: { request: ['apiKeyId'] } })
+export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit', dependencies: ['auth', 'redis'], decorators: { fastify: ['redis'], request: ['apiKeyId'] } })

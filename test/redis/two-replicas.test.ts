@@ -1,0 +1,84 @@
+import type { FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import { buildSimulator } from '../../src/simulator/app.js'
+import { requireRedisServer, startRedisServer, type RedisServer } from '../fixtures/redis-server.js'
+import { buildTestApp, TEST_CREDENTIALS } from '../helper.js'
+
+const ORDER = '/orders/54?machine=16327129'
+
+/** Two replicas of the service on one Redis, in front of one simulator that answers after latencyMs. */
+async function fleet (t: Test, env: Record<string, string> = {}, latencyMs = 200) {
+  const redis = await startRedisServer(t)
+  const simulator = buildSimulator({ credentials: TEST_CREDENTIALS, faults: { latencyMs } })
+  t.teardown(() => simulator.close())
+  const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  const settings = { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '60000', REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test-${redis.port}:`, VENDOR_TIMEOUT_MS: '5000', ...env }
+  const replicas = [await buildTestApp(t, vendorUrl, {}, {}, settings), await buildTestApp(t, vendorUrl, {}, {}, settings)] as const
+  for (const replica of replicas) t.ok(replica.redis?.isUp(), 'the replica reached Redis')
+  return { redis, simulator, replicas, vendorCalls: () => simulator.simulator.stats.calls }
+}
+
+/** Resolves once every replica's link is up again (Redis is checked every second). */
+async function linksUp (replicas: readonly FastifyInstance[], redis: RedisServer): Promise<void> {
+  for (let i = 0; i < 200 && !replicas.every((replica) => replica.redis?.isUp()); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  if (!replicas.every((replica) => replica.redis?.isUp())) throw new Error(`the replicas did not reconnect to ${redis.url}`)
+}
+
+t.test('two replicas on one Redis', async (t) => {
+  if (!requireRedisServer(t)) return
+
+  t.test('50 concurrent requests for one order, spread over both replicas, make one vendor call', async (t) => {
+    const { replicas, vendorCalls } = await fleet(t)
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => replicas[i % 2]!.inject({ url: ORDER })))
+    t.equal(vendorCalls(), 1, 'one call for the whole cluster')
+    t.ok(answers.every((res) => res.statusCode === 200 && res.json().id === 54), 'every answer is the order')
+    t.equal(new Set(answers.map((res) => res.headers.etag)).size, 1, 'the same representation everywhere')
+    const results = answers.map((res) => String(res.headers['cache-status']))
+    t.equal(results.filter((status) => status.includes('stored')).length, 1, 'one replica asked the vendor...')
+    t.ok(results.filter((status) => status.includes('collapsed')).length >= 1, '...others were collapsed into its call')
+  })
+
+  t.test('an order cached by one replica is a hit on the other', async (t) => {
+    const { replicas, vendorCalls } = await fleet(t, {}, 0)
+    t.match((await replicas[0].inject({ url: ORDER })).headers['cache-status'], /fwd=miss; stored/)
+    const other = await replicas[1].inject({ url: ORDER })
+    t.equal(other.statusCode, 200)
+    t.match(other.headers['cache-status'], /; hit;/, 'served from the shared cache')
+    t.equal(vendorCalls(), 1)
+    const notFound = await replicas[0].inject({ url: '/orders/99999?machine=16327129' })
+    t.equal(notFound.statusCode, 404)
+    t.match((await replicas[1].inject({ url: '/orders/99999?machine=16327129' })).headers['cache-status'], /; hit;/, 'a kept not-found answer is shared too')
+    t.equal(vendorCalls(), 2)
+  })
+
+  t.test('a key\'s budget is the cluster\'s', async (t) => {
+    const { replicas } = await fleet(t, { RATE_LIMIT_MAX: '3' }, 0)
+    const statuses = []
+    for (let i = 0; i < 4; i++) statuses.push((await replicas[i % 2]!.inject({ url: ORDER })).statusCode)
+    t.same(statuses, [200, 200, 200, 429], 'the fourth request is limited, on whichever replica')
+  })
+
+  t.test('Redis killed mid-run loses no request; restarted, sharing resumes', async (t) => {
+    const { redis, replicas, vendorCalls } = await fleet(t, { CACHE_FRESH_MS: '1000', REDIS_TIMEOUT_MS: '100' }, 20)
+    const answers: Array<{ statusCode: number, body: string }> = []
+    const load = (async () => {
+      for (let round = 0; round < 30; round++) {
+        const batch = await Promise.all(Array.from({ length: 6 }, (_, i) => replicas[i % 2]!.inject({ url: `/orders/${1001 + (i % 3)}?machine=16327129` })))
+        answers.push(...batch.map(({ statusCode, body }) => ({ statusCode, body })))
+        if (round === 10) await redis.kill()
+      }
+    })()
+    await load
+    t.equal(answers.length, 180)
+    const wrong = answers.filter(({ statusCode, body }) => statusCode !== 200 || !/"id":100[123]/.test(body))
+    t.same(wrong, [], 'every answer is the order asked for')
+    t.notOk(replicas[0].redis?.isUp(), 'the replicas noticed')
+
+    await redis.restart()
+    await linksUp(replicas, redis)
+    const before = vendorCalls()
+    await replicas[0].inject({ url: '/orders/1007?machine=16327129' })
+    t.match((await replicas[1].inject({ url: '/orders/1007?machine=16327129' })).headers['cache-status'], /; hit;/, 'shared again, without a restart')
+    t.equal(vendorCalls() - before, 1)
+  })
+})
