@@ -98,20 +98,22 @@ export function createClusterCoalescing ({ link, lockMs, now, onOutcome }: Clust
       if (!link.isUp()) return await here(work)
       const wait = waitFor(key)
       const token = randomUUID()
-      let leftMs: number
+      let ours: boolean
+      let leftMs = 0
       try {
-        if (await link.client.set(lock, token, 'PX', lockMs, 'NX') === 'OK') {
-          wait.cancel()
-          return await hold(key, lock, token, work)
-        }
-        // another replica is asking: its outcome comes on the channel, or its lock runs out
-        leftMs = await link.client.pttl(lock)
+        ours = await link.client.set(lock, token, 'PX', lockMs, 'NX') === 'OK'
+        // another replica is asking: its outcome comes on the channel, or its lock runs out (PTTL < 0: already gone)
+        if (!ours) leftMs = await link.client.pttl(lock)
       } catch (error) {
         wait.cancel()
         link.reportFailure(error)
         return await here(work)
       }
-      const woken = await wait.within(Math.min(leftMs < 0 ? 0 : leftMs, deadline - now()))
+      if (ours) {
+        wait.cancel()
+        return await hold(key, lock, token, work)
+      }
+      const woken = await wait.within(Math.min(Math.max(0, leftMs), deadline - now()))
       if ('outcome' in woken) return { outcome: woken.outcome, tier: 'redis' }
       if ('failure' in woken) throw new AppError(woken.failure.code, { detail: woken.failure.detail, retryAfter: woken.failure.retryAfter })
       if ('takeOver' in woken) return await here(work)

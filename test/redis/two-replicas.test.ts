@@ -81,4 +81,47 @@ t.test('two replicas on one Redis', async (t) => {
     t.match((await replicas[1].inject({ url: '/orders/1007?machine=16327129' })).headers['cache-status'], /; hit;/, 'shared again, without a restart')
     t.equal(vendorCalls() - before, 1)
   })
+
+  t.test('a vendor error is shared with the waiting replicas too: one call, one answer', async (t) => {
+    const { replicas, vendorCalls } = await fleet(t)
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => replicas[i % 2]!.inject({ url: '/orders/54?machine=30000002' })))
+    t.equal(vendorCalls(), 1, JSON.stringify(answers.map((res) => res.headers['cache-status'])))
+    t.same(answers.map((res) => [res.statusCode, res.json().code]), Array.from({ length: 10 }, () => [503, 'MACHINE_OFFLINE']))
+  })
+
+  t.test('a replica that died holding an order\'s lock: another takes over when the lock expires', async (t) => {
+    const { redis, replicas, vendorCalls } = await fleet(t, {}, 0)
+    const { Redis } = await import('ioredis')
+    const dead = new Redis(redis.url, { keyPrefix: `test-${redis.port}:` })
+    t.teardown(() => dead.disconnect())
+    t.equal(await dead.set('lock:54:16327129', 'a replica that died', 'PX', 300, 'NX'), 'OK')
+    const res = await replicas[0].inject({ url: ORDER })
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['cache-status'], /fwd=miss; stored/, 'it asked the vendor itself')
+    t.equal(vendorCalls(), 1)
+  })
+
+  t.test('the Redis password is never logged, and redis_up says whether Redis answers', async (t) => {
+    const { redis, simulator } = await fleet(t, {}, 0)
+    const vendorUrl = `http://127.0.0.1:${(simulator.server.address() as { port: number }).port}`
+    const { captureLogs } = await import('../helper.js')
+    const { createMetrics } = await import('../../src/metrics.js')
+    const logs = captureLogs()
+    const metrics = createMetrics({ defaultMetrics: false })
+    const password = 'p4ssw0rd-never-logged'
+    await redis.kill()
+    const app = await buildTestApp(t, vendorUrl, {}, { logger: logs.logger, metrics }, { CACHE_ENABLED: 'true', REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}`, LOG_LEVEL: 'trace' })
+    t.notOk(app.redis?.isUp(), 'nothing listens there now')
+    t.equal((await app.inject({ url: ORDER })).statusCode, 200, 'answered without Redis')
+    t.match(await metrics.registry.metrics(), /^redis_up 0$/m)
+    t.notOk(logs.lines().includes(password), 'not in any log line')
+    t.match(logs.lines(), /Redis not reachable at start/)
+
+    await redis.restart()
+    const healthy = createMetrics({ defaultMetrics: false })
+    const up = await buildTestApp(t, vendorUrl, {}, { metrics: healthy }, { CACHE_ENABLED: 'true', REDIS_URL: redis.url })
+    t.ok(up.redis?.isUp())
+    t.match(await healthy.registry.metrics(), /^redis_up 1$/m)
+    t.notMatch(await createMetrics({ defaultMetrics: false }).registry.metrics(), /redis_up/, 'absent without REDIS_URL')
+  })
 })
