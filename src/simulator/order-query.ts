@@ -10,8 +10,8 @@ export interface OrderQuery {
   headers: IncomingHttpHeaders
   /** the raw request body, undefined when there was none */
   body: unknown
-  /** ms since the simulator was built: drives the progressing orders */
-  elapsedMs: number
+  /** how far into its run a clock order is; asked only for one answered on its own machine, which starts the run */
+  elapsedMs: (orderId: string, machineNo: string) => number
 }
 
 /** The vendor's int64 order ids: positive, no sign, no leading zero. */
@@ -19,7 +19,8 @@ const ORDER_ID = /^[1-9]\d{0,18}$/
 
 /**
  * The vendor's answer to an order query, in the vendor's order of checks: headers, payload,
- * machine, order. Pure, so fault injection can also cut this very answer in half.
+ * machine, order. Pure but for starting a clock order's run, so fault injection can also cut
+ * this very answer in half.
  * (The docs name no timestamp window, so any timestamp is accepted.)
  */
 export function answerOrderQuery (query: OrderQuery, credentials: SimulatorCredentials): Reply {
@@ -41,5 +42,6 @@ export function answerOrderQuery (query: OrderQuery, credentials: SimulatorCrede
   if (scenario.machineNo !== machineNo) return answer(200, 6007)
   if (scenario.error !== undefined) return answer(200, scenario.error.code, {}, scenario.error.message)
 
-  return answer(200, 0, orderDataAt(scenario, query.elapsedMs) ?? {})
+  const elapsedMs = scenario.phases === undefined ? 0 : query.elapsedMs(query.orderId, machineNo)
+  return answer(200, 0, orderDataAt(scenario, elapsedMs) ?? {})
 }

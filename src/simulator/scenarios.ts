@@ -24,9 +24,9 @@
  * 1010   16327129      every field zero: data is just {order_id}
  * 1011   16327129      int64 fields as JSON strings (order_id "1011", ids "10111")
  * 1012   16327129      unlisted enum values PARTIAL_REFUND / IS_QUEUED and an undocumented field
- * 2001   16327129      progressing by the clock: NOTPAY -> WAITING_PICKED_UP -> IS_DELIVERING -> IS_SUCCESS
- * 2002   16327129      progressing, ending IS_FAILED
- * 2003   16327129      progressing, ending IS_TIMEOUT
+ * 2001   16327129      clock order: NOTPAY -> WAITING_PICKED_UP -> IS_DELIVERING -> IS_SUCCESS
+ * 2002   16327129      clock order, ending IS_FAILED
+ * 2003   16327129      clock order, ending IS_TIMEOUT
  * 4005   16327129      expired -> 40005
  * 4006   16327129      status invalid -> 40006
  * 6007   16327128      another machine's order: asking with 16327129 -> 6007
@@ -34,6 +34,11 @@
  * other  -             no matching record -> 80002, e.g. 99999
  *
  * 1001-1009 follow the order of the statuses in the vendor's docs.
+ *
+ * Clock orders run from the first time they are asked for (on their own machine), not from the
+ * simulator's start: unpaid, paid at PAID_AFTER_MS, dispensing at DISPENSING_AFTER_MS, final at
+ * FINISHED_AFTER_MS, when each line's device.delivery.response goes to the notify URL, if one is
+ * set. Once final for RESTART_AFTER_MS, the next question starts the run again (clock-orders.ts).
  */
 
 import { createHash } from 'node:crypto'
@@ -78,7 +83,7 @@ export interface VendorError {
 }
 
 export interface Phase {
-  /** ms after the simulator was built from which this data holds */
+  /** ms into the order's run from which this data holds */
   fromMs: number
   data: VendorOrderData
 }
@@ -125,10 +130,12 @@ export const SCENARIO_MACHINES: Record<string, MachineState> = {
   [MACHINE.special]: 'online'
 }
 
-/** Phase boundaries of the progressing orders 2001-2003, in ms after buildSimulator. */
-export const PAID_AFTER_MS = 10_000
-export const DISPENSING_AFTER_MS = 20_000
-export const FINISHED_AFTER_MS = 30_000
+/** Phase boundaries of the clock orders 2001-2003, in ms into a run: short enough to watch whole. */
+export const PAID_AFTER_MS = 4_000
+export const DISPENSING_AFTER_MS = 8_000
+export const FINISHED_AFTER_MS = 15_000
+/** How long a clock order stays final before the next question starts its run again. */
+export const RESTART_AFTER_MS = 60_000
 
 function record (id: Int64, productId: Int64, price: string, status = '', notifySent = ''): VendorRecordData {
   return { id, product_id: productId, quantity: 1, price, status, notify_sent: notifySent }
@@ -280,7 +287,7 @@ export const SCENARIO_ORDERS: Record<string, ScenarioOrder> = {
   }
 }
 
-/** The order's data at `elapsedMs` after the simulator was built; undefined for error scenarios. */
+/** The order's data at `elapsedMs` into its run; undefined for error scenarios. */
 export function orderDataAt (scenario: ScenarioOrder, elapsedMs: number): VendorOrderData | undefined {
   if (scenario.phases === undefined) return scenario.data
   let current = scenario.phases[0]?.data

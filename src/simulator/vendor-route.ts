@@ -12,7 +12,8 @@ export interface VendorRouteOptions {
   credentials: SimulatorCredentials
   stats: SimulatorStats
   faults: () => Faults
-  elapsedMs: () => number
+  /** how far into its run a clock order is (starts the run when asked first) */
+  elapsedMs: (orderId: string, machineNo: string) => number
 }
 
 interface OrderRequest {
@@ -73,7 +74,7 @@ export async function vendorRoute (scope: FastifyInstance, options: VendorRouteO
       orderId: request.params.orderId,
       headers: request.headers,
       body: request.body,
-      elapsedMs: options.elapsedMs()
+      elapsedMs: options.elapsedMs
     }, credentials)
     if (fault === 'resetMidBody') return resetMidBody(reply, result.httpStatus, JSON.stringify(result.body))
     return reply.code(result.httpStatus).send(result.body)

@@ -13,12 +13,12 @@ t.test('stats count every call, rejected ones included', async (t) => {
   await app.inject({ method: 'POST', url: '/api/openapi/v1/orders/54', headers: { 'content-type': 'application/json' }, payload: 'x'.repeat(2 * 1024 * 1024) })
   const response = await app.inject({ method: 'GET', url: '/_simulator/stats' })
   t.equal(response.statusCode, 200)
-  t.same(response.json(), { calls: 5, byOrder: { 54: 3, 99999: 1, abc: 1 }, faults: {} })
+  t.same(response.json(), { calls: 5, byOrder: { 54: 3, 99999: 1, abc: 1 }, faults: {}, notifications: { sent: 0, failed: 0 } })
   t.same(app.simulator.stats, response.json())
 
   const stats = app.simulator.stats
   app.simulator.resetStats()
-  t.same(stats, { calls: 0, byOrder: {}, faults: {} }, 'reset in place: held references stay live')
+  t.same(stats, { calls: 0, byOrder: {}, faults: {}, notifications: { sent: 0, failed: 0 } }, 'reset in place: held references stay live')
   await app.inject({ method: 'GET', url: '/health' })
   await app.inject({ method: 'GET', url: '/_simulator/stats' })
   t.equal(stats.calls, 0, 'health and admin routes are not vendor calls')
@@ -74,7 +74,7 @@ t.test('POST /_simulator/reset restores the built faults and zeroes stats', asyn
   await queryOrder(app, 54, MACHINE.documented)
   const response = await app.inject({ method: 'POST', url: '/_simulator/reset' })
   t.equal(response.statusCode, 204)
-  t.same(app.simulator.stats, { calls: 0, byOrder: {}, faults: {} })
+  t.same(app.simulator.stats, { calls: 0, byOrder: {}, faults: {}, notifications: { sent: 0, failed: 0 } })
   t.same((await app.inject({ method: 'GET', url: '/_simulator/faults' })).json(), { latencyMs: 1, slowMs: 10_000, rates: {}, force: null })
 })
 
