@@ -5,29 +5,38 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
+import { AppError } from '../errors.js'
 
-/** The repository root: the nearest folder with a package.json, from src/routes (tests) or dist/src/routes (npm start). */
+/** The repository root, found from src/routes (tests) or dist/src/routes (npm start): the folder that holds public/demo/. */
 function projectRoot (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir)
+  while (!existsSync(join(dir, 'public', 'demo')) && dirname(dir) !== dir) dir = dirname(dir)
   return dir
 }
 
 const root = projectRoot()
 const clientDir = join(root, 'clients', 'typescript')
-// openapi-fetch as the client package resolves it, its ESM build
-const openapiFetchDir = dirname(createRequire(join(clientDir, 'package.json')).resolve('openapi-fetch/package.json'))
+
+/** openapi-fetch's ESM build, where the client package resolves it (not installed: a path that answers 404). */
+function openapiFetchFile (): string {
+  try {
+    return join(dirname(createRequire(join(clientDir, 'package.json')).resolve('openapi-fetch/package.json')), 'dist', 'index.mjs')
+  } catch {
+    return join(clientDir, 'node_modules', 'openapi-fetch', 'dist', 'index.mjs')
+  }
+}
 
 const HTML = 'text/html; charset=utf-8'
 const JS = 'text/javascript; charset=utf-8'
 
-/** Every file the page loads, by URL: the page, its module and style, the built client and openapi-fetch (the import map names the last two). */
+/** Every file the page loads, by URL: the page, its module, style and icon, the built client and openapi-fetch (the import map names the last two). */
 const FILES: Record<string, { path: string, type: string }> = {
   '/demo': { path: join(root, 'public', 'demo', 'index.html'), type: HTML },
   '/demo/demo.js': { path: join(root, 'public', 'demo', 'demo.js'), type: JS },
   '/demo/demo.css': { path: join(root, 'public', 'demo', 'demo.css'), type: 'text/css; charset=utf-8' },
+  '/demo/favicon.svg': { path: join(root, 'public', 'demo', 'favicon.svg'), type: 'image/svg+xml' },
   '/demo/client/index.js': { path: join(clientDir, 'dist', 'index.js'), type: JS },
-  '/demo/vendor/openapi-fetch.js': { path: join(openapiFetchDir, 'dist', 'index.mjs'), type: JS }
+  '/demo/vendor/openapi-fetch.js': { path: openapiFetchFile(), type: JS }
 }
 
 /**
@@ -64,8 +73,7 @@ export const demoRoutes: FastifyPluginAsync = async (app) => {
           try {
             body = await readFile(file.path, 'utf8')
           } catch {
-            request.log.warn({ file: file.path }, 'demo page file missing: run `npm run client:build`')
-            return reply.callNotFound()
+            throw new AppError('NOT_FOUND', { detail: `${url} is not built yet: run \`npm run build\`.` })
           }
           cache.set(url, body)
         }
