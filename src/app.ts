@@ -17,6 +17,7 @@ import { redisPlugin } from './plugins/redis.js'
 import { requestMetricsPlugin } from './plugins/request-metrics.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
 import { swaggerPlugin } from './plugins/swagger.js'
+import { demoRoutes } from './routes/demo.js'
 import { docsRoutes } from './routes/docs.js'
 import { ordersRoute } from './routes/orders.js'
 import type { VendorClient } from './upstream/client.js'
@@ -89,6 +90,8 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
 
   await app.register(healthPlugin)
   await app.register(docsRoutes)
+  // the live page, on the embedded simulator only: it is an example, not part of a deployment
+  if (config.demo === true) await app.register(demoRoutes)
   // the API proper: keys (when configured) checked first, then the rate limit; docs and health stay open
   await app.register(async (api) => {
     await api.register(authPlugin, { keys: config.apiKeys })

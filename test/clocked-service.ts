@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import type { AppConfig } from '../src/app.js'
+import { buildSimulator } from '../src/simulator/app.js'
+import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
+import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, PAID_AFTER_MS } from '../src/simulator/scenarios.js'
+import { buildTestApp } from './helper.js'
+
+/** The clock orders' phases, in the order they come: unpaid, paid, dispensing, finished. */
+export const PHASES_MS = [0, PAID_AFTER_MS, DISPENSING_AFTER_MS, FINISHED_AFTER_MS] as const
+
+export interface ClockedService {
+  /** the API, listening on a loopback port */
+  url: string
+  app: FastifyInstance
+  simulator: FastifyInstance
+  /** moves the simulator's clock to this long after its start: the clock orders 2001-2003 follow */
+  setElapsed: (ms: number) => void
+}
+
+/**
+ * The service listening on a real port, on a simulator whose clock the test moves: the clock
+ * orders progress when the test says, not after tens of seconds of real time. Closed in teardown.
+ */
+export async function startClockedService (t: Test, overrides: Partial<AppConfig> = {}, env: Record<string, string> = {}): Promise<ClockedService> {
+  let elapsed = 0
+  const simulator = buildSimulator({ now: () => elapsed })
+  t.teardown(() => simulator.close())
+  const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  const app = await buildTestApp(t, simulatorUrl, { vendor: { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS }, ...overrides }, {}, env)
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  return { url, app, simulator, setElapsed: (ms) => { elapsed = ms } }
+}
