@@ -14,7 +14,7 @@ export interface ClockedService {
   url: string
   app: FastifyInstance
   simulator: FastifyInstance
-  /** moves the simulator's clock to this long after its start: the clock orders 2001-2003 follow */
+  /** moves the simulator's clock to this long after the clock orders 2001-2003 started (they are asked for once at 0) */
   setElapsed: (ms: number) => void
 }
 
@@ -29,5 +29,8 @@ export async function startClockedService (t: Test, overrides: Partial<AppConfig
   const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
   const app = await buildTestApp(t, simulatorUrl, { vendor: { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS }, ...overrides }, {}, env)
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  // a clock order's run starts when it is first asked for: start them all at 0, so setElapsed counts from there
+  // (from an address of its own, so the tests' rate-limit budgets stay whole)
+  for (const id of [2001, 2002, 2003]) await app.inject({ url: `/orders/${id}?machine=16327129`, remoteAddress: '192.0.2.1' })
   return { url, app, simulator, setElapsed: (ms) => { elapsed = ms } }
 }
