@@ -62,6 +62,9 @@ export const callbacksRoute: FastifyPluginAsyncZod<CallbacksOptions> = async (ap
       description: 'Point the vendor\'s `notify_url` here. The notification is unsigned, so its content is never served: it makes this service ask the vendor for that order again at once, and watchers of the order see the vendor\'s answer. Exists only when CALLBACK_TOKEN is set.',
       params: TokenParamsSchema,
       body: DeliveryNotificationSchema,
+      consumes: ['application/json', 'application/x-www-form-urlencoded'],
+      // the vendor has no API key: the token in the path is the only credential
+      security: [],
       response: {
         204: z.null().meta({ description: 'Received; the order is being asked for again.' }),
         400: problem('Not a delivery notification (INVALID_REQUEST); `errors` lists every failing field.'),
