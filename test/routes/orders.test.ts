@@ -213,3 +213,14 @@ t.test('long polling: 304 once the wait is over; a wait over 30 s is clamped; no
   await until(() => app.watchers.size === 0)
   t.pass('a client that leaves releases its watcher')
 })
+
+t.test('long polling: shutdown answers a held request with 304 at once', async (t) => {
+  const { app, url, etag } = await longPollSetup(t)
+  const held = fetch(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': etag, prefer: 'wait=30' } })
+  await until(() => app.watchers.size === 1)
+  const closing = app.close()
+  const res = await held
+  t.equal(res.status, 304)
+  t.equal(res.headers.get('connection'), 'close', 'and the connection goes, as every answer while draining')
+  await closing
+})
