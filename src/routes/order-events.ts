@@ -60,6 +60,8 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
   app.get('/orders/:id/events', {
     // no Accept negotiation: this route only streams (an EventSource sends text/event-stream, curl */*)
     sse: { kind: 'manual', serializer: (data: string) => data },
+    // a HEAD would open a stream whose body is thrown away: no HEAD (405 with Allow: GET)
+    exposeHeadRoute: false,
     schema: {
       tags: ['orders'],
       operationId: 'getOrderEvents',

@@ -199,3 +199,12 @@ t.test('metrics: open streams, watched orders, events sent', async (t) => {
   await until(async () => (await metrics.eventStreams.get()).values[0]?.value === 0)
   await until(async () => (await metrics.watchedOrders.get()).values[0]?.value === 0)
 })
+
+t.test('HEAD does not open a stream', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url)
+  const res = await fetch(`${url}/orders/7/events?machine=16327129`, { method: 'HEAD' })
+  t.equal(res.status, 405)
+  t.equal(res.headers.get('allow'), 'GET')
+  t.equal(vendor.upstream.requests.length, 0)
+})
