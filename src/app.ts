@@ -18,8 +18,12 @@ import { requestMetricsPlugin } from './plugins/request-metrics.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
 import { swaggerPlugin } from './plugins/swagger.js'
 import { demoRoutes } from './routes/demo.js'
+import { orderWatchersPlugin } from './plugins/watchers.js'
+import { callbacksRoute } from './routes/callbacks.js'
 import { docsRoutes } from './routes/docs.js'
+import { orderEventsRoute } from './routes/order-events.js'
 import { ordersRoute } from './routes/orders.js'
+import type { WatchBus } from './orders/watchers.js'
 import type { VendorClient } from './upstream/client.js'
 
 /** What buildApp needs: the config with the vendor resolved (server.ts puts the simulator there in demo mode). */
@@ -36,6 +40,8 @@ export interface AppDeps {
   vendorClient?: VendorClient
   /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
   metrics?: Metrics
+  /** carries order changes and wake-ups between replicas (default: this process only) */
+  watchBus?: WatchBus
 }
 
 /** Time for a client to send its request headers; longer is an attack or a broken client. */
@@ -87,16 +93,21 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   // before what shares state through it: the orders service's cache and coalescing, the rate limit
   await app.register(redisPlugin, { settings: config.redis, metrics: deps.metrics })
   await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics })
+  // the pollers behind event streams and long polls, over app.orders; closed before the server, so streams end first
+  await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, bus: deps.watchBus, metrics: deps.metrics })
 
   await app.register(healthPlugin)
   await app.register(docsRoutes)
   // the live page, on the embedded simulator only: it is an example, not part of a deployment
   if (config.demo === true) await app.register(demoRoutes)
+  // the vendor's delivery callback: no API key (the vendor has none), its own token and body limit
+  if (config.callbackToken !== null) await app.register(callbacksRoute, { token: config.callbackToken, metrics: deps.metrics })
   // the API proper: keys (when configured) checked first, then the rate limit; docs and health stay open
   await app.register(async (api) => {
     await api.register(authPlugin, { keys: config.apiKeys })
     await api.register(rateLimitPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs })
     await api.register(ordersRoute)
+    await api.register(orderEventsRoute, { events: config.events, metrics: deps.metrics })
   })
   return app
 }

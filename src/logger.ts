@@ -16,7 +16,9 @@ export const REDACT_PATHS = [
   // the vendor settings: spread into a line, as `vendor`, as the client's `options`, or inside the config
   ...['', 'vendor.', 'options.', 'config.vendor.'].flatMap((prefix) => VENDOR_SECRETS.map((key) => prefix + key)),
   // the callers' keys, alone or inside the config
-  'apiKeys', 'config.apiKeys'
+  'apiKeys', 'config.apiKeys',
+  // the delivery callback's path secret
+  'callbackToken', 'config.callbackToken'
 ]
 
 /** Query parameters logged as sent: any other value may be a credential (`?access_token=`). */
@@ -35,6 +37,14 @@ export function redactQuery (url: string): string {
   return `${url.slice(0, start)}?${parameters.join('&')}`
 }
 
+/** The delivery callback's path: its last segment is CALLBACK_TOKEN, a secret. */
+const CALLBACK_PATH = /^\/callbacks\/delivery\/[^?]*/
+
+/** The URL as logged: the callback token and every query value but the allowed ones replaced. */
+export function redactUrl (url: string): string {
+  return redactQuery(url).replace(CALLBACK_PATH, '/callbacks/delivery/[redacted]')
+}
+
 interface LoggedRequest {
   method?: string
   url?: string
@@ -44,11 +54,11 @@ interface LoggedRequest {
   socket?: { remotePort?: number }
 }
 
-/** Fastify's request serializer, the same fields, with the query values redacted. */
+/** Fastify's request serializer, the same fields, with the query values and the callback token redacted. */
 function serializeRequest (request: LoggedRequest) {
   return {
     method: request.method,
-    url: request.url === undefined ? undefined : redactQuery(request.url),
+    url: request.url === undefined ? undefined : redactUrl(request.url),
     version: request.headers?.['accept-version'],
     host: request.host,
     remoteAddress: request.ip,

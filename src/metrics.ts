@@ -32,7 +32,17 @@ export interface Metrics {
   redisUp: Gauge
   vendorInFlight: Gauge
   parserRefusals: Counter<'status'>
+  eventStreams: Gauge
+  watchedOrders: Gauge
+  eventsSent: Counter<'event'>
+  deliveryCallbacks: Counter<'outcome'>
 }
+
+/** The events of GET /orders/{id}/events, as events_sent_total labels them. */
+export const EVENT_NAMES = ['order', 'problem'] as const
+
+/** What became of a delivery callback: accepted (a wake), refused (wrong or missing token), invalid (bad body). */
+export const CALLBACK_OUTCOMES = ['accepted', 'refused', 'invalid'] as const
 
 export interface MetricsOptions {
   /** Node process metrics (CPU, memory, event loop, GC); default true */
@@ -98,11 +108,35 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
       help: 'Requests Node\'s HTTP parser refused before any route saw them, by the status answered: 400 malformed or smuggling-shaped, 408 too slow, 413 and 431 too large. Not in http_request_duration_seconds: they never became requests.',
       labelNames: ['status'],
       registers
+    }),
+    eventStreams: new Gauge({
+      name: 'event_streams_open',
+      help: 'Open order event streams (GET /orders/{id}/events).',
+      registers
+    }),
+    watchedOrders: new Gauge({
+      name: 'watched_orders',
+      help: 'Orders (order id and machine) polled for event streams and long polls: one poller each, however many watchers.',
+      registers
+    }),
+    eventsSent: new Counter({
+      name: 'events_sent_total',
+      help: 'Events sent on order event streams, by event name: order, problem.',
+      labelNames: ['event'],
+      registers
+    }),
+    deliveryCallbacks: new Counter({
+      name: 'delivery_callbacks_total',
+      help: 'Vendor delivery callbacks received, by outcome: accepted (the order is asked for again), refused (wrong or missing token), invalid (malformed body).',
+      labelNames: ['outcome'],
+      registers
     })
   }
   // exposed from the start, so dashboards and alerts see 0 rather than no data
   for (const [result, tier] of CACHE_EVENTS) metrics.cacheEvents.inc({ result, tier }, 0)
   for (const status of PARSER_REFUSAL_STATUSES) metrics.parserRefusals.inc({ status }, 0)
+  for (const event of EVENT_NAMES) metrics.eventsSent.inc({ event }, 0)
+  for (const outcome of CALLBACK_OUTCOMES) metrics.deliveryCallbacks.inc({ outcome }, 0)
   metrics.breakerState.set(BREAKER_STATE.closed)
   return metrics
 }

@@ -3,7 +3,8 @@ import { loadConfig } from './config.js'
 
 /** Defaults plus placeholder credentials: the document never depends on (or reveals) the deployment's config. */
 const DOCUMENT_CONFIG: AppConfig = {
-  ...loadConfig({ LOG_LEVEL: 'silent' }),
+  // a placeholder token, so the callback route is documented (the token is never in the document)
+  ...loadConfig({ LOG_LEVEL: 'silent', CALLBACK_TOKEN: 'placeholder-token-placeholder-token' }),
   vendor: { baseUrl: 'http://127.0.0.1:9', appId: 'placeholder', appSecret: 'placeholder', signKey: 'placeholder' }
 }
 

@@ -2,8 +2,10 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
+import { request } from 'undici'
 import { buildApp, type AppConfig } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
@@ -126,4 +128,80 @@ export async function startService (t: Test, env: Record<string, string> = {}): 
   const service = await start({ ...LOCAL_PORTS, ...env }, { destination })
   t.teardown(() => service.stop())
   return { ...service, lines }
+}
+
+/** One Server-Sent Event as its fields; `comment` for a comment line such as `: heartbeat`. */
+export interface SseFrame {
+  event?: string
+  id?: string
+  data?: string
+  retry?: string
+  comment?: string
+}
+
+function parseFrame (frame: string): SseFrame {
+  const fields: SseFrame = {}
+  for (const line of frame.split('\n')) {
+    if (line.startsWith(':')) { fields.comment = line.slice(1).trim(); continue }
+    const colon = line.indexOf(':')
+    const name = (colon === -1 ? line : line.slice(0, colon)) as keyof SseFrame
+    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '')
+    fields[name] = name === 'data' && fields.data !== undefined ? `${fields.data}\n${value}` : value
+  }
+  return fields
+}
+
+export interface EventStream {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  /** the body, when the answer was not a stream */
+  text: () => Promise<string>
+  /** the next event with `data` (retry hints and comments are skipped); undefined once the stream has ended */
+  next: () => Promise<SseFrame | undefined>
+  /** every frame received so far, comments and hints too */
+  frames: SseFrame[]
+  close: () => void
+}
+
+/** GET `url` as an EventSource would, over real HTTP; the frames are parsed as they arrive. Closed in teardown. */
+export async function openEventStream (t: Test, url: string, headers: Record<string, string> = {}): Promise<EventStream> {
+  const controller = new AbortController()
+  const res = await request(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal })
+  const close = () => { controller.abort() }
+  t.teardown(close)
+  const frames: SseFrame[] = []
+  const body = res.body
+  body.setEncoding('utf8')
+  let buffer = ''
+  async function * events (): AsyncGenerator<SseFrame> {
+    try {
+      for await (const chunk of body as AsyncIterable<string>) {
+        buffer += chunk
+        let end = buffer.indexOf('\n\n')
+        while (end !== -1) {
+          const frame = parseFrame(buffer.slice(0, end))
+          buffer = buffer.slice(end + 2)
+          frames.push(frame)
+          if (frame.data !== undefined) yield frame
+          end = buffer.indexOf('\n\n')
+        }
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) throw error
+    }
+  }
+  const iterator = events()
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text: () => body.text(),
+    next: async () => (await iterator.next()).value ?? undefined,
+    frames,
+    close
+  }
+}
+
+/** Resolves once `condition` holds, checking every few milliseconds: waits on an outcome, not for a time. */
+export async function until (condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!await condition()) await sleep(5)
 }

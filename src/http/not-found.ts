@@ -14,6 +14,12 @@ export function answerNoRoute (request: FastifyRequest, reply: FastifyReply): Fa
     reply.header('allow', allowed.join(', '))
     return sendProblem(reply, new AppError('METHOD_NOT_ALLOWED', { detail: `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}.` }))
   }
+  return answerNotFound(request, reply)
+}
+
+/** The 404 of a path no route answers; also what a route answers that must look like one (a wrong callback token). */
+export function answerNotFound (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = request.url.split('?')[0] ?? '/'
   return sendProblem(reply, new AppError('NOT_FOUND', { detail: `No route for ${request.method} ${path}.` }))
 }
 

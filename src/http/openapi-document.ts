@@ -28,6 +28,17 @@ const IF_NONE_MATCH_DOC = {
   description: 'An ETag from an earlier answer: a 304 with no body comes back while it still matches.',
   schema: { type: 'string' }
 }
+const PREFER_DOC = {
+  in: 'header',
+  name: 'prefer',
+  required: false,
+  description: 'Long polling (RFC 7240): `wait=N` with an If-None-Match that still matches holds the answer until the order changes (200) or N seconds pass (304). N is at most 30; more is taken as 30; a malformed preference is ignored.',
+  schema: { type: 'string', examples: ['wait=25'] }
+}
+const PREFERENCE_APPLIED_HEADER_DOC = {
+  description: '`wait=N` when the request waited for a change (Prefer: wait=N).',
+  schema: { type: 'string' }
+}
 const RETRY_AFTER_HEADER_DOC = {
   description: 'Seconds to wait before asking again.',
   schema: { type: 'integer', minimum: 0 }
@@ -36,7 +47,7 @@ const RETRY_AFTER_HEADER_DOC = {
 /**
  * Finishes the generated document where the route schemas cannot say it: the server, errors are
  * problem+json, every answer carries x-request-id, a 503 says Retry-After, a 200 or 304 its
- * cache headers (with If-None-Match as a parameter); and the request-side copies of schemas
+ * cache headers (with If-None-Match and Prefer as parameters); and the request-side copies of schemas
  * that no operation references are dropped.
  */
 export function finishOpenApiDocument<T extends Json> (document: T): T {
@@ -44,10 +55,12 @@ export function finishOpenApiDocument<T extends Json> (document: T): T {
   for (const pathItem of Object.values<Json>(document.paths ?? {})) {
     for (const operation of Object.values<Json>(pathItem)) {
       const responses: Json = operation.responses ?? {}
-      if (responses['304'] !== undefined) operation.parameters = [...(operation.parameters ?? []), IF_NONE_MATCH_DOC]
+      // a conditional operation: If-None-Match, long polling, and the cache headers on 200 and 304
+      const conditional = responses['304'] !== undefined
+      if (conditional) operation.parameters = [...(operation.parameters ?? []), IF_NONE_MATCH_DOC, PREFER_DOC]
       for (const [status, response] of Object.entries<Json>(responses)) {
         response.headers = { 'x-request-id': REQUEST_ID_HEADER_DOC, ...response.headers }
-        if (status === '200' || status === '304') Object.assign(response.headers, CACHE_HEADERS_DOC)
+        if (conditional && (status === '200' || status === '304')) Object.assign(response.headers, CACHE_HEADERS_DOC, { 'preference-applied': PREFERENCE_APPLIED_HEADER_DOC })
         if (status === '503') response.headers['retry-after'] = RETRY_AFTER_HEADER_DOC
         if (Number(status) >= 400 && response.content?.['application/json'] !== undefined) {
           response.content = { [PROBLEM_CONTENT_TYPE]: response.content['application/json'] }

@@ -9,8 +9,8 @@ export interface CorsPolicyOptions {
   demo: boolean
 }
 
-/** Headers a browser app may read: request id, rate limiting, and what caches and conditional requests use. */
-export const CORS_EXPOSED_HEADERS = ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'etag', 'cache-status']
+/** Headers a browser app may read: request id, rate limiting, and what caches, conditional requests and long polls use. */
+export const CORS_EXPOSED_HEADERS = ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'etag', 'cache-status', 'preference-applied']
 
 /**
  * @see https://github.com/fastify/fastify-cors
@@ -26,7 +26,8 @@ const corsPolicy: FastifyPluginAsync<CorsPolicyOptions> = async (app, { origins,
   await app.register(cors, {
     origin: (origin, callback) => callback(null, allowAll ? '*' : origin !== undefined && allowed.has(origin) ? origin : false),
     methods: ['GET', 'HEAD', 'OPTIONS'],
-    allowedHeaders: ['authorization', 'x-request-id', 'if-none-match'],
+    // prefer: long polls; last-event-id: an event stream's reconnection
+    allowedHeaders: ['authorization', 'x-request-id', 'if-none-match', 'prefer', 'last-event-id'],
     exposedHeaders: CORS_EXPOSED_HEADERS,
     // bearer keys, no cookies: credentials mode is never needed
     credentials: false,

@@ -27,13 +27,18 @@ const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, 
     // the plugin's own store is an LRU: enough new addresses would evict, and so reset, a limited client;
     // with Redis, the plugin's Redis store, falling back to the bounded one while Redis is down
     store: app.redis === null ? boundedStore({ maxEntries, now }) : sharedRateLimitStore(app.redis, { maxEntries, now }),
-    keyGenerator: (request) => request.apiKeyId ?? `ip:${clientAddress(peerAddress(request))}`,
+    keyGenerator: clientKey,
     // thrown, so the error handler answers it as our problem+json; the plugin has set the headers
     errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', {
       detail: `More than ${context.max} requests in ${windowMs / 1000} s; retry in ${context.after}.`,
       retryAfter: Math.ceil(context.ttl / 1000)
     })
   })
+}
+
+/** Who a request counts against: its valid API key (by its hash), else its client address. */
+export function clientKey (request: FastifyRequest): string {
+  return request.apiKeyId ?? `ip:${clientAddress(peerAddress(request))}`
 }
 
 /**

@@ -10,7 +10,7 @@ export const API_DESCRIPTION = [
   '',
   'The service holds the merchant credentials, signs each call, normalizes the vendor\'s protobuf-style JSON (every field is always present) and maps vendor error codes to honest HTTP statuses.',
   'Errors are RFC 9457 `application/problem+json` with a stable `code`; a 400 lists every failing field in `errors`.',
-  'Poll an order until `terminal` is true.',
+  'Poll an order until `terminal` is true, or follow it: `GET /orders/{id}/events` streams every change as Server-Sent Events, and `Prefer: wait=N` on `GET /orders/{id}` long-polls.',
   '',
   'When the deployment sets API keys, send yours as `Authorization: Bearer <key>`. Requests are rate limited per key (per client address when keys are off): the `x-ratelimit-*` headers say how many are left, and a 429 says when to retry in `Retry-After`.'
 ].join('\n')
@@ -25,7 +25,7 @@ const swagger: FastifyPluginAsync = async (app) => {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Vending order status API', description: API_DESCRIPTION, version: API_VERSION },
-      tags: [{ name: 'orders', description: 'Order and dispensing status' }],
+      tags: [{ name: 'orders', description: 'Order and dispensing status' }, { name: 'callbacks', description: 'Notifications from the vendor (present only when the deployment sets CALLBACK_TOKEN)' }],
       components: { securitySchemes: SECURITY_SCHEMES }
     },
     transform: jsonSchemaTransform,

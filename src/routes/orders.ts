@@ -1,11 +1,30 @@
+import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { preferredWait } from '../http/prefer.js'
 import { ProblemSchema } from '../http/problem.js'
 import { serializerCompiler } from '../http/serializer.js'
 import { z } from 'zod'
+import type { Served } from '../orders/outcome.js'
 import { cacheControl, cacheStatus, matchesIfNoneMatch, orderBody, representationOf } from '../orders/representation.js'
-import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
+import { OrderParamsSchema, OrderQuerySchema, OrderSchema, type Order } from '../orders/schema.js'
 
-const problem = (description: string) => ProblemSchema.meta({ description })
+/** A problem response's schema with what it means on this route. */
+export const problem = (description: string) => ProblemSchema.meta({ description })
+
+/** The problems of asking for one order, shared by every route that does (the order, its events). */
+export const ORDER_PROBLEMS = {
+  400: problem('Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field.'),
+  401: problem('Missing or invalid API key (UNAUTHORIZED). Only when the deployment sets API_KEYS; see WWW-Authenticate.'),
+  404: problem('No such order (ORDER_NOT_FOUND) or machine (MACHINE_NOT_FOUND) for this merchant. With the cache on it is kept for CACHE_NOT_FOUND_MS; Cache-Control and Cache-Status say how fresh it is.'),
+  405: problem('A method other than GET or HEAD (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
+  409: problem('The order (ORDER_STATE_INVALID) or the machine (MACHINE_NOT_OPERATING) is in a state that cannot be queried.'),
+  410: problem('The order expired unpaid (ORDER_EXPIRED). With the cache on it is kept for CACHE_TERMINAL_MS; Cache-Control and Cache-Status say how fresh it is.'),
+  429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED); see Retry-After.'),
+  500: problem('Unexpected failure in this service (INTERNAL).'),
+  502: problem('The vendor rejected our request (UPSTREAM_REJECTED), failed (UPSTREAM_ERROR), answered garbage (UPSTREAM_BAD_RESPONSE) or could not be reached (UPSTREAM_UNREACHABLE).'),
+  503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken so the vendor was not called (UPSTREAM_BUSY), or this service is shedding load (UNAVAILABLE); see Retry-After.'),
+  504: problem('The vendor did not answer in time (UPSTREAM_TIMEOUT).')
+}
 
 export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
   app.get('/orders/:id', {
@@ -22,34 +41,49 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
       response: {
         200: OrderSchema.meta({ description: 'The order. ETag, Cache-Control and Cache-Status (RFC 9211) say how fresh it is; `Cache-Status: vending-orders; fwd=stale; detail=stale-if-error` means the vendor failed just now and this is the last answer it gave (served so for at most CACHE_STALE_MS after it stopped being fresh).' }),
         304: z.null().meta({ description: 'Not modified: the If-None-Match ETag still matches.' }),
-        400: problem('Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field.'),
-        401: problem('Missing or invalid API key (UNAUTHORIZED). Only when the deployment sets API_KEYS; see WWW-Authenticate.'),
-        404: problem('No such order (ORDER_NOT_FOUND) or machine (MACHINE_NOT_FOUND) for this merchant. With the cache on it is kept for CACHE_NOT_FOUND_MS; Cache-Control and Cache-Status say how fresh it is.'),
-        405: problem('A method other than GET or HEAD (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
-        409: problem('The order (ORDER_STATE_INVALID) or the machine (MACHINE_NOT_OPERATING) is in a state that cannot be queried.'),
-        410: problem('The order expired unpaid (ORDER_EXPIRED). With the cache on it is kept for CACHE_TERMINAL_MS; Cache-Control and Cache-Status say how fresh it is.'),
-        429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED); see Retry-After.'),
-        500: problem('Unexpected failure in this service (INTERNAL).'),
-        502: problem('The vendor rejected our request (UPSTREAM_REJECTED), failed (UPSTREAM_ERROR), answered garbage (UPSTREAM_BAD_RESPONSE) or could not be reached (UPSTREAM_UNREACHABLE).'),
-        503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken so the vendor was not called (UPSTREAM_BUSY), or this service is shedding load (UNAVAILABLE); see Retry-After.'),
-        504: problem('The vendor did not answer in time (UPSTREAM_TIMEOUT).')
+        ...ORDER_PROBLEMS
       }
     }
   }, async (request, reply) => {
-    const served = await app.orders.getOrder(request.params.id, request.query.machine, request.log)
-    const { outcome } = served
-    const now = Date.now()
-    reply.header('cache-control', cacheControl(outcome, now)).header('cache-status', cacheStatus(served, now))
-    // a kept problem (no such order, expired): the error handler answers it, with the headers that say how fresh it is
-    if (outcome.kind === 'error') throw outcome.error
-    const { etag } = representationOf(outcome.order)
-    reply.header('etag', etag)
-    if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {
-      // returning nothing sends no body at all, where a null payload would be serialized to the text "null"
-      reply.code(304)
-      return
+    const { id } = request.params
+    const { machine } = request.query
+    const served = await app.orders.getOrder(id, machine, request.log)
+    reply.header('vary', varyByPrefer(reply.getHeader('vary')))
+    const order = sendable(served, reply)
+    const { etag } = representationOf(order)
+    if (!matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.send(order)
+    // nothing can change in a terminal order: no point waiting
+    const wait = order.terminal ? undefined : preferredWait(request.headers.prefer)
+    if (wait !== undefined) {
+      // a long poll: held until the shared poller sees the order change, the wait ends or the client leaves
+      const left = new AbortController()
+      reply.raw.once('close', () => { left.abort() })
+      const changed = await app.watchers.nextChange(id, machine, etag, wait * 1000, left.signal)
+      reply.header('preference-applied', `wait=${wait}`)
+      if (changed !== undefined) {
+        return reply.send(sendable({ outcome: changed, result: 'coalesced', tier: 'memory' }, reply))
+      }
     }
-    // the 200's serializer is the representation's: every poll of a kept order sends the same string
-    return reply.send(outcome.order)
+    // returning nothing sends no body at all, where a null payload would be serialized to the text "null"
+    reply.code(304)
   })
+}
+
+/**
+ * Sets the headers that say how fresh the outcome is and returns the order; a kept
+ * problem (no such order, expired) is thrown, and the error handler answers it with those headers.
+ */
+function sendable (served: Served, reply: FastifyReply): Order {
+  const { outcome } = served
+  const now = Date.now()
+  reply.header('cache-control', cacheControl(outcome, now)).header('cache-status', cacheStatus(served, now))
+  if (outcome.kind === 'error') throw outcome.error
+  // the 200's serializer is the representation's: every poll of a kept order sends the same string
+  reply.header('etag', representationOf(outcome.order).etag)
+  return outcome.order
+}
+
+/** Vary with Prefer added: a `Prefer: wait` request may be answered differently. */
+function varyByPrefer (vary: unknown): string {
+  return typeof vary === 'string' && vary !== '' ? `${vary}, Prefer` : 'Prefer'
 }

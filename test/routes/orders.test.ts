@@ -1,8 +1,9 @@
-import t from 'tap'
+import { get } from 'node:http'
+import t, { type Test } from 'tap'
 import { ERROR_KINDS, type ErrorCode } from '../../src/errors.js'
 import { ORDER_EXAMPLE } from '../../src/orders/schema.js'
 import { VENDOR_CODE_TABLE } from '../../src/upstream/codes.js'
-import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
+import { answerOrder, assertProblem, buildTestApp, json, startUpstream, until } from '../helper.js'
 import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 
 t.test('GET /orders/:id answers the normalized order', async (t) => {
@@ -163,4 +164,63 @@ t.test('with CORS on, preflights still work and its OPTIONS route does not turn 
   assertProblem(t, post, 405, 'METHOD_NOT_ALLOWED')
   t.equal(post.headers.allow, 'GET, HEAD')
   assertProblem(t, await app.inject({ method: 'POST', url: '/nope' }), 404, 'NOT_FOUND')
+})
+
+/** A stub vendor answering an order in `status`, and the app listening on it (cache off: the poller asks every 250 ms). */
+async function longPollSetup (t: Test) {
+  let status = 'NOTPAY'
+  const upstream = await startUpstream(t, (req, res) => { answerOrder(req, res, { status }) })
+  const app = await buildTestApp(t, upstream.url)
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  const first = await fetch(`${url}/orders/7?machine=16327129`)
+  await first.text()
+  return { app, url, etag: first.headers.get('etag')!, setStatus: (next: string) => { status = next } }
+}
+
+t.test('long polling: Prefer: wait holds a matching If-None-Match until the order changes', async (t) => {
+  const { app, url, etag, setStatus } = await longPollSetup(t)
+  const held = fetch(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': etag, prefer: 'wait=20' } })
+  await until(() => app.watchers.size === 1)
+  setStatus('SUCCESS')
+  const res = await held
+  t.equal(res.status, 200)
+  t.equal(res.headers.get('preference-applied'), 'wait=20')
+  t.match(await res.json(), { id: 7, status: 'SUCCESS' })
+  t.not(res.headers.get('etag'), etag)
+  t.match(res.headers.get('vary'), /Prefer/)
+})
+
+t.test('long polling: 304 once the wait is over; a wait over 30 s is clamped; no Prefer, a malformed one or another ETag: answered at once', async (t) => {
+  const { app, url, etag } = await longPollSetup(t)
+  const res = await fetch(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': etag, prefer: 'wait=1' } })
+  t.equal(res.status, 304)
+  t.equal(res.headers.get('preference-applied'), 'wait=1')
+  t.match(res.headers.get('vary'), /Prefer/)
+  for (const prefer of [undefined, 'wait=abc', 'wait=-1', 'respond-async']) {
+    const plain = await fetch(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': etag, ...(prefer === undefined ? {} : { prefer }) } })
+    t.equal(plain.status, 304, String(prefer))
+    t.equal(plain.headers.get('preference-applied'), null)
+  }
+  const other = await fetch(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': '"other"', prefer: 'wait=30' } })
+  t.equal(other.status, 200, 'the client\'s ETag is not the current one: the order at once')
+  t.equal(other.headers.get('preference-applied'), null)
+  await other.text()
+  // a clamped wait is still a wait: a client that leaves it early (closes its connection) releases the watcher
+  const leaving = get(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': etag, prefer: 'wait=3600' } })
+  leaving.on('error', () => {})
+  await until(() => app.watchers.size === 1)
+  leaving.destroy()
+  await until(() => app.watchers.size === 0)
+  t.pass('a client that leaves releases its watcher')
+})
+
+t.test('long polling: shutdown answers a held request with 304 at once', async (t) => {
+  const { app, url, etag } = await longPollSetup(t)
+  const held = fetch(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': etag, prefer: 'wait=30' } })
+  await until(() => app.watchers.size === 1)
+  const closing = app.close()
+  const res = await held
+  t.equal(res.status, 304)
+  t.equal(res.headers.get('connection'), 'close', 'and the connection goes, as every answer while draining')
+  await closing
 })

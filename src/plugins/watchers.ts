@@ -1,0 +1,38 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Metrics } from '../metrics.js'
+import { createWatchers, type WatchBus, type Watchers } from '../orders/watchers.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** one poller per watched (order, machine), for the event streams and long polls */
+    watchers: Watchers
+  }
+}
+
+export interface WatchersPluginOptions {
+  /** CACHE_FRESH_MS: how often a watched order is asked for */
+  intervalMs: number
+  /** carries changes and wake-ups (default: this process only) */
+  bus?: WatchBus | undefined
+  metrics?: Metrics | undefined
+}
+
+/**
+ * The order watchers over app.orders, so their polls go through the cache, coalescing, breaker
+ * and retry. Closed before the server stops listening: every stream and long poll is told
+ * watching is over and ends at once, rather than holding shutdown up.
+ */
+const watchersPlugin: FastifyPluginAsync<WatchersPluginOptions> = async (app, { intervalMs, bus, metrics }) => {
+  const watchers = createWatchers({
+    getOrder: app.orders.getOrder,
+    log: app.log.child({ component: 'watchers' }),
+    intervalMs,
+    bus,
+    onWatchedCount: metrics && ((count) => { metrics.watchedOrders.set(count) })
+  })
+  app.decorate('watchers', watchers)
+  app.addHook('preClose', (done) => { watchers.close(); done() })
+}
+
+export const orderWatchersPlugin = fp(watchersPlugin, { name: 'watchers', dependencies: ['orders-service'] })

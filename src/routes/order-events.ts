@@ -1,0 +1,139 @@
+import fastifySseModule, { type SSEPluginOptions } from '@fastify/sse'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { Config } from '../config.js'
+import { ProblemSchema, toProblem } from '../http/problem.js'
+import { createStreamSlots } from '../http/stream-slots.js'
+import type { Metrics } from '../metrics.js'
+import type { Outcome } from '../orders/outcome.js'
+import { representationOf } from '../orders/representation.js'
+import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
+import { isFinal, outcomeTag } from '../orders/watchers.js'
+import { clientKey } from '../plugins/rate-limit.js'
+import { ORDER_PROBLEMS, problem } from './orders.js'
+
+/** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
+export const HEARTBEAT_MS = 15_000
+/** How long a client waits before reconnecting after the stream ends or breaks (the SSE `retry` field). */
+export const RETRY_MS = 2000
+
+/**
+ * @see https://github.com/fastify/sse
+ * The package's default export is its fastify-plugin wrapped function (its typings call it the
+ * module itself); wrapped, it decorates the routes of the scope it is registered in.
+ */
+const fastifySse = fastifySseModule as unknown as FastifyPluginAsync<SSEPluginOptions>
+
+/** Why a stream ended: a terminal order or final problem was sent, it lasted EVENTS_MAX_DURATION_MS, the service is shutting down, or the client left. */
+type Ending = 'final' | 'duration' | 'shutdown' | 'client'
+
+export interface OrderEventsOptions {
+  events: Config['events']
+  metrics?: Metrics | undefined
+}
+
+// each event's fields, for the document: `data` is JSON
+const OrderEventSchema = z.object({
+  event: z.literal('order'),
+  id: z.string().meta({ description: 'The order\'s ETag: send it back as Last-Event-ID when reconnecting.' }),
+  data: OrderSchema
+}).meta({ description: 'The order now: on connect (unless Last-Event-ID is its ETag) and on every change. The stream ends after the one whose order is `terminal`.' })
+const ProblemEventSchema = z.object({
+  event: z.literal('problem'),
+  data: ProblemSchema
+}).meta({ description: 'The order or machine is gone (ORDER_NOT_FOUND, MACHINE_NOT_FOUND) or the order expired (ORDER_EXPIRED): the last event of the stream.' })
+const EventStreamSchema = z.union([OrderEventSchema, ProblemEventSchema]).meta({
+  description: 'Server-Sent Events, each shown here by its fields (`event`, `id`, `data`; `data` is one line of JSON). Also a `retry` hint first, and a `: heartbeat` comment every 15 s.'
+})
+
+/**
+ * GET /orders/:id/events: the order as Server-Sent Events, from the shared pollers. Whatever
+ * goes wrong before the stream opens (no such order, the vendor is down with nothing kept) is an
+ * ordinary problem answer with its status, so clients see the same statuses and Retry-After as
+ * the order route; once open, only a final problem is sent, and the poller rides out the rest.
+ */
+export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async (app, { events, metrics }) => {
+  await app.register(fastifySse, { heartbeatInterval: HEARTBEAT_MS })
+  const slots = createStreamSlots(events)
+
+  app.get('/orders/:id/events', {
+    // no Accept negotiation: this route only streams (an EventSource sends text/event-stream, curl */*)
+    sse: { kind: 'manual', serializer: (data: string) => data },
+    // a HEAD would open a stream whose body is thrown away: no HEAD (405 with Allow: GET)
+    exposeHeadRoute: false,
+    schema: {
+      tags: ['orders'],
+      operationId: 'getOrderEvents',
+      summary: 'Follow one order as it changes',
+      description: 'The order as Server-Sent Events: an `order` event now and on every change, until the order is `terminal`. One vendor poll per order however many clients follow it. Reconnect with `Last-Event-ID` (EventSource does) to skip an order you already have. A stream is closed after EVENTS_MAX_DURATION_MS, and at shutdown: reconnect.',
+      params: OrderParamsSchema,
+      querystring: OrderQuerySchema,
+      security: [{ bearerAuth: [] }],
+      response: {
+        200: { description: 'The event stream (text/event-stream).', content: { 'text/event-stream': { schema: EventStreamSchema } } },
+        ...ORDER_PROBLEMS,
+        405: problem('A method other than GET (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
+        429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams open for it (EVENTS_MAX_PER_CLIENT); see Retry-After.'),
+        503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After.')
+      }
+    }
+  }, async (request, reply) => {
+    const release = slots.take(clientKey(request))
+    try {
+      const { outcome } = await app.orders.getOrder(request.params.id, request.query.machine, request.log)
+      if (outcome.kind === 'error') throw outcome.error
+      metrics?.eventStreams.inc()
+      try {
+        const ending = await follow(reply, { id: request.params.id, machine: request.query.machine, requestId: String(request.id) }, outcome)
+        // at shutdown the connection goes too, once the stream's end is sent: the server is waiting for it to close
+        if (ending === 'shutdown') reply.raw.once('finish', () => { request.raw.socket.end() })
+      } finally {
+        metrics?.eventStreams.dec()
+      }
+    } finally {
+      release()
+    }
+  })
+
+  /** Streams the order from `first` on; resolves, with why, when the stream is over. */
+  function follow (reply: FastifyReply, { id, machine, requestId }: { id: number, machine: string, requestId: string }, first: Outcome): Promise<Ending> {
+    const { sse } = reply
+    return new Promise((resolve) => {
+      let over = false
+      let unwatch = () => {}
+      const end = (ending: Ending) => {
+        if (over) return
+        over = true
+        clearTimeout(closeAt)
+        unwatch()
+        resolve(ending)
+      }
+      const closeAt = setTimeout(() => { end('duration') }, events.maxDurationMs)
+      sse.onClose(() => { end('client') })
+
+      const send = (outcome: Outcome) => {
+        if (over) return
+        const event = outcome.kind === 'order' ? 'order' : 'problem'
+        const message = outcome.kind === 'order'
+          ? { event, id: representationOf(outcome.order).etag, data: representationOf(outcome.order).body }
+          : { event, data: JSON.stringify(toProblem(outcome.error, requestId)) }
+        sse.send(message).catch(() => { end('client') })
+        metrics?.eventsSent.inc({ event })
+        if (isFinal(outcome)) end('final')
+      }
+
+      sse.sendHeaders()
+      reply.raw.write(`retry: ${RETRY_MS}\n\n`)
+      const tag = outcomeTag(first)
+      // a reconnecting client that already has this order gets only what follows it
+      if (sse.lastEventId !== tag) send(first)
+      else if (isFinal(first)) end('final')
+      if (over) return
+      unwatch = app.watchers.watch(id, machine, (watched) => {
+        if (watched.type === 'closed') end('shutdown')
+        else send(watched.outcome)
+      }, tag)
+    })
+  }
+}

@@ -1,0 +1,210 @@
+import t, { type Test } from 'tap'
+import type { AppConfig } from '../../src/app.js'
+import { createMetrics } from '../../src/metrics.js'
+import { buildSimulator } from '../../src/simulator/app.js'
+import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
+import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, MACHINE, ORDER, PAID_AFTER_MS } from '../../src/simulator/scenarios.js'
+import { answerOrder, buildTestApp, json, openEventStream, startUpstream, until, type SseFrame } from '../helper.js'
+
+const KEY_A = 'a'.repeat(32)
+const KEY_B = 'b'.repeat(32)
+const KEY_C = 'c'.repeat(32)
+
+/** A stub vendor whose answer for every order the test sets: an order in `status` (terminal when told), or a vendor error code. */
+async function stubVendor (t: Test) {
+  let answer: { status: string, lines?: string, code?: number } = { status: 'NOTPAY' }
+  const upstream = await startUpstream(t, (req, res) => {
+    if (answer.code !== undefined) return json(res, 200, { code: answer.code, message: 'vendor says no', data: {} })
+    answerOrder(req, res, { status: answer.status, records: answer.lines === undefined ? [] : [{ id: 1, product_id: 121, quantity: 1, price: '1.00', status: answer.lines }] })
+  })
+  return { upstream, set: (next: typeof answer) => { answer = next } }
+}
+
+async function listen (t: Test, baseUrl: string, overrides: Partial<AppConfig> = {}, env: Record<string, string> = {}, deps = {}) {
+  const app = await buildTestApp(t, baseUrl, overrides, deps, env)
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  return { app, url }
+}
+
+const orderOf = (frame: SseFrame | undefined) => JSON.parse(frame?.data ?? 'null')
+
+t.test('watchers of a clock order get each state in order, then the stream ends', async (t) => {
+  let now = 1_000_000
+  const simulator = buildSimulator({ now: () => now })
+  t.teardown(() => simulator.close())
+  const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  const { url } = await listen(t, simulatorUrl, { vendor: { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS } })
+  const streams = await Promise.all([1, 2, 3].map(() => openEventStream(t, `${url}/orders/${ORDER.progressingSuccess}/events?machine=${MACHINE.documented}`)))
+  for (const stream of streams) {
+    t.equal(stream.status, 200)
+    t.match(stream.headers['content-type'], /^text\/event-stream/)
+  }
+  const seen: unknown[][] = streams.map(() => [])
+  for (const at of [0, PAID_AFTER_MS, DISPENSING_AFTER_MS, FINISHED_AFTER_MS]) {
+    now = 1_000_000 + at
+    for (const [i, stream] of streams.entries()) {
+      const frame = await stream.next()
+      t.equal(frame?.event, 'order')
+      const order = orderOf(frame)
+      seen[i]!.push([order.status, order.items[0].status, order.terminal])
+    }
+  }
+  const story = [['NOTPAY', null, false], ['SUCCESS', 'WAITING_PICKED_UP', false], ['SUCCESS', 'IS_DELIVERING', false], ['SUCCESS', 'IS_SUCCESS', true]]
+  for (const stories of seen) t.same(stories, story)
+  for (const stream of streams) t.equal(await stream.next(), undefined, 'the stream ends after the terminal order')
+  t.match(streams[0]!.frames[0], { retry: '2000' }, 'a retry hint comes first')
+})
+
+t.test('200 watchers of one order: one poller, at most one vendor call per interval', async (t) => {
+  const vendor = await stubVendor(t)
+  const freshMs = 300
+  const { app, url } = await listen(t, vendor.upstream.url, { events: { maxStreams: 500, maxPerClient: 500, maxDurationMs: 600_000 } },
+    { CACHE_ENABLED: 'true', CACHE_FRESH_MS: String(freshMs) })
+  const started = Date.now()
+  const streams = await Promise.all(Array.from({ length: 200 }, () => openEventStream(t, `${url}/orders/7/events?machine=16327129`)))
+  for (const stream of streams) t.equal(orderOf(await stream.next()).status, 'NOTPAY')
+  t.equal(app.watchers.size, 1, 'one poller for the one order')
+  vendor.set({ status: 'SUCCESS', lines: 'IS_DELIVERING' })
+  for (const stream of streams) t.equal(orderOf(await stream.next()).status, 'SUCCESS')
+  const intervals = Math.ceil((Date.now() - started) / freshMs)
+  const calls = vendor.upstream.requests.length
+  t.ok(calls <= intervals + 1, `${calls} vendor calls in ${intervals} intervals`)
+})
+
+t.test('a delivery callback makes the change visible long before the next poll', async (t) => {
+  const vendor = await stubVendor(t)
+  const token = 'callback-token-0123456789-abcdefghij'
+  const { url } = await listen(t, vendor.upstream.url, { callbackToken: token }, { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '60000' })
+  const stream = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  t.equal(orderOf(await stream.next()).status, 'NOTPAY')
+  vendor.set({ status: 'SUCCESS', lines: 'IS_SUCCESS' })
+  const callback = await fetch(`${url}/callbacks/delivery/${token}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'method=device.delivery.response&order_id=7&record_id=1&deliver_status=1&floor_status=1&error_msg='
+  })
+  t.equal(callback.status, 204)
+  const changed = await stream.next()
+  t.match(orderOf(changed), { status: 'SUCCESS', items: [{ status: 'IS_SUCCESS' }] }, 'the vendor\'s answer, asked again at once')
+  t.equal(vendor.upstream.requests.length, 2, 'one vendor call to open, one for the callback')
+})
+
+t.test('Last-Event-ID equal to the current ETag skips the first event', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url)
+  const first = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  const { id } = (await first.next())!
+  t.match(id, /^"[\w-]+"$/, 'the event id is the ETag')
+  const plain = await fetch(`${url}/orders/7?machine=16327129`)
+  t.equal(plain.headers.get('etag'), id, 'the same ETag as GET /orders/:id')
+  const again = await openEventStream(t, `${url}/orders/7/events?machine=16327129`, { 'last-event-id': id! })
+  vendor.set({ status: 'SUCCESS', lines: 'IS_DELIVERING' })
+  const next = await again.next()
+  t.equal(orderOf(next).status, 'SUCCESS', 'the reconnected stream starts with the change, not the order it had')
+  t.not(next?.id, id)
+})
+
+t.test('errors: before the stream opens as HTTP problems; a final one later as a problem event that ends it', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url)
+  vendor.set({ status: '', code: 30002 })
+  const offline = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  t.equal(offline.status, 503)
+  t.equal(offline.headers['retry-after'], '30')
+  t.match(JSON.parse(await offline.text()), { code: 'MACHINE_OFFLINE' })
+  vendor.set({ status: '', code: 80002 })
+  const missing = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  t.equal(missing.status, 404)
+  t.match(missing.headers['content-type'], /^application\/problem\+json/)
+  await missing.text()
+  const invalid = await openEventStream(t, `${url}/orders/007/events?machine=16327129`)
+  t.equal(invalid.status, 400)
+  t.match(JSON.parse(await invalid.text()), { code: 'INVALID_REQUEST', errors: [{ field: 'id' }] })
+
+  vendor.set({ status: 'NOTPAY' })
+  const stream = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  t.equal(orderOf(await stream.next()).status, 'NOTPAY')
+  vendor.set({ status: '', code: 30002 })
+  vendor.set({ status: '', code: 80002 })
+  const problem = await stream.next()
+  t.equal(problem?.event, 'problem')
+  t.match(JSON.parse(problem!.data!), { code: 'ORDER_NOT_FOUND', status: 404, type: 'urn:vending-orders:problem:order-not-found' })
+  t.equal(await stream.next(), undefined, 'the stream ends after the problem')
+})
+
+t.test('bounds: streams per client (429), streams in all (503 with Retry-After), duration', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url, { events: { maxStreams: 2, maxPerClient: 1, maxDurationMs: 600_000 } }, { API_KEYS: [KEY_A, KEY_B, KEY_C].join(',') })
+  const open = (key?: string) => openEventStream(t, `${url}/orders/7/events?machine=16327129`, key === undefined ? {} : { authorization: `Bearer ${key}` })
+  const unauthenticated = await open()
+  t.equal(unauthenticated.status, 401, 'the API keys apply')
+  await unauthenticated.text()
+  const a = await open(KEY_A)
+  t.equal(a.status, 200)
+  await a.next()
+  const a2 = await open(KEY_A)
+  t.equal(a2.status, 429)
+  t.match(JSON.parse(await a2.text()), { code: 'RATE_LIMITED' })
+  const b = await open(KEY_B)
+  t.equal(b.status, 200)
+  await b.next()
+  const c = await open(KEY_C)
+  t.equal(c.status, 503)
+  t.ok(Number(c.headers['retry-after']) > 0, 'Retry-After')
+  t.match(JSON.parse(await c.text()), { code: 'UNAVAILABLE' })
+  a.close()
+  let again = await open(KEY_C)
+  // the server learns of the closed stream when its socket closes
+  while (again.status === 503) { await again.text(); again = await open(KEY_C) }
+  t.equal(again.status, 200, 'a closed stream gives its slot back')
+})
+
+t.test('a stream is closed after EVENTS_MAX_DURATION_MS', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url, { events: { maxStreams: 10, maxPerClient: 10, maxDurationMs: 200 } })
+  const stream = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  t.equal(orderOf(await stream.next()).status, 'NOTPAY')
+  t.equal(await stream.next(), undefined, 'ended without a terminal order')
+})
+
+t.test('shutdown ends every stream', async (t) => {
+  const vendor = await stubVendor(t)
+  const { app, url } = await listen(t, vendor.upstream.url)
+  const streams = await Promise.all([1, 2].map((i) => openEventStream(t, `${url}/orders/${i}/events?machine=16327129`)))
+  for (const stream of streams) await stream.next()
+  await app.close()
+  for (const stream of streams) t.equal(await stream.next(), undefined)
+})
+
+t.test('streams are connections: MAX_CONNECTIONS counts them', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url, {}, { MAX_CONNECTIONS: '1' })
+  const stream = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  await stream.next()
+  const refused = await fetch(`${url}/orders/7?machine=16327129`)
+  t.equal(refused.status, 503)
+})
+
+t.test('metrics: open streams, watched orders, events sent', async (t) => {
+  const vendor = await stubVendor(t)
+  const metrics = createMetrics({ defaultMetrics: false })
+  const { url } = await listen(t, vendor.upstream.url, {}, {}, { metrics })
+  const stream = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  await stream.next()
+  const text = await metrics.registry.metrics()
+  t.match(text, /^event_streams_open 1$/m)
+  t.match(text, /^watched_orders 1$/m)
+  t.match(text, /^events_sent_total\{event="order"\} 1$/m)
+  stream.close()
+  await until(async () => (await metrics.eventStreams.get()).values[0]?.value === 0)
+  await until(async () => (await metrics.watchedOrders.get()).values[0]?.value === 0)
+})
+
+t.test('HEAD does not open a stream', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url)
+  const res = await fetch(`${url}/orders/7/events?machine=16327129`, { method: 'HEAD' })
+  t.equal(res.status, 405)
+  t.equal(res.headers.get('allow'), 'GET')
+  t.equal(vendor.upstream.requests.length, 0)
+})
