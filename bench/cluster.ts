@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { firstAnswer, setVendorLatency, startService } from './contestants.js'
 import { paced, saturate } from './load.js'
 import type { BenchOptions } from './options.js'
@@ -60,20 +61,37 @@ async function startReplica (simulator: Started, options: BenchOptions, redis?: 
 const everyReplica = (path: string, connections: number): Drive => async (_url, seconds, contestant) =>
   await saturate([contestant.process, ...contestant.replicas ?? []].map((p) => p.url + path), connections, seconds)
 
-/** How many answers each (result, tier) pair of order_cache_events_total counts, summed over the replicas. */
-type CacheEvents = Map<string, number>
+/**
+ * Counters of the replicas' metrics, summed: answers by `result/tier` (order_cache_events_total),
+ * and non-2xx answers by `HTTP status` (http_request_duration_seconds_count).
+ */
+type Counters = Map<string, number>
 
-async function cacheEvents (replicas: Replica[]): Promise<CacheEvents> {
-  const events: CacheEvents = new Map()
+async function scrape (replica: Replica): Promise<string> {
+  return await (await fetch(replica.metricsUrl)).text()
+}
+
+async function counters (replicas: Replica[]): Promise<Counters> {
+  const counted: Counters = new Map()
+  const add = (key: string, value: string): void => { counted.set(key, (counted.get(key) ?? 0) + Number(value)) }
   for (const replica of replicas) {
-    const text = await (await fetch(replica.metricsUrl)).text()
-    for (const match of text.matchAll(/^order_cache_events_total\{([^}]*)\} (\S+)$/gm)) {
-      const labels = Object.fromEntries([...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]))
-      const key = `${labels.result}/${labels.tier}`
-      events.set(key, (events.get(key) ?? 0) + Number(match[2]))
+    for (const match of (await scrape(replica)).matchAll(/^(order_cache_events_total|http_request_duration_seconds_count)\{([^}]*)\} (\S+)$/gm)) {
+      const labels = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]))
+      if (match[1] === 'order_cache_events_total') add(`${labels.result}/${labels.tier}`, match[3]!)
+      else if (!String(labels.status).startsWith('2')) add(`HTTP ${labels.status}`, match[3]!)
     }
   }
-  return events
+  return counted
+}
+
+/** Waits until every replica says it reached Redis (redis_up 1): it starts, and is ready, without it. */
+async function redisUp (replicas: Replica[]): Promise<void> {
+  for (const replica of replicas) {
+    for (let tries = 0; !/^redis_up 1$/m.test(await scrape(replica)); tries++) {
+      if (tries === 100) throw new Error(`${replica.name} did not reach Redis in 10 s:\n${replica.output()}`)
+      await sleep(100)
+    }
+  }
 }
 
 /** Commands and CPU seconds Redis has served so far, from INFO (the bench's own INFO calls left out). */
@@ -95,33 +113,36 @@ async function redisStats (client: Redis): Promise<RedisStats> {
 
 /** A phase's counters, read before and after it, as one line per contestant for the notes. */
 class Tally {
-  private events: CacheEvents[] = []
+  private counted: Counters[] = []
   private stats: RedisStats | undefined
   constructor (private readonly contestants: Array<{ name: string, replicas: Replica[] }>, private readonly client: Redis) {}
 
   async start (): Promise<void> {
-    this.events = await Promise.all(this.contestants.map(async ({ replicas }) => await cacheEvents(replicas)))
+    this.counted = await Promise.all(this.contestants.map(async ({ replicas }) => await counters(replicas)))
     this.stats = await redisStats(this.client)
   }
 
   /** Which tier answered, in shares of each contestant's answers; and what Redis did per answer of the contestants using it. */
   async finish (usingRedis: string): Promise<string> {
-    const after = await Promise.all(this.contestants.map(async ({ replicas }) => await cacheEvents(replicas)))
+    const after = await Promise.all(this.contestants.map(async ({ replicas }) => await counters(replicas)))
     const stats = await redisStats(this.client)
     let redisAnswers = 0
     const parts = this.contestants.map(({ name }, index) => {
-      const before = this.events[index]!
+      const before = this.counted[index]!
       const delta = [...after[index]!].map(([key, count]) => [key, count - (before.get(key) ?? 0)] as const).filter(([, count]) => count > 0)
-      const total = delta.reduce((sum, [, count]) => sum + count, 0)
+      const served = delta.filter(([key]) => !key.startsWith('HTTP '))
+      const refused = delta.filter(([key]) => key.startsWith('HTTP '))
+      const total = served.reduce((sum, [, count]) => sum + count, 0)
       if (name === usingRedis) redisAnswers = total
-      const shares = delta.sort((a, b) => b[1] - a[1]).map(([key, count]) => `${key} ${percent(count / total)}`)
-      return `${name}: ${total} answers, ${shares.join(', ')}`
+      const shares = served.sort((a, b) => b[1] - a[1]).map(([key, count]) => `${key} ${percent(count / total)}`)
+      const statuses = refused.length === 0 ? '' : ` (and non-2xx answers: ${refused.map(([key, count]) => `${key} × ${count}`).join(', ')})`
+      return `${name}: ${total} orders served, ${shares.join(', ')}${statuses}`
     })
     const commands = [...stats.commands]
       .map(([name, calls]) => [name, calls - (this.stats?.commands.get(name) ?? 0)] as const)
       .filter(([, calls]) => calls > 0)
       .sort((a, b) => b[1] - a[1])
-      .map(([name, calls]) => `${name.toUpperCase()} ${(calls / redisAnswers).toFixed(3)}`)
+      .map(([name, calls]) => `${name.toUpperCase()} ${calls / redisAnswers < 0.0005 ? '< 0.001' : (calls / redisAnswers).toFixed(3)}`)
     const cpu = (stats.cpu - (this.stats?.cpu ?? 0)) / redisAnswers * 1e6
     // INFO counts the commands a script runs too: the limiter's EVALSHA runs INCR and PTTL (and PEXPIRE once a window)
     return `${parts.join('; ')}. Redis commands per answer of "${usingRedis}" (INFO commandstats, a script's own commands included): ${commands.join(', ')}; ${cpu.toFixed(1)} µs of redis-server CPU`
@@ -130,16 +151,18 @@ class Tally {
 
 const percent = (share: number): string => share >= 0.001 || share === 0 ? `${(share * 100).toFixed(1)}%` : `${(share * 100).toPrecision(1)}%`
 
-/** Times a replica logged that it lost Redis (or never reached it): then it answered alone, and the figures are not the fleet's. */
-function redisLosses (replicas: Replica[]): number {
-  return replicas.reduce((sum, replica) => sum + replica.lines.filter((line) => line.redis === 'down' || /not reachable/i.test(String(line.msg))).length, 0)
-}
-
-function lossNote (scenario: string, replicas: Replica[]): string[] {
-  const losses = redisLosses(replicas)
-  return losses === 0
-    ? []
-    : [`${scenario}: **the replicas lost Redis ${losses} time(s) during the run** (commands slower than REDIS_TIMEOUT_MS on a loaded machine): while down, each answered from its own memory, so these figures mix shared and unshared behaviour.`]
+/**
+ * From now on, the times a replica logs that it lost Redis: then it answers alone until Redis is
+ * back, and the figures are not all the fleet's. Returns the note to add, if any.
+ */
+function watchLosses (scenario: string, replicas: Replica[]): () => string[] {
+  const from = replicas.map((replica) => replica.lines.length)
+  return () => {
+    const losses = replicas.flatMap((replica, index) => replica.lines.slice(from[index]).filter((line) => line.redis === 'down').map((line) => String(line.reason ?? line.msg)))
+    return losses.length === 0
+      ? []
+      : [`${scenario}: **a replica lost Redis ${losses.length} time(s) during the load** (${[...new Set(losses)].join('; ')}): until it was back (checked every second) it answered from its own memory, so these figures mix shared and unshared behaviour.`]
+  }
 }
 
 async function withRedis<T> (body: (redis: RedisServer, client: Redis) => Promise<T>): Promise<T> {
@@ -172,6 +195,8 @@ export async function twoReplicaFanIn (options: BenchOptions, simulator: Started
         async () => await startReplica(simulator, options)
       ], async (replicas) => {
         const [shared1, shared2, alone1, alone2] = replicas as [Replica, Replica, Replica, Replica]
+        await redisUp([shared1, shared2])
+        const losses = watchLosses('two-replica fan-in', [shared1, shared2])
         for (const replica of replicas) await firstAnswer(replica, LIVE_ORDER)
         const names = { shared: 'two replicas sharing Redis', alone: 'two replicas, each alone (no REDIS_URL)' }
         const tally = new Tally([{ name: names.shared, replicas: [shared1, shared2] }, { name: names.alone, replicas: [alone1, alone2] }], client)
@@ -201,7 +226,7 @@ export async function twoReplicaFanIn (options: BenchOptions, simulator: Started
           notes: [
             `two-replica fan-in: ${options.fanInConnections} autocannon connections, half to each replica at once; vendor calls counted at the simulator (every replica's). ` +
               `Each replica keeps its own copy for the first ${LOCAL_SHARE} of CACHE_FRESH_MS=${options.freshMs}, then reads Redis. Answers by result/tier over the rounds (warm-up included; order_cache_events_total): ${tiers}.`,
-            ...lossNote('two-replica fan-in', [shared1, shared2])
+            ...losses()
           ]
         }
       })
@@ -225,6 +250,8 @@ export async function redisCacheHit (options: BenchOptions, simulator: Started):
       async () => await startReplica(simulator, options, { url: redis.url, prefix }),
       async () => await startReplica(simulator, options)
     ], async ([withRedisUrl, inMemory]) => {
+      await redisUp([withRedisUrl!])
+      const losses = watchLosses('redis cache hit', [withRedisUrl!])
       const names = { redis: 'service, REDIS_URL set', memory: 'service, in-memory cache' }
       const contestants: Contestant[] = [
         { name: names.redis, process: withRedisUrl!, simulator },
@@ -265,7 +292,7 @@ export async function redisCacheHit (options: BenchOptions, simulator: Started):
         'redis cache hit: both services have the same settings but REDIS_URL, and a 1 s rate-limit window of a million requests (never reached): with Redis, the limiter\'s count is a Redis round trip on every request (EVALSHA), as in a fleet. ' +
           `With REDIS_URL a replica's own copy of an outcome answers for the first ${LOCAL_SHARE} of its freshness, then Redis does; the terminal order (fresh 5 min) ran first, within 75 s of its first answer, so its hits are memory hits. ` +
           'The steady-rate rounds use the live order, where Redis answers most hits.',
-        ...lossNote('redis cache hit', [withRedisUrl!])
+        ...losses()
       )
       return { rows, targets, notes }
     })
