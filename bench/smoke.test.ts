@@ -11,7 +11,7 @@ import { redisServerInstalled } from '../scripts/redis-server.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
 
-t.setTimeout(240_000)
+t.setTimeout(300_000)
 
 t.test('npm run bench -- --quick completes and prints the tables', async (t) => {
   // a process group of its own, so teardown can end npm, the driver and every server it started
