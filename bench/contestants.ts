@@ -16,7 +16,7 @@ const CONSTANT = script('./baselines/constant.js')
 const PRODUCTION = { NODE_ENV: 'production', HOST: '127.0.0.1' }
 
 /** how long the service may keep a terminal order (the lead's CACHE_TERMINAL_MS default) */
-const TERMINAL_MS = 300_000
+export const TERMINAL_MS = 300_000
 
 const vendorEnv = (simulator: Started): Record<string, string> => ({
   ...PRODUCTION,
