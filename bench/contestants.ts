@@ -16,7 +16,7 @@ const CONSTANT = script('./baselines/constant.js')
 const PRODUCTION = { NODE_ENV: 'production', HOST: '127.0.0.1' }
 
 /** how long the service may keep a terminal order (the lead's CACHE_TERMINAL_MS default) */
-const TERMINAL_MS = 300_000
+export const TERMINAL_MS = 300_000
 
 const vendorEnv = (simulator: Started): Record<string, string> => ({
   ...PRODUCTION,
@@ -37,8 +37,8 @@ export async function startSimulator (): Promise<Started> {
   return await startProcess('simulator', SIMULATOR, { ...PRODUCTION, SIMULATOR_HOST: '127.0.0.1' }, { readyPath: '/health', portVar: 'SIMULATOR_PORT', quiet: true })
 }
 
-/** The service, from the production build, with the node flags it ships with unless told others. */
-export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean, nodeArgs = SERVICE_NODE_FLAGS): Promise<Started> {
+/** The service, from the production build, with the node flags it ships with unless told others, and `env` over the settings below. */
+export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean, nodeArgs = SERVICE_NODE_FLAGS, env: Record<string, string> = {}): Promise<Started> {
   return await startProcess('service', SERVICE, {
     ...vendorEnv(simulator),
     LOG_LEVEL: 'warn',
@@ -51,7 +51,8 @@ export async function startService (simulator: Started, options: BenchOptions, c
     // several services may run back to back; the metrics port is not what is measured
     METRICS_PORT: '0',
     // no load balancer to drain: stop at once, so the process exits (and writes its --profile) before the SIGKILL
-    SHUTDOWN_DELAY_MS: '0'
+    SHUTDOWN_DELAY_MS: '0',
+    ...env
   }, { readyPath: '/health/ready', nodeArgs: [...nodeArgs, ...profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached')] })
 }
 

@@ -20,12 +20,14 @@ export interface LoadResult {
 /**
  * Closed-loop saturation with autocannon: `connections` keep one request in flight each. Latencies
  * are taken from autocannon's per-response event at microsecond precision (its own histogram
- * truncates to whole milliseconds, which hides everything a cache hit is about).
+ * truncates to whole milliseconds, which hides everything a cache hit is about). Several URLs
+ * (replicas) share the connections round-robin, all at once.
  */
-export async function saturate (url: string, connections: number, seconds: number): Promise<LoadResult> {
+export async function saturate (url: string | string[], connections: number, seconds: number): Promise<LoadResult> {
   const latencies: number[] = []
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({ url, connections, duration: seconds, pipelining: 1, timeout: 10 }, (error, done) => {
+    // autocannon takes an array of URLs, though its types say one
+    const instance = autocannon({ url: url as string, connections, duration: seconds, pipelining: 1, timeout: 10 }, (error, done) => {
       if (error !== null && error !== undefined) reject(error)
       else resolve(done)
     })

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 
-export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in'] as const
+export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 export interface BenchOptions {

@@ -22,7 +22,8 @@ export interface TargetResult {
   target: string
   measured: string
   goal: string
-  pass: boolean
+  /** undefined: a figure reported without a goal */
+  pass?: boolean
 }
 
 export interface MachineInfo {
@@ -61,7 +62,7 @@ export function cpuTable (rows: Row[]): string {
 
 export function targetsTable (targets: TargetResult[]): string {
   const lines = ['| target | measured | goal | result |', '|---|--:|--:|---|']
-  for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.goal} | ${t.pass ? 'pass' : '**MISS**'} |`)
+  for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.goal} | ${t.pass === undefined ? '—' : t.pass ? 'pass' : '**MISS**'} |`)
   return lines.join('\n')
 }
 

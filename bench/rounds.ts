@@ -19,11 +19,14 @@ export interface Round extends LoadResult {
 export interface Contestant {
   name: string
   process: Started
+  /** further processes of the same contestant (more replicas): their CPU counts with the first's, and none may exit */
+  replicas?: Started[]
   /** the simulator this contestant talks to, to count its vendor calls */
   simulator?: Started
 }
 
-export type Drive = (url: string, seconds: number) => Promise<LoadResult>
+/** Loads `url` (the contestant's first process) for `seconds`; a contestant of several replicas has them all in `contestant.replicas`. */
+export type Drive = (url: string, seconds: number, contestant: Contestant) => Promise<LoadResult>
 
 export async function vendorCalls (simulator: Started): Promise<number> {
   const res = await fetch(`${simulator.url}/_simulator/stats`)
@@ -46,21 +49,34 @@ async function quiesce (simulator: Started): Promise<number> {
   return calls
 }
 
+/** CPU seconds used so far by all the processes; undefined when any is unknown. */
+async function cpuOf (processes: Started[]): Promise<number | undefined> {
+  let sum = 0
+  for (const { child } of processes) {
+    const seconds = await cpuSeconds(child.pid!)
+    if (seconds === undefined) return undefined
+    sum += seconds
+  }
+  return sum
+}
+
 async function measure (contestant: Contestant, drive: Drive, seconds: number): Promise<Round> {
-  const pid = contestant.process.child.pid!
+  const servers = [contestant.process, ...contestant.replicas ?? []]
   const callsBefore = contestant.simulator === undefined ? undefined : await quiesce(contestant.simulator)
   const simulatorPid = contestant.simulator?.child.pid
-  const cpuBefore = await cpuSeconds(pid)
+  const cpuBefore = await cpuOf(servers)
   const simulatorBefore = simulatorPid === undefined ? undefined : await cpuSeconds(simulatorPid)
   const generatorBefore = process.cpuUsage()
-  const load = await drive(contestant.process.url, seconds)
+  const load = await drive(contestant.process.url, seconds, contestant)
   const generator = process.cpuUsage(generatorBefore)
   const simulatorAfter = simulatorPid === undefined ? undefined : await cpuSeconds(simulatorPid)
-  const { child } = contestant.process
-  if (child.exitCode !== null || child.signalCode !== null) {
-    throw new Error(`${contestant.name} exited during the round (${child.exitCode ?? child.signalCode}):\n${contestant.process.output()}`)
+  for (const server of servers) {
+    const { child } = server
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${contestant.name} exited during the round (${child.exitCode ?? child.signalCode}):\n${server.output()}`)
+    }
   }
-  const cpuAfter = await cpuSeconds(pid)
+  const cpuAfter = await cpuOf(servers)
   const callsAfter = contestant.simulator === undefined ? undefined : await vendorCalls(contestant.simulator)
   return {
     ...load,

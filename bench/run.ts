@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import { cpus, platform, release } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { clusterScenarios } from './cluster.js'
 import { startSimulator } from './contestants.js'
 import { parseOptions, UsageError } from './options.js'
 import { killAll, stopProcess } from '../scripts/processes.js'
@@ -31,6 +32,7 @@ async function main (): Promise<void> {
     if (options.scenarios.has('uncached')) results.push(await uncached(options, simulator))
     if (options.scenarios.has('cache-hit')) results.push(await cacheHit(options, simulator))
     if (options.scenarios.has('fan-in')) results.push(await fanIn(options, simulator))
+    results.push(...await clusterScenarios(options, simulator))
   } finally {
     await stopProcess(simulator)
   }

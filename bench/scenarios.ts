@@ -17,15 +17,15 @@ export interface ScenarioResult {
 
 const MACHINE = '16327129'
 /** the documented example: not terminal, so a caching service keeps it only for the fresh TTL */
-const LIVE_ORDER = `/orders/54?machine=${MACHINE}`
+export const LIVE_ORDER = `/orders/54?machine=${MACHINE}`
 /** SUCCESS with every line final: terminal, so every request after the first is a cache hit */
 export const TERMINAL_ORDER_ID = 1001
 export const TERMINAL_ORDER = `/orders/${TERMINAL_ORDER_ID}?machine=${MACHINE}`
-const FAN_IN_LATENCY_MS = 100
+export const FAN_IN_LATENCY_MS = 100
 
 /** Starts the contestants of one scenario, runs it, and stops them however it ends. */
-async function withProcesses<T> (starts: Array<() => Promise<Started>>, body: (started: Started[]) => Promise<T>): Promise<T> {
-  const started: Started[] = []
+export async function withProcesses<T, P extends Started = Started> (starts: Array<() => Promise<P>>, body: (started: P[]) => Promise<T>): Promise<T> {
+  const started: P[] = []
   try {
     for (const start of starts) started.push(await start())
     return await body(started)
@@ -34,7 +34,7 @@ async function withProcesses<T> (starts: Array<() => Promise<Started>>, body: (s
   }
 }
 
-const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`
+export const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`
 
 /** The service (cache on or off) against the bare passthrough, both saturated on the live order. */
 async function serviceVsPassthrough (options: BenchOptions, simulator: Started, label: string, cached: boolean, connections: number): Promise<{ rowS: Row, rowP: Row, peak: number | undefined }> {

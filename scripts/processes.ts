@@ -46,6 +46,12 @@ export function killAll (): void {
   running.clear()
 }
 
+/** Has killAll end `child` too, as it does every process spawnNode starts. */
+export function killedWithParent (child: ChildProcess): void {
+  running.add(child)
+  child.once('exit', () => running.delete(child))
+}
+
 /** `node <script>` with nothing of the parent's environment but PATH. */
 export function spawnNode (name: string, script: string, options: NodeProcessOptions): NodeProcess {
   const node = [process.execPath, ...options.nodeArgs ?? [], script]
@@ -54,9 +60,8 @@ export function spawnNode (name: string, script: string, options: NodeProcessOpt
     env: { PATH: process.env.PATH ?? '', ...options.env },
     stdio: ['ignore', options.quiet === true ? 'ignore' : 'pipe', 'pipe']
   })
-  running.add(child)
+  killedWithParent(child)
   const exit = once(child, 'exit').then(([code]) => code as number | null)
-  exit.finally(() => running.delete(child)).catch(() => {})
 
   let tail = ''
   const keep = (text: string): void => { tail = (tail + text).slice(-4000) }
