@@ -16,8 +16,10 @@ import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { requestMetricsPlugin } from './plugins/request-metrics.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
 import { swaggerPlugin } from './plugins/swagger.js'
+import { TracedLogController, tracingPlugin } from './plugins/tracing.js'
 import { docsRoutes } from './routes/docs.js'
 import { ordersRoute } from './routes/orders.js'
+import type { Tracing } from './tracing.js'
 import type { VendorClient } from './upstream/client.js'
 
 /** What buildApp needs: the config with the vendor resolved (server.ts puts the simulator there in demo mode). */
@@ -34,6 +36,8 @@ export interface AppDeps {
   vendorClient?: VendorClient
   /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
   metrics?: Metrics
+  /** traces, when start() turned them on (src/tracing.ts); none: no spans and no trace ids in the log */
+  tracing?: Tracing
 }
 
 /** Time for a client to send its request headers; longer is an attack or a broken client. */
@@ -41,12 +45,11 @@ const HEADERS_TIMEOUT_MS = 10_000
 const DEADLINE_CHECK_INTERVAL_MS = 1000
 
 /** fastify() with the server's limits, logging and what the problems plugin needs before any hook runs. */
-function createServer (config: AppConfig, deps: AppDeps) {
+function createServer (config: AppConfig, deps: AppDeps, logController: LogController) {
   return fastify({
     ...problemServerOptions(deps.metrics),
     loggerInstance: (deps.logger || pino({ enabled: false })) as FastifyBaseLogger,
-    // health probes every few seconds would drown the request log
-    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (request) => request.url.startsWith('/health/') }),
+    logController,
     routerOptions: { maxParamLength: 100 },
     // a GET-only API: nothing legitimate sends a body
     bodyLimit: 16 * 1024,
@@ -68,12 +71,18 @@ function createServer (config: AppConfig, deps: AppDeps) {
 
 /** The service as plugins and routes; never listens (server.ts does). */
 export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const app = createServer(config, deps)
+  // health probes every few seconds would drown the request log
+  const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => request.url.startsWith('/health/') }
+  const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions) }
+  const logController = traced?.logController ?? new LogController(logOptions)
+  const app = createServer(config, deps, logController)
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
   // Registered by hand, not autoloaded from folders: the order matters and reads here. Plugins come before
   // routes: a route keeps the error handler it was added with, and a parent's later hooks run after a scope's own.
+  // Tracing first: its request span covers every other hook.
+  if (traced !== undefined) await app.register(tracingPlugin, traced)
   await app.register(connectionsPlugin, { maxConnections: config.limits.maxConnections })
   await app.register(problemsPlugin)
   if (deps.metrics !== undefined) await app.register(requestMetricsPlugin, { metrics: deps.metrics })
@@ -82,7 +91,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(pressurePlugin, config.limits)
   await app.register(drainingPlugin)
   await app.register(swaggerPlugin)
-  await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics })
+  await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics, tracer: deps.tracing?.tracer })
 
   await app.register(healthPlugin)
   await app.register(docsRoutes)
