@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { tracingSettings } from '../src/tracing.js'
@@ -92,6 +93,25 @@ function serviceEnv (vendorUrl: string, extra: Record<string, string>): Record<s
 const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
 const CALLER_SPAN_ID = '00f067aa0ba902b7'
 
+// first: the check that the SDK was never loaded holds only before a traced service has started in this process
+t.test('tracing off: no spans, nothing sent, no trace ids in the log, no SDK loaded', async (t) => {
+  const receiver = await startReceiver(t)
+  const vendor = await flakyVendor(t)
+  // a receiver where the default endpoint would not find it anyway; nothing must even try
+  const service = await startService(t, serviceEnv(vendor.url, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'x' }))
+  t.equal(service.tracing, undefined)
+  const res = await fetch(`${service.url}${ORDER}`, { headers: { authorization: `Bearer ${API_KEY}`, traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` } })
+  t.equal(res.status, 200)
+  await service.stop()
+  t.equal(receiver.posts(), 0, 'nothing sent')
+  const lines = service.lines.filter((line) => line.requestId === res.headers.get('x-request-id'))
+  t.ok(lines.length >= 4, 'the request was logged')
+  for (const line of lines) t.notOk('trace_id' in line || 'span_id' in line, `"${String(line.msg)}" has no trace fields`)
+  t.notOk(service.lines.some((line) => line.msg === 'tracing on'))
+  const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /@opentelemetry\/(sdk|exporter|resources|instrumentation)|@fastify\/otel/.test(path))
+  t.same(loaded, [], 'no part of the SDK was loaded: only @opentelemetry/api')
+})
+
 t.test('a cache miss with one retry: the request span, the cache lookup, the slot waits and both vendor attempts, in one trace', async (t) => {
   const receiver = await startReceiver(t)
   const vendor = await flakyVendor(t)
@@ -164,22 +184,6 @@ t.test('a cache miss with one retry: the request span, the cache lookup, the slo
   for (const line of lines) t.equal(line.trace_id, missRequest.traceId, `"${String(line.msg)}" carries the trace id`)
   const hitLines = service.lines.filter((line) => line.requestId === hit.headers.get('x-request-id'))
   t.ok(hitLines.length >= 2 && hitLines.every((line) => line.trace_id === CALLER_TRACE_ID), 'the second request logs under the caller\'s trace id')
-})
-
-t.test('tracing off: no spans, nothing sent, no trace ids in the log', async (t) => {
-  const receiver = await startReceiver(t)
-  const vendor = await flakyVendor(t)
-  // a receiver where the default endpoint would not find it anyway; nothing must even try
-  const service = await startService(t, serviceEnv(vendor.url, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'x' }))
-  t.equal(service.tracing, undefined)
-  const res = await fetch(`${service.url}${ORDER}`, { headers: { authorization: `Bearer ${API_KEY}`, traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` } })
-  t.equal(res.status, 200)
-  await service.stop()
-  t.equal(receiver.posts(), 0, 'nothing sent')
-  const lines = service.lines.filter((line) => line.requestId === res.headers.get('x-request-id'))
-  t.ok(lines.length >= 4, 'the request was logged')
-  for (const line of lines) t.notOk('trace_id' in line || 'span_id' in line, `"${String(line.msg)}" has no trace fields`)
-  t.notOk(service.lines.some((line) => line.msg === 'tracing on'))
 })
 
 t.test('the OTEL_* variables that turn tracing on, and where traces go', async (t) => {
