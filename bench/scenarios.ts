@@ -193,15 +193,15 @@ export async function tracingCost (options: BenchOptions, simulator: Started): P
         `The sink of tracing on (every request) received the spans of ${exported[0]!.lookups} requests (${exported[0]!.posts} exports, ${(exported[0]!.bytes / 1e6).toFixed(1)} MB) ` +
           `for ${answered(rounds[1]!).toFixed(0)} answers in the measured rounds plus those of the warm-up` +
           (sampled === undefined ? '' : `; that of 1% sampled, ${exported[1]!.lookups} for ${answered(rounds[2]!).toFixed(0)}`) +
-          '. At saturation the SDK\'s batch queue (OTEL_BSP_MAX_QUEUE_SIZE, 2048 spans) fills and drops spans rather than slow the service.'
+          ' (the SDK drops spans rather than slow the service when its batch queue, OTEL_BSP_MAX_QUEUE_SIZE spans, is full).'
       ]
-      const targets: TargetResult[] = []
+      // no target here: across processes on a shared machine the noise is larger than any cost of the off switch;
+      // bench/tracing-off.ts measures that in one process
       if (compared !== undefined) {
-        targets.push({ target: 'tracing off ÷ the build without tracing code (cache-hit req/s)', measured: ratio(off!.rps, compared.rps), goal: '≥ 0.95× (noise)', pass: off!.rps >= 0.95 * compared.rps })
         notes.push(`Tracing off ÷ the compared build (${options.compareBuild}), same run: ${against(off!, compared)}; ` +
           `the compared build's rounds ranged ${range(comparedRounds)} req/s, tracing off's ${range(rounds[0]!)}.`)
       }
-      return { rows, targets, notes }
+      return { rows, targets: [], notes }
     })
   } finally {
     for (const sink of sinks) await stopProcess(sink)
