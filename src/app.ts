@@ -36,7 +36,7 @@ export interface AppDeps {
   vendorClient?: VendorClient
   /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
   metrics?: Metrics
-  /** traces, when start() turned them on (src/tracing.ts); none: no spans and no trace ids in the log */
+  /** traces, when start() turned them on (src/tracing.ts); none: no spans. Trace ids reach the log lines of a logger made with createLogger's traceContext */
   tracing?: Tracing
 }
 

@@ -11,7 +11,7 @@ import { buildMetricsServer } from './metrics-server.js'
 import { buildSimulator } from './simulator/app.js'
 import { DEMO_CREDENTIALS } from './simulator/credentials.js'
 import { isUntracedPath, requestSpanHook } from './plugins/tracing.js'
-import { loggableUrl, startTracing, tracingSettings, type Tracing } from './tracing.js'
+import { loggableUrl, startTracing, tracingSettings, type Tracing, type TracingSettings } from './tracing.js'
 
 export interface StartOptions {
   /** where the log lines go (default: stdout) */
@@ -47,9 +47,10 @@ export class StartRefused extends Error {
  */
 export async function start (env: Record<string, string | undefined>, options: StartOptions = {}): Promise<Service> {
   const config = configOrRefuse(env, options.destination)
-  const logger = createLogger(config.logLevel, options.destination)
+  const { settings: tracingWanted, warnings } = tracingSettings(env)
+  const logger = createLogger(config.logLevel, options.destination, { traceContext: tracingWanted !== undefined })
   // before the app is built: @fastify/otel must see every route added
-  const tracing = await tracingOrNot(env, logger)
+  const tracing = await tracingOrNot(tracingWanted, warnings, logger)
 
   let vendor: VendorSettings
   let simulator: FastifyInstance | undefined
@@ -115,8 +116,7 @@ function configOrRefuse (env: Record<string, string | undefined>, destination: D
 }
 
 /** The SDK started when the OTEL_* variables ask for traces; what they ask for and cannot be had is a warning. */
-async function tracingOrNot (env: Record<string, string | undefined>, logger: Logger): Promise<Tracing | undefined> {
-  const { settings, warnings } = tracingSettings(env)
+async function tracingOrNot (settings: TracingSettings | undefined, warnings: string[], logger: Logger): Promise<Tracing | undefined> {
   for (const warning of warnings) logger.warn(`tracing: ${warning}`)
   if (settings === undefined) return undefined
   const tracing = await startTracing(settings, { serviceVersion: API_VERSION, ignorePath: isUntracedPath, requestHook: requestSpanHook })

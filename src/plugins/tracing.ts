@@ -1,6 +1,7 @@
 import type { Span } from '@opentelemetry/api'
 import { LogController, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { setTraceContext } from '../logger.js'
 import type { Tracing } from '../tracing.js'
 
 // The request span of @fastify/otel (@see https://github.com/fastify/otel), its trace id in every
@@ -76,8 +77,8 @@ const tracing: FastifyPluginAsync<TracingPluginOptions> = async (app, { tracing:
     const otel = request.opentelemetry()
     if (otel.span !== null && otel.span !== undefined) {
       const { traceId, spanId } = otel.span.spanContext()
-      // the names OpenTelemetry gives trace context in JSON logs; reply.log writes "request completed"
-      request.log = reply.log = request.log.child({ trace_id: traceId, span_id: spanId })
+      // on the request's own logger (reply.log is the same one), read only when a line is written: no child per request
+      setTraceContext(request.log, { trace_id: traceId, span_id: spanId })
     }
     logController.incomingRequestNow(request, reply)
     done()
