@@ -50,10 +50,12 @@ export async function clusterScenarios (options: BenchOptions, simulator: Starte
 async function startReplica (simulator: Started, options: BenchOptions, redis?: { url: string, prefix: string }): Promise<Replica> {
   const metricsPort = await freePort()
   const started = await startService(simulator, options, true, SERVICE_NODE_FLAGS, {
-    METRICS_PORT: String(metricsPort),
-    METRICS_HOST: '127.0.0.1',
-    RATE_LIMIT_WINDOW_MS: '1000',
-    ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix }
+    env: {
+      METRICS_PORT: String(metricsPort),
+      METRICS_HOST: '127.0.0.1',
+      RATE_LIMIT_WINDOW_MS: '1000',
+      ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix }
+    }
   })
   return Object.assign(started, { metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` })
 }

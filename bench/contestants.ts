@@ -11,6 +11,7 @@ const SERVICE = script('../src/server.js')
 const SIMULATOR = script('../src/simulator/main.js')
 const PASSTHROUGH = script('./baselines/passthrough.js')
 const CONSTANT = script('./baselines/constant.js')
+const OTLP_SINK = script('./baselines/otlp-sink.js')
 
 /** every contestant runs as in production, on the loopback interface */
 const PRODUCTION = { NODE_ENV: 'production', HOST: '127.0.0.1' }
@@ -37,9 +38,19 @@ export async function startSimulator (): Promise<Started> {
   return await startProcess('simulator', SIMULATOR, { ...PRODUCTION, SIMULATOR_HOST: '127.0.0.1' }, { readyPath: '/health', portVar: 'SIMULATOR_PORT', quiet: true })
 }
 
-/** The service, from the production build, with the node flags it ships with unless told others, and `env` over the settings below. */
-export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean, nodeArgs = SERVICE_NODE_FLAGS, env: Record<string, string> = {}): Promise<Started> {
-  return await startProcess('service', SERVICE, {
+export interface ServiceVariant {
+  /** the contestant's name in the log (default: service) */
+  name?: string
+  /** more environment: the OTEL_* variables of the tracing scenario */
+  env?: Record<string, string>
+  /** another build's dist folder to run instead of this one */
+  build?: string
+}
+
+/** The service, from the production build, with the node flags it ships with unless told others. */
+export async function startService (simulator: Started, options: BenchOptions, cacheEnabled: boolean, nodeArgs = SERVICE_NODE_FLAGS, variant: ServiceVariant = {}): Promise<Started> {
+  const server = variant.build === undefined ? SERVICE : resolve(variant.build, 'src/server.js')
+  return await startProcess(variant.name ?? 'service', server, {
     ...vendorEnv(simulator),
     LOG_LEVEL: 'warn',
     // read by the service once it has a response cache; ignored by builds without one
@@ -52,8 +63,13 @@ export async function startService (simulator: Started, options: BenchOptions, c
     METRICS_PORT: '0',
     // no load balancer to drain: stop at once, so the process exits (and writes its --profile) before the SIGKILL
     SHUTDOWN_DELAY_MS: '0',
-    ...env
-  }, { readyPath: '/health/ready', nodeArgs: [...nodeArgs, ...profileArgs(options, cacheEnabled ? 'service-cached' : 'service-uncached')] })
+    ...variant.env
+  }, { readyPath: '/health/ready', nodeArgs: [...nodeArgs, ...profileArgs(options, variant.name ?? (cacheEnabled ? 'service-cached' : 'service-uncached'))] })
+}
+
+/** An OTLP/HTTP endpoint that discards what it gets and counts it (GET /stats). */
+export async function startOtlpSink (): Promise<Started> {
+  return await startProcess('otlp-sink', OTLP_SINK, { HOST: '127.0.0.1' }, { readyPath: '/health' })
 }
 
 export async function startPassthrough (simulator: Started, options: BenchOptions): Promise<Started> {

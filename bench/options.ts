@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 
-export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit'] as const
+export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit', 'tracing'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 export interface BenchOptions {
@@ -21,11 +21,13 @@ export interface BenchOptions {
   out: string | null
   /** write a V8 CPU profile of every server process into this folder (--cpu-prof) */
   profile: string | null
+  /** another build's dist folder (`npm run build` of another commit), an extra contestant of the tracing scenario */
+  compareBuild: string | null
   /** the arguments as given, for the report */
   argv: string[]
 }
 
-const USAGE = 'usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections N] [--fresh-ms MS] [--quick] [--out FILE | --no-out]'
+const USAGE = 'usage: npm run bench -- [--only SCENARIOS] [--duration S] [--rounds N] [--warmup S] [--connections N] [--fresh-ms MS] [--compare-build DIST] [--quick] [--out FILE | --no-out]'
 
 /** Command-line flags → options; unknown flags and bad numbers stop the run with the usage line. */
 export function parseOptions (argv: string[]): BenchOptions {
@@ -41,6 +43,7 @@ export function parseOptions (argv: string[]): BenchOptions {
       out: { type: 'string' },
       'no-out': { type: 'boolean', default: false },
       profile: { type: 'string' },
+      'compare-build': { type: 'string' },
       only: { type: 'string' },
       help: { type: 'boolean', default: false }
     },
@@ -68,6 +71,7 @@ export function parseOptions (argv: string[]): BenchOptions {
     quick,
     out: values['no-out'] ? null : values.out ?? (quick ? null : 'bench/results.md'),
     profile: values.profile ?? null,
+    compareBuild: values['compare-build'] ?? null,
     argv
   }
 }

@@ -8,7 +8,7 @@ import { parseOptions, UsageError } from './options.js'
 import { killAll, stopProcess } from '../scripts/processes.js'
 import { renderReport, type MachineInfo } from './report.js'
 import { log } from './rounds.js'
-import { cacheHit, fanIn, uncached, type ScenarioResult } from './scenarios.js'
+import { cacheHit, fanIn, tracingCost, uncached, type ScenarioResult } from './scenarios.js'
 
 // `npm run bench`: the service against two hand-written baselines, one scenario at a time, in
 // alternating rounds so that drift (other load on the machine, heat) hits every contestant alike.
@@ -33,6 +33,7 @@ async function main (): Promise<void> {
     if (options.scenarios.has('cache-hit')) results.push(await cacheHit(options, simulator))
     if (options.scenarios.has('fan-in')) results.push(await fanIn(options, simulator))
     results.push(...await clusterScenarios(options, simulator))
+    if (options.scenarios.has('tracing')) results.push(await tracingCost(options, simulator))
   } finally {
     await stopProcess(simulator)
   }

@@ -1,10 +1,10 @@
-import { firstAnswer, setVendorLatency, startConstant, startPassthrough, startService } from './contestants.js'
+import { firstAnswer, setVendorLatency, startConstant, startOtlpSink, startPassthrough, startService, type ServiceVariant } from './contestants.js'
 import { paced, saturate } from './load.js'
 import type { BenchOptions } from './options.js'
 import { stopProcess, type Started } from '../scripts/processes.js'
 import { watchRss } from './process-stats.js'
 import type { Row, TargetResult } from './report.js'
-import { alternate, log, summarize } from './rounds.js'
+import { alternate, log, summarize, type Round } from './rounds.js'
 import { median } from './stats.js'
 
 export interface ScenarioResult {
@@ -137,5 +137,73 @@ export async function fanIn (options: BenchOptions, simulator: Started): Promise
     }
   } finally {
     await setVendorLatency(simulator, 0)
+  }
+}
+
+interface SinkStats { posts: number, bytes: number, lookups: number }
+
+async function sinkStats (sink: Started): Promise<SinkStats> {
+  return (await (await fetch(`${sink.url}/stats`)).json()) as SinkStats
+}
+
+/** 2xx answers over a contestant's measured rounds */
+const answered = (rounds: Round[]): number => rounds.reduce((sum, r) => sum + r.rps * r.seconds, 0)
+const range = (rounds: Round[]): string => `${Math.min(...rounds.map((r) => r.rps)).toFixed(0)}–${Math.max(...rounds.map((r) => r.rps)).toFixed(0)}`
+
+/**
+ * What tracing costs on the cheapest path, a cache hit: the service with tracing off, on with every
+ * request sampled (the SDK's default) and on at 1%, each traced one exporting OTLP/HTTP protobuf to a
+ * sink of its own that discards it; with --compare-build, also another build (the commit before
+ * tracing) against tracing off, to show what the off switch itself costs.
+ */
+export async function tracingCost (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
+  // a smoke run (--quick) only checks that tracing on runs and exports: off and on, one sink
+  const sampling = !options.quick
+  log(`tracing: cache hit, order ${TERMINAL_ORDER_ID}, tracing off vs on (every request${sampling ? '; 1%' : ''})${options.compareBuild === null ? '' : ` vs the build in ${options.compareBuild}`}`)
+  const sinks = sampling ? [await startOtlpSink(), await startOtlpSink()] : [await startOtlpSink()]
+  try {
+    const otel = (sink: Started): Record<string, string> => ({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_SERVICE_NAME: 'vending-orders-bff-bench' })
+    const variants: Array<{ label: string, variant: ServiceVariant }> = [
+      { label: 'service, tracing off', variant: { name: 'tracing-off' } },
+      { label: 'service, tracing on, every request', variant: { name: 'tracing-on', env: otel(sinks[0]!) } },
+      ...(sampling ? [{ label: 'service, tracing on, 1% sampled', variant: { name: 'tracing-sampled', env: { ...otel(sinks[1]!), OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' } } }] : []),
+      ...(options.compareBuild === null ? [] : [{ label: 'the compared build (no tracing code)', variant: { name: 'compared-build', build: options.compareBuild } }])
+    ]
+    return await withProcesses(variants.map(({ variant }) => async () => await startService(simulator, options, true, undefined, variant)), async (services) => {
+      for (const service of services) await firstAnswer(service, TERMINAL_ORDER)
+      const contestants = services.map((process, index) => ({ name: variants[index]!.variant.name!, process, simulator }))
+      const rounds = await alternate(contestants, options, async (url, seconds) => await saturate(url + TERMINAL_ORDER, options.connections, seconds))
+      // the services still hold their last batch: stopped, they export it
+      for (const service of services.slice(1, 1 + sinks.length)) await stopProcess(service)
+      const exported = await Promise.all(sinks.map(sinkStats))
+      if (exported[0]!.lookups === 0) throw new Error('tracing on exported no span to its sink: the scenario would measure nothing')
+
+      const rows = rounds.map((r, index) => summarize('tracing, cache hit', variants[index]!.label, r))
+      const [off, on] = rows
+      const sampled = sampling ? rows[2] : undefined
+      const compared = options.compareBuild === null ? undefined : rows[rows.length - 1]
+      const comparedRounds = rounds[rounds.length - 1]!
+      // row ÷ base, by measure
+      const against = (row: Row, base: Row): string => `req/s ${ratio(row.rps, base.rps)}, server CPU per answer ${ratio(row.cpuPerRequest ?? Number.NaN, base.cpuPerRequest ?? Number.NaN)}, ` +
+        `p50 ${ratio(row.p50, base.p50)}, p99 ${ratio(row.p99, base.p99)}`
+      const cost = (row: Row): string => against(row, off!)
+      const notes = [
+        `Tracing on, against tracing off in the same run: every request traced ${cost(on!)}${sampled === undefined ? '' : `; 1% sampled ${cost(sampled)}`}. ` +
+          `Rounds of tracing off ranged ${range(rounds[0]!)} req/s, which is this machine's noise.`,
+        `The sink of tracing on (every request) received the spans of ${exported[0]!.lookups} requests (${exported[0]!.posts} exports, ${(exported[0]!.bytes / 1e6).toFixed(1)} MB) ` +
+          `for ${answered(rounds[1]!).toFixed(0)} answers in the measured rounds plus those of the warm-up` +
+          (sampled === undefined ? '' : `; that of 1% sampled, ${exported[1]!.lookups} for ${answered(rounds[2]!).toFixed(0)}`) +
+          ' (the SDK drops spans rather than slow the service when its batch queue, OTEL_BSP_MAX_QUEUE_SIZE spans, is full).'
+      ]
+      // no target here: across processes on a shared machine the noise is larger than any cost of the off switch;
+      // bench/tracing-off.ts measures that in one process
+      if (compared !== undefined) {
+        notes.push(`Tracing off ÷ the compared build (${options.compareBuild}), same run: ${against(off!, compared)}; ` +
+          `the compared build's rounds ranged ${range(comparedRounds)} req/s, tracing off's ${range(rounds[0]!)}.`)
+      }
+      return { rows, targets: [], notes }
+    })
+  } finally {
+    for (const sink of sinks) await stopProcess(sink)
   }
 }

@@ -11,7 +11,7 @@ import { redisServerInstalled } from '../scripts/redis-server.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
 
-t.setTimeout(300_000)
+t.setTimeout(420_000)
 
 t.test('npm run bench -- --quick completes and prints the tables', async (t) => {
   // a process group of its own, so teardown can end npm, the driver and every server it started
@@ -33,7 +33,7 @@ t.test('npm run bench -- --quick completes and prints the tables', async (t) => 
   const [code] = await once(child, 'exit')
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
   t.match(stdout, /\| scenario \| contestant \| req\/s \| p50 ms \| p99 ms \| errors \|/)
-  for (const row of ['uncached', 'cache hit', 'fan-in']) t.match(stdout, new RegExp(`^\\| ${row}`, 'm'), `a ${row} row`)
+  for (const row of ['uncached', 'cache hit', 'fan-in', 'tracing, cache hit']) t.match(stdout, new RegExp(`^\\| ${row}`, 'm'), `a ${row} row`)
   if (redisServerInstalled()) {
     for (const row of ['two-replica fan-in', 'redis cache hit']) t.match(stdout, new RegExp(`^\\| ${row}`, 'm'), `a ${row} row`)
     t.match(stdout, /\| two-replica fan-in vendor calls\/s, Redis shared, while serving \d+ req\/s \| [\d.]+ /)

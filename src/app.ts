@@ -20,10 +20,12 @@ import { swaggerPlugin } from './plugins/swagger.js'
 import { demoRoutes } from './routes/demo.js'
 import { orderWatchersPlugin } from './plugins/watchers.js'
 import { callbacksRoute } from './routes/callbacks.js'
+import { TracedLogController, tracingPlugin } from './plugins/tracing.js'
 import { docsRoutes } from './routes/docs.js'
 import { orderEventsRoute } from './routes/order-events.js'
 import { ordersRoute } from './routes/orders.js'
 import type { WatchBus } from './orders/watchers.js'
+import type { Tracing } from './tracing.js'
 import type { VendorClient } from './upstream/client.js'
 
 /** What buildApp needs: the config with the vendor resolved (server.ts puts the simulator there in demo mode). */
@@ -42,6 +44,8 @@ export interface AppDeps {
   metrics?: Metrics
   /** carries order changes and wake-ups between replicas (default: this process only) */
   watchBus?: WatchBus
+  /** traces, when start() turned them on (src/tracing.ts); none: no spans. Trace ids reach the log lines of a logger made with createLogger's traceContext */
+  tracing?: Tracing
 }
 
 /** Time for a client to send its request headers; longer is an attack or a broken client. */
@@ -49,12 +53,11 @@ const HEADERS_TIMEOUT_MS = 10_000
 const DEADLINE_CHECK_INTERVAL_MS = 1000
 
 /** fastify() with the server's limits, logging and what the problems plugin needs before any hook runs. */
-function createServer (config: AppConfig, deps: AppDeps) {
+function createServer (config: AppConfig, deps: AppDeps, logController: LogController) {
   return fastify({
     ...problemServerOptions(deps.metrics),
     loggerInstance: (deps.logger || pino({ enabled: false })) as FastifyBaseLogger,
-    // health probes every few seconds would drown the request log
-    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: (request) => request.url.startsWith('/health/') }),
+    logController,
     routerOptions: { maxParamLength: 100 },
     // a GET-only API: nothing legitimate sends a body
     bodyLimit: 16 * 1024,
@@ -76,12 +79,18 @@ function createServer (config: AppConfig, deps: AppDeps) {
 
 /** The service as plugins and routes; never listens (server.ts does). */
 export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const app = createServer(config, deps)
+  // health probes every few seconds would drown the request log
+  const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => request.url.startsWith('/health/') }
+  const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions) }
+  const logController = traced?.logController ?? new LogController(logOptions)
+  const app = createServer(config, deps, logController)
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
   // Registered by hand, not autoloaded from folders: the order matters and reads here. Plugins come before
   // routes: a route keeps the error handler it was added with, and a parent's later hooks run after a scope's own.
+  // Tracing first: its request span covers every other hook.
+  if (traced !== undefined) await app.register(tracingPlugin, traced)
   await app.register(connectionsPlugin, { maxConnections: config.limits.maxConnections })
   await app.register(problemsPlugin)
   if (deps.metrics !== undefined) await app.register(requestMetricsPlugin, { metrics: deps.metrics })
@@ -92,7 +101,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(swaggerPlugin)
   // before what shares state through it: the orders service's cache and coalescing, the rate limit
   await app.register(redisPlugin, { settings: config.redis, metrics: deps.metrics })
-  await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics })
+  await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics, tracer: deps.tracing?.tracer })
   // the pollers behind event streams and long polls, over app.orders; closed before the server, so streams end first
   await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, bus: deps.watchBus, metrics: deps.metrics })
 

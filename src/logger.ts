@@ -66,6 +66,36 @@ function serializeRequest (request: LoggedRequest) {
   }
 }
 
-export function createLogger (level: string, destination?: DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: { req: serializeRequest } }, destination)
+/**
+ * Where a request's logger holds its trace context when tracing is on (src/plugins/tracing.ts
+ * sets it on the request's child logger); the names are OpenTelemetry's for JSON log lines.
+ */
+export const TRACE_CONTEXT = Symbol('trace context')
+export interface TraceContext { trace_id: string, span_id: string }
+type TracedLogger = Logger & { [TRACE_CONTEXT]?: TraceContext }
+
+/** The trace context of the logger writing the line (or of its parents): read only for lines written. */
+function traceContextOf (_line: object, _level: number, logger: TracedLogger): object {
+  const traced = logger[TRACE_CONTEXT]
+  // a fresh object each time: pino merges the line into it
+  return traced === undefined ? {} : { trace_id: traced.trace_id, span_id: traced.span_id }
+}
+
+export interface LoggerOptions {
+  /** lines of a traced request carry its trace_id and span_id (start() turns it on with tracing) */
+  traceContext?: boolean
+}
+
+export function createLogger (level: string, destination?: DestinationStream, options: LoggerOptions = {}): Logger {
+  return pino({
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { req: serializeRequest },
+    ...(options.traceContext === true ? { mixin: traceContextOf as (line: object, level: number, logger: Logger) => object } : {})
+  }, destination)
+}
+
+/** Gives a request's logger (and every child of it) its trace context, for the lines it writes. */
+export function setTraceContext (logger: object, context: TraceContext): void {
+  (logger as TracedLogger)[TRACE_CONTEXT] = context
 }

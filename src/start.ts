@@ -4,11 +4,14 @@ import type { DestinationStream, Logger } from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, VENDOR_SETTINGS, type Config, type VendorSettings } from './config.js'
 import { DESCRIPTORS_BESIDES_CONNECTIONS, openFilesSoftLimit } from './descriptors.js'
+import { API_VERSION } from './http/openapi-document.js'
 import { createLogger } from './logger.js'
 import { createMetrics } from './metrics.js'
 import { buildMetricsServer } from './metrics-server.js'
 import { buildSimulator } from './simulator/app.js'
 import { DEMO_CREDENTIALS } from './simulator/credentials.js'
+import { isUntracedPath, requestSpanHook } from './plugins/tracing.js'
+import { loggableUrl, startTracing, tracingSettings, type Tracing, type TracingSettings } from './tracing.js'
 
 export interface StartOptions {
   /** where the log lines go (default: stdout) */
@@ -22,6 +25,8 @@ export interface Service {
   metricsServer: FastifyInstance
   /** the embedded vendor simulator, in demo mode only */
   simulator: FastifyInstance | undefined
+  /** traces, when the OTEL_* variables turn them on */
+  tracing: Tracing | undefined
   url: string
   metricsUrl: string
   /** readiness off, the drain delay, then every server closed; after an error, without the delay. Once: later calls wait for the first */
@@ -42,7 +47,10 @@ export class StartRefused extends Error {
  */
 export async function start (env: Record<string, string | undefined>, options: StartOptions = {}): Promise<Service> {
   const config = configOrRefuse(env, options.destination)
-  const logger = createLogger(config.logLevel, options.destination)
+  const { settings: tracingWanted, warnings } = tracingSettings(env)
+  const logger = createLogger(config.logLevel, options.destination, { traceContext: tracingWanted !== undefined })
+  // before the app is built: @fastify/otel must see every route added
+  const tracing = await tracingOrNot(tracingWanted, warnings, logger)
 
   let vendor: VendorSettings
   let simulator: FastifyInstance | undefined
@@ -57,7 +65,7 @@ export async function start (env: Record<string, string | undefined>, options: S
   }
 
   const metrics = createMetrics()
-  const app = await buildApp({ ...config, vendor, demo: simulator !== undefined }, { logger, metrics })
+  const app = await buildApp({ ...config, vendor, demo: simulator !== undefined }, { logger, metrics, tracing })
   const metricsServer = buildMetricsServer(metrics.registry)
   const { shutdownDelayMs } = config.limits
 
@@ -73,6 +81,8 @@ export async function start (env: Record<string, string | undefined>, options: S
     await app.close()
     await metricsServer.close()
     await simulator?.close()
+    // the spans of the last requests are exported before the process ends
+    await tracing?.shutdown()
     logger.info('stopped')
   }
   let stopped: Promise<void> | undefined
@@ -87,9 +97,9 @@ export async function start (env: Record<string, string | undefined>, options: S
     if (config.production && config.apiKeys.length === 0) logger.warn('API_KEYS is not set: anyone who can reach this service can query orders')
     // the base URL as configured, path prefix included (config refuses credentials in it)
     logger.info({ vendor: vendor.baseUrl, vendorTimeoutMs: config.vendorTimeoutMs, demo: simulator !== undefined }, 'ready')
-    return { config, logger, app, metricsServer, simulator, url, metricsUrl, stop }
+    return { config, logger, app, metricsServer, simulator, tracing, url, metricsUrl, stop }
   } catch (error) {
-    await Promise.all([app.close(), metricsServer.close(), simulator?.close()])
+    await Promise.all([app.close(), metricsServer.close(), simulator?.close(), tracing?.shutdown()])
     throw error
   }
 }
@@ -103,6 +113,16 @@ function configOrRefuse (env: Record<string, string | undefined>, destination: D
     createLogger('info', destination).fatal({ problems: error.problems }, 'invalid configuration, not starting')
     throw new StartRefused(error.message)
   }
+}
+
+/** The SDK started when the OTEL_* variables ask for traces; what they ask for and cannot be had is a warning. */
+async function tracingOrNot (settings: TracingSettings | undefined, warnings: string[], logger: Logger): Promise<Tracing | undefined> {
+  for (const warning of warnings) logger.warn(`tracing: ${warning}`)
+  if (settings === undefined) return undefined
+  const tracing = await startTracing(settings, { serviceVersion: API_VERSION, ignorePath: isUntracedPath, requestHook: requestSpanHook })
+  const otlp = settings.exporters.includes('otlp') ? { endpoint: loggableUrl(settings.otlp.url), protocol: settings.otlp.protocol } : {}
+  logger.info({ tracing: { exporters: settings.exporters, ...otlp } }, 'tracing on')
+  return tracing
 }
 
 function warnIfDescriptorsTooFew (config: Config, logger: Logger): void {

@@ -1,3 +1,4 @@
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config.js'
 import type { VendorLog } from '../upstream/client.js'
 import type { VendorOrder } from '../upstream/schemas.js'
@@ -26,10 +27,12 @@ export interface OrdersServiceOptions {
   exclusive?: Exclusive | undefined
   /** told how every order was served, and from which tier (for metrics) */
   onServed?: ((served: Served) => void) | undefined
+  /** where each lookup is traced, with how it was served (none: not traced) */
+  tracer?: Tracer | undefined
   now?: () => number
 }
 
-export function createOrdersService ({ vendor, cache, store, exclusive, onServed, now = Date.now }: OrdersServiceOptions): OrdersService {
+export function createOrdersService ({ vendor, cache, store, exclusive, onServed, tracer, now = Date.now }: OrdersServiceOptions): OrdersService {
   const reportUnknown = createUnknownValueLog({ now })
 
   async function fetchOrder (id: number, machineNo: string, log: VendorLog): Promise<Order> {
@@ -42,9 +45,25 @@ export function createOrdersService ({ vendor, cache, store, exclusive, onServed
     : async (id: number, machineNo: string, log: VendorLog): Promise<Served> =>
       ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log), storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' })
 
+  // the vendor calls a lookup makes are its children: they run in its context
+  const lookup: typeof serve = tracer === undefined
+    ? serve
+    : async (id, machineNo, log, options) => await tracer.startActiveSpan('cache lookup', { attributes: { 'vending.order.id': id } }, async (span) => {
+      try {
+        const served = await serve(id, machineNo, log, options)
+        span.setAttribute('vending.cache.result', served.result)
+        return served
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message })
+        throw error
+      } finally {
+        span.end()
+      }
+    })
+
   return {
     async getOrder (id, machineNo, log, options) {
-      const served = await serve(id, machineNo, log, options)
+      const served = await lookup(id, machineNo, log, options)
       if (served.outcome.kind === 'order') onServed?.(served)
       return served
     }

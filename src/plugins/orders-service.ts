@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config, VendorSettings } from '../config.js'
@@ -23,20 +24,22 @@ export interface OrdersServicePluginOptions {
   vendorClient?: VendorClient | undefined
   /** where to count vendor calls, retries, breaker states and cache results; none: not counted */
   metrics?: Metrics | undefined
+  /** where the cache lookup, the waits for a vendor-call slot and the vendor calls are traced; none: not traced */
+  tracer?: Tracer | undefined
 }
 
 /**
  * The orders service over the vendor client stack (pool → meter → retry, limiter and breaker),
  * as `app.orders`; closing the app stops the resilience layer and closes the pool it opened.
  */
-const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app, { config, vendorClient, metrics }) => {
+const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app, { config, vendorClient, metrics, tracer }) => {
   // metered per attempt: every real call to the vendor is timed and its code counted
   const client = meterVendorClient(vendorClient ?? createVendorClient({
     ...config.vendor,
     timeoutMs: config.vendorTimeoutMs,
     maxBodyBytes: config.vendorMaxBodyBytes
-  }), metrics === undefined ? {} : vendorCallHooks(metrics))
-  const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs, events: resilienceEvents(metrics) })
+  }), metrics === undefined ? {} : vendorCallHooks(metrics), tracer && { tracer, server: serverOf(config.vendor.baseUrl) })
+  const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs, events: resilienceEvents(metrics), tracer })
   app.addHook('onClose', async () => {
     vendor.shutdown()
     // whoever creates the pool closes it; an injected client belongs to whoever made it
@@ -46,8 +49,15 @@ const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app
     vendor,
     cache: config.resilience.cache,
     ...app.redis !== null && shared(app.redis, config),
-    onServed: metrics && (({ result, tier }) => metrics.cacheEvents.inc({ result, tier }))
+    onServed: metrics && (({ result, tier }) => metrics.cacheEvents.inc({ result, tier })),
+    tracer
   }))
+}
+
+/** The vendor's host and port, as the vendor-call spans name them. */
+function serverOf (baseUrl: string): { address: string, port: number } {
+  const url = new URL(baseUrl)
+  return { address: url.hostname, port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port) }
 }
 
 /**

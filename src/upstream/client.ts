@@ -32,6 +32,10 @@ export interface VendorLog {
 export interface CallOptions extends PostOptions {
   /** where the call's one log line goes (meterVendorClient writes it) */
   log?: VendorLog
+  /** 0 for a request's first call to the vendor, n for its n-th retry (for its span) */
+  attempt?: number
+  /** told the HTTP status of the answer, whatever it means (for the call's span) */
+  onAnswer?: (status: number) => void
 }
 
 export interface VendorClient {
@@ -56,6 +60,7 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
     // a fresh timestamp per attempt: the vendor checks it and the sign covers it
     const payload = encodePayload({ machine_no: machineNo, timestamp: String(Math.floor(now() / 1000)) }, options.signKey)
     const answer = await transport.post(`${pathPrefix}/api/openapi/v1/orders/${orderId}`, headers, JSON.stringify({ payload }), callOptions)
+    callOptions.onAnswer?.(answer.status)
     return orderFromAnswer(answer, orderId)
   }
 

@@ -1,3 +1,4 @@
+import { context, SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import PQueue from 'p-queue'
 import { AppError } from '../errors.js'
 
@@ -16,6 +17,8 @@ export interface LimiterOptions {
   maxQueue: number
   /** the clock `deadlineAt` is read on */
   now?: () => number
+  /** where each wait for a slot is traced, from the call to the slot or the refusal (none: not traced) */
+  tracer?: Tracer | undefined
 }
 
 /**
@@ -23,7 +26,7 @@ export interface LimiterOptions {
  * at once with 503 UPSTREAM_BUSY and Retry-After, never left to wait without bound. Time spent
  * waiting for a slot comes out of the request's deadline.
  */
-export function createLimiter ({ concurrency, maxQueue, now = Date.now }: LimiterOptions): Limiter {
+export function createLimiter ({ concurrency, maxQueue, now = Date.now, tracer }: LimiterOptions): Limiter {
   const queue = new PQueue({ concurrency })
 
   async function start<T> (call: (timeLeftMs: number) => Promise<T>, deadlineAt: number): Promise<T> {
@@ -33,28 +36,52 @@ export function createLimiter ({ concurrency, maxQueue, now = Date.now }: Limite
     return await call(timeLeftMs)
   }
 
-  return {
-    async run<T> (call: (timeLeftMs: number) => Promise<T>, deadlineAt: number): Promise<T> {
-      // a free slot: no wait to bound, so no timer (one per call showed up in CPU and memory)
-      if (queue.pending < concurrency) return await queue.add(() => start(call, deadlineAt))
-      if (queue.size >= maxQueue) {
-        throw new AppError('UPSTREAM_BUSY', { detail: 'Too many vendor calls are waiting; try again shortly.', retryAfter: 1 })
-      }
-      // waiting for a slot: give up at the request's deadline
-      const controller = new AbortController()
-      const timer = setTimeout(() => controller.abort(), Math.max(1, deadlineAt - now()))
-      try {
-        return await queue.add(async () => {
-          clearTimeout(timer)
-          return await start(call, deadlineAt)
-        }, { signal: controller.signal })
-      } catch (error) {
-        if (controller.signal.aborted) throw noSlotInTime(error)
-        throw error
-      } finally {
+  async function waitForSlot<T> (call: (timeLeftMs: number) => Promise<T>, deadlineAt: number): Promise<T> {
+    // a free slot: no wait to bound, so no timer (one per call showed up in CPU and memory)
+    if (queue.pending < concurrency) return await queue.add(() => start(call, deadlineAt))
+    if (queue.size >= maxQueue) {
+      throw new AppError('UPSTREAM_BUSY', { detail: 'Too many vendor calls are waiting; try again shortly.', retryAfter: 1 })
+    }
+    // waiting for a slot: give up at the request's deadline
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(), Math.max(1, deadlineAt - now()))
+    try {
+      return await queue.add(async () => {
         clearTimeout(timer)
+        return await start(call, deadlineAt)
+      }, { signal: controller.signal })
+    } catch (error) {
+      if (controller.signal.aborted) throw noSlotInTime(error)
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async function traced<T> (tracer: Tracer, call: (timeLeftMs: number) => Promise<T>, deadlineAt: number): Promise<T> {
+    const span = tracer.startSpan('vendor slot wait', { attributes: { 'vending.limiter.queued': queue.size } })
+    let waiting = true
+    // p-queue starts a queued call when another one ends, in that one's context: the call stays in its own request's
+    const granted = context.bind(context.active(), async (timeLeftMs: number) => {
+      waiting = false
+      span.end()
+      return await call(timeLeftMs)
+    })
+    try {
+      return await waitForSlot(granted, deadlineAt)
+    } catch (error) {
+      if (waiting) {
+        const code = error instanceof AppError ? error.code : 'INTERNAL'
+        span.setAttribute('error.type', code)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: code })
+        span.end()
       }
-    },
+      throw error
+    }
+  }
+
+  return {
+    run: (call, deadlineAt) => tracer === undefined ? waitForSlot(call, deadlineAt) : traced(tracer, call, deadlineAt),
     get inFlight () { return queue.pending },
     get queued () { return queue.size }
   }

@@ -1,5 +1,6 @@
+import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api'
 import { AppError, ERROR_KINDS, type ErrorCode } from '../errors.js'
-import type { VendorClient, VendorLog } from './client.js'
+import type { CallOptions, VendorClient, VendorLog } from './client.js'
 
 export interface VendorCallEvent {
   /** `ok`, or the code of the error the call ended with */
@@ -16,24 +17,36 @@ export interface VendorCallHooks {
   onCall?: (event: VendorCallEvent) => void
 }
 
+/** Where each call's span goes, and the vendor's address for it (OpenTelemetry's HTTP client conventions). */
+export interface VendorCallTracing {
+  tracer: Tracer
+  server: { address: string, port: number }
+}
+
 const SILENT: VendorLog = { info () {}, warn () {}, error () {} }
 
 /**
  * The same client, each getOrder call timed once and reported twice from that one measurement:
- * to `hooks` (the metrics) and as one log line on the call's `log`, at its error kind's level.
+ * to `hooks` (the metrics) and as one log line on the call's `log`, at its error kind's level;
+ * with `tracing`, also as a client span of its own.
  */
-export function meterVendorClient (client: VendorClient, hooks: VendorCallHooks): VendorClient {
+export function meterVendorClient (client: VendorClient, hooks: VendorCallHooks, tracing?: VendorCallTracing): VendorClient {
   return {
     async getOrder (orderId, machineNo, options = {}) {
       hooks.onStart?.()
+      const span = tracing === undefined ? undefined : startCallSpan(tracing, orderId, options)
+      let status: number | undefined
+      const callOptions = span === undefined ? options : { ...options, onAnswer: (answered: number) => { status = answered } }
       const started = performance.now()
       try {
-        const order = await client.getOrder(orderId, machineNo, options)
+        const order = await client.getOrder(orderId, machineNo, callOptions)
         report(hooks, options.log, orderId, started, 'ok', 0, undefined)
+        if (span !== undefined) endCallSpan(span, 'ok', 0, status)
         return order
       } catch (error) {
         const appError = error instanceof AppError ? error : undefined
         report(hooks, options.log, orderId, started, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus)
+        if (span !== undefined) endCallSpan(span, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus ?? status)
         throw error
       }
     },
@@ -50,4 +63,28 @@ function report (
   // one line per vendor call: a human must act now, worth a look, or business as usual (src/errors.ts)
   const level = outcome === 'ok' ? 'info' : ERROR_KINDS[outcome].logLevel
   log[level]({ vendor: { orderId, durationMs: Math.round(durationMs * 10) / 10, httpStatus, vendorCode, outcome } }, 'vendor call')
+}
+
+/** A span per call to the vendor; no URL, header or payload in it: they carry the credentials and the signature. */
+function startCallSpan ({ tracer, server }: VendorCallTracing, orderId: number, options: CallOptions): Span {
+  return tracer.startSpan('POST', {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      'http.request.method': 'POST',
+      'server.address': server.address,
+      'server.port': server.port,
+      'http.request.resend_count': options.attempt ?? 0,
+      'vending.order.id': orderId
+    }
+  })
+}
+
+function endCallSpan (span: Span, outcome: 'ok' | ErrorCode, vendorCode: number | undefined, httpStatus: number | undefined): void {
+  if (httpStatus !== undefined) span.setAttribute('http.response.status_code', httpStatus)
+  if (vendorCode !== undefined) span.setAttribute('vending.vendor.code', vendorCode)
+  if (outcome !== 'ok') {
+    span.setAttribute('error.type', outcome)
+    span.setStatus({ code: SpanStatusCode.ERROR, message: outcome })
+  }
+  span.end()
 }

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config.js'
 import { createBreaker, type BreakerState } from './breaker.js'
 import type { VendorClient, VendorLog } from './client.js'
@@ -18,6 +19,8 @@ export interface ResilientVendorOptions extends Pick<ResilienceConfig, 'retry' |
   /** waits out a retry's backoff (tests pass a fake clock's) */
   sleep?: (ms: number) => Promise<void>
   events?: ResilienceEvents
+  /** where the wait for a vendor-call slot is traced (none: not traced) */
+  tracer?: Tracer | undefined
 }
 
 export interface ResilientVendor {
@@ -35,14 +38,14 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
   const now = options.now ?? Date.now
   const budget = createRetryBudget({ ratio: options.retry.budgetRatio, floor: options.retry.budgetFloor, windowMs: 10_000, now })
   const breaker = createBreaker({ ...options.breaker, now })
-  const limiter = createLimiter({ concurrency: options.vendorConcurrency, maxQueue: options.vendorQueue, now })
+  const limiter = createLimiter({ concurrency: options.vendorConcurrency, maxQueue: options.vendorQueue, now, tracer: options.tracer })
   if (options.events?.onBreakerState) breaker.onStateChange(options.events.onBreakerState)
 
   async function getOrder (orderId: number, machineNo: string, log: VendorLog): Promise<VendorOrder> {
     const deadlineAt = now() + options.timeoutMs
-    return await withRetries(async () => {
+    return await withRetries(async (attempt) => {
       // the call gets what is left of the deadline once a slot is free, not before the wait for one
-      return await limiter.run((timeoutMs) => breaker.run(() => client.getOrder(orderId, machineNo, { log, timeoutMs })), deadlineAt)
+      return await limiter.run((timeoutMs) => breaker.run(() => client.getOrder(orderId, machineNo, { log, timeoutMs, attempt })), deadlineAt)
     }, {
       maxRetries: options.retry.maxRetries,
       baseDelayMs: options.retry.baseDelayMs,

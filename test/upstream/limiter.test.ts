@@ -84,3 +84,45 @@ t.test('with the vendor holding every call and the cap reached, overflow gets 50
     t.equal(res.headers['retry-after'], '1')
   }
 })
+
+t.test('traced: each wait for a slot is a span in its caller\'s trace, and a queued call runs in its own caller\'s context', async (t) => {
+  const { NodeTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-node')
+  const { context, propagation, trace } = await import('@opentelemetry/api')
+  const exporter = new InMemorySpanExporter()
+  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  provider.register()
+  t.teardown(async () => {
+    await provider.shutdown()
+    trace.disable()
+    context.disable()
+    propagation.disable()
+  })
+  const tracer = provider.getTracer('test')
+  const limiter = createLimiter({ concurrency: 1, maxQueue: 1, tracer })
+  const deadlineAt = Date.now() + 5000
+  let release!: () => void
+  const activeIn: Record<string, string | undefined> = {}
+  const callFor = (name: string, hold: boolean) => async () => {
+    activeIn[name] = trace.getActiveSpan()?.spanContext().spanId
+    if (hold) await new Promise<void>((resolve) => { release = resolve })
+  }
+  const within = async <T>(name: string, body: () => Promise<T>): Promise<{ spanId: string, result: Promise<T> }> =>
+    await tracer.startActiveSpan(name, async (span) => ({ spanId: span.spanContext().spanId, result: body().finally(() => span.end()) }))
+
+  const a = await within('a', () => limiter.run(callFor('a', true), deadlineAt))
+  const b = await within('b', () => limiter.run(callFor('b', false), deadlineAt))
+  const c = await within('c', () => limiter.run(callFor('c', false), deadlineAt))
+  await t.rejects(c.result, { code: 'UPSTREAM_BUSY' }, 'the queue is full')
+  await flush()
+  release()
+  await Promise.all([a.result, b.result])
+
+  t.equal(activeIn.b, b.spanId, 'the queued call ran in its own request\'s context, not in the one whose end let it start')
+  const waits = exporter.getFinishedSpans().filter((span) => span.name === 'vendor slot wait')
+  const waitOf = (parent: string) => waits.find((span) => span.parentSpanContext?.spanId === parent)
+  t.equal(waits.length, 3)
+  t.equal(waitOf(a.spanId)?.status.code, 0, 'a free slot: a wait of no length')
+  t.equal(waitOf(b.spanId)?.attributes['vending.limiter.queued'], 0, 'nothing queued ahead of b')
+  t.ok(waitOf(b.spanId)!.endTime[0] * 1e9 + waitOf(b.spanId)!.endTime[1] <= Date.now() * 1e6, 'b\'s wait ended')
+  t.match(waitOf(c.spanId), { status: { code: 2, message: 'UPSTREAM_BUSY' }, attributes: { 'error.type': 'UPSTREAM_BUSY', 'vending.limiter.queued': 1 } }, 'refused: an error')
+})

@@ -1,0 +1,152 @@
+import type { FastifyOtelInstrumentation } from '@fastify/otel'
+import { context, propagation, trace, type Span, type Tracer } from '@opentelemetry/api'
+import type { FastifyRequest } from 'fastify'
+
+/** What the service gets when tracing is on: spans go to `tracer`, the request span comes from `instrumentation`. */
+export interface Tracing {
+  tracer: Tracer
+  /** @fastify/otel, registered on the app by src/plugins/tracing.ts */
+  instrumentation: FastifyOtelInstrumentation
+  /** exports every ended span now */
+  forceFlush: () => Promise<void>
+  /** exports what is left, stops exporting and unregisters from the OpenTelemetry API */
+  shutdown: () => Promise<void>
+}
+
+export type TraceExporterName = 'otlp' | 'console'
+export type OtlpProtocol = 'http/protobuf' | 'http/json'
+
+export interface TracingSettings {
+  exporters: TraceExporterName[]
+  /** the OTLP traces URL and encoding (when `otlp` is an exporter) */
+  otlp: { url: string, protocol: OtlpProtocol }
+}
+
+const EXPORTERS = new Set<string>(['otlp', 'console', 'none'])
+const PROTOCOLS = new Set<string>(['http/protobuf', 'http/json'])
+const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318'
+
+/**
+ * The standard OTEL_* variables → what to export, or undefined: tracing off. Off unless
+ * OTEL_TRACES_EXPORTER or an OTLP endpoint is set, as the OpenTelemetry SDK configuration spec
+ * names them; what cannot be honoured is a warning (the spec's rule for these variables), never a refusal.
+ */
+export function tracingSettings (env: Record<string, string | undefined>): { settings: TracingSettings | undefined, warnings: string[] } {
+  const warnings: string[] = []
+  const value = (name: string): string | undefined => {
+    const raw = env[name]?.trim()
+    return raw === undefined || raw === '' ? undefined : raw
+  }
+  if (value('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return { settings: undefined, warnings }
+
+  const tracesEndpoint = value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
+  const endpoint = value('OTEL_EXPORTER_OTLP_ENDPOINT')
+  const named = value('OTEL_TRACES_EXPORTER')?.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '')
+  let exporters: TraceExporterName[]
+  if (named === undefined) {
+    exporters = tracesEndpoint !== undefined || endpoint !== undefined ? ['otlp'] : []
+  } else {
+    const unknown = named.filter((name) => !EXPORTERS.has(name))
+    if (unknown.length > 0) warnings.push(`OTEL_TRACES_EXPORTER names exporters this service does not have (${unknown.join(', ')}); it has otlp, console and none`)
+    exporters = named.includes('none') ? [] : [...new Set(named.filter((name): name is TraceExporterName => name === 'otlp' || name === 'console'))]
+  }
+
+  // the signal's own endpoint is the whole URL; the generic one is a base the signal's path is added to
+  const url = tracesEndpoint ?? `${(endpoint ?? DEFAULT_OTLP_ENDPOINT).replace(/\/+$/, '')}/v1/traces`
+  const protocol = value('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? value('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf'
+  if (exporters.includes('otlp')) {
+    let problem: string | undefined
+    if (!PROTOCOLS.has(protocol)) problem = `the OTLP protocol ${protocol} is not supported (http/protobuf or http/json)`
+    else if (!isHttpUrl(url)) problem = `${tracesEndpoint === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'} is not an http(s) URL`
+    if (problem !== undefined) {
+      warnings.push(`${problem}: no traces are sent over OTLP`)
+      exporters = exporters.filter((name) => name !== 'otlp')
+    }
+  }
+  if (exporters.length === 0) return { settings: undefined, warnings }
+  return { settings: { exporters, otlp: { url, protocol: protocol as OtlpProtocol } }, warnings }
+}
+
+function isHttpUrl (text: string): boolean {
+  try {
+    const { protocol } = new URL(text)
+    return protocol === 'http:' || protocol === 'https:'
+  } catch {
+    return false
+  }
+}
+
+/** The URL without credentials or query, for the log line that says where traces go. */
+export function loggableUrl (text: string): string {
+  const url = new URL(text)
+  return `${url.origin}${url.pathname}`
+}
+
+export interface StartTracingOptions {
+  serviceVersion: string
+  /** ignored by @fastify/otel: no request span (health probes) */
+  ignorePath?: (path: string) => boolean
+  /** renames the request span and rewrites its url.path (src/plugins/tracing.ts) */
+  requestHook: (span: Span, request: FastifyRequest) => void
+}
+
+/**
+ * The OpenTelemetry SDK, set up from `settings`: a tracer provider registered with the API (W3C
+ * trace context and baggage, async-local context), a batch processor per exporter, @fastify/otel
+ * and the ioredis instrumentation. The SDK is loaded here, only when tracing is on: when it is off,
+ * nothing but @opentelemetry/api is. The exporter, sampler and batch processor also read their
+ * own OTEL_* variables (headers, timeouts, OTEL_TRACES_SAMPLER, OTEL_BSP_*) from process.env.
+ */
+export async function startTracing (settings: TracingSettings, options: StartTracingOptions): Promise<Tracing> {
+  const [sdk, resources, semconv, { FastifyOtelInstrumentation }, { IORedisInstrumentation }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/semantic-conventions'),
+    import('@fastify/otel'),
+    import('@opentelemetry/instrumentation-ioredis')
+  ])
+  const exporters = await Promise.all(settings.exporters.map(async (name) => {
+    if (name === 'console') return new sdk.ConsoleSpanExporter()
+    const { url } = settings.otlp
+    if (settings.otlp.protocol === 'http/json') return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url })
+    return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url })
+  }))
+  // later attributes win: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES over ours, ours over the SDK's
+  const resource = resources.defaultResource()
+    .merge(resources.resourceFromAttributes({ [semconv.ATTR_SERVICE_NAME]: 'vending-orders-bff', [semconv.ATTR_SERVICE_VERSION]: options.serviceVersion }))
+    .merge(resources.detectResources({ detectors: [resources.envDetector] }))
+  const provider = new sdk.NodeTracerProvider({ resource, spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor(exporter)) })
+  provider.register()
+
+  const instrumentation = new FastifyOtelInstrumentation({
+    // the spans that say where the time went are ours (cache, slot, vendor attempts); a span per hook would be noise
+    instrumentHooks: false,
+    // keeps the handler (and what it calls) inside the request's context, even after a body was read
+    instrumentHandler: true,
+    ignorePaths: options.ignorePath === undefined ? undefined : ({ url }) => options.ignorePath!(url),
+    requestHook: options.requestHook
+  })
+  instrumentation.setTracerProvider(provider)
+  // Redis commands made during a request, once ioredis is loaded through require (the hook patches require,
+  // not ESM import); command names only, never keys, values or AUTH arguments
+  const redis = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command })
+  redis.setTracerProvider(provider)
+
+  let shutdown: Promise<void> | undefined
+  return {
+    tracer: provider.getTracer('vending-orders-bff', options.serviceVersion),
+    instrumentation,
+    forceFlush: () => provider.forceFlush(),
+    shutdown: async () => {
+      await (shutdown ??= (async () => {
+        instrumentation.disable()
+        redis.disable()
+        await provider.shutdown()
+        // a later start in this process (the tests) registers its own
+        trace.disable()
+        context.disable()
+        propagation.disable()
+      })())
+    }
+  }
+}
