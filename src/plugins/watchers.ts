@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Metrics } from '../metrics.js'
+import { createRedisWatchBus } from '../orders/redis-watch-bus.js'
 import { createWatchers, type WatchBus, type Watchers } from '../orders/watchers.js'
 
 declare module 'fastify' {
@@ -13,7 +14,7 @@ declare module 'fastify' {
 export interface WatchersPluginOptions {
   /** CACHE_FRESH_MS: how often a watched order is asked for */
   intervalMs: number
-  /** carries changes and wake-ups (default: this process only) */
+  /** carries changes and wake-ups (default: every replica through Redis when configured, else this process only) */
   bus?: WatchBus | undefined
   metrics?: Metrics | undefined
 }
@@ -28,11 +29,12 @@ const watchersPlugin: FastifyPluginAsync<WatchersPluginOptions> = async (app, { 
     getOrder: app.orders.getOrder,
     log: app.log.child({ component: 'watchers' }),
     intervalMs,
-    bus,
+    // with Redis, changes and wake-ups reach every replica
+    bus: bus ?? (app.redis === null ? undefined : createRedisWatchBus(app.redis)),
     onWatchedCount: metrics && ((count) => { metrics.watchedOrders.set(count) })
   })
   app.decorate('watchers', watchers)
   app.addHook('preClose', (done) => { watchers.close(); done() })
 }
 
-export const orderWatchersPlugin = fp(watchersPlugin, { name: 'watchers', dependencies: ['orders-service'] })
+export const orderWatchersPlugin = fp(watchersPlugin, { name: 'watchers', dependencies: ['orders-service', 'redis'], decorators: { fastify: ['orders', 'redis'] } })
