@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/callbacks/delivery/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The vendor's delivery notification
+         * @description Point the vendor's `notify_url` here. The notification is unsigned, so its content is never served: it makes this service ask the vendor for that order again at once, and watchers of the order see the vendor's answer. Exists only when CALLBACK_TOKEN is set.
+         */
+        post: operations["deliveryCallback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orders/{id}": {
         parameters: {
             query?: never;
@@ -16,6 +36,26 @@ export interface paths {
          * @description Payment status of the order and dispensing status of each of its lines, as the vendor reports them now. Poll until `terminal` is true.
          */
         get: operations["getOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow one order as it changes
+         * @description The order as Server-Sent Events: an `order` event now and on every change, until the order is `terminal`. One vendor poll per order however many clients follow it. Reconnect with `Last-Event-ID` (EventSource does) to skip an order you already have. A stream is closed after EVENTS_MAX_DURATION_MS, and at shutdown: reconnect.
+         */
+        get: operations["getOrderEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -193,6 +233,109 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    deliveryCallback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's CALLBACK_TOKEN, as set in the vendor's notify_url. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        /** @description The vendor's `device.delivery.response` notification, as JSON or form-encoded. Only `order_id` is read. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    method?: string | number;
+                    /**
+                     * @description The vendor order id.
+                     * @example 2001
+                     */
+                    order_id: number | string;
+                    /** @description The order line. */
+                    record_id?: string | number;
+                    /** @description "1" dispensed, "0" failed. */
+                    deliver_status?: string | number;
+                    /** @description The slot's state. */
+                    floor_status?: string | number;
+                    /** @description The machine's reason on failure. */
+                    error_msg?: string | number;
+                };
+                "application/x-www-form-urlencoded": {
+                    method?: string | number;
+                    /**
+                     * @description The vendor order id.
+                     * @example 2001
+                     */
+                    order_id: number | string;
+                    /** @description The order line. */
+                    record_id?: string | number;
+                    /** @description "1" dispensed, "0" failed. */
+                    deliver_status?: string | number;
+                    /** @description The slot's state. */
+                    floor_status?: string | number;
+                    /** @description The machine's reason on failure. */
+                    error_msg?: string | number;
+                };
+            };
+        };
+        responses: {
+            /** @description Received; the order is being asked for again. */
+            204: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a delivery notification (INVALID_REQUEST); `errors` lists every failing field. */
+            400: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong token: answered like a path that does not exist (NOT_FOUND). */
+            404: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 4 KiB (INVALID_REQUEST with status 413). */
+            413: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither JSON nor form-encoded (INVALID_REQUEST with status 415). */
+            415: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getOrder: {
         parameters: {
             query: {
@@ -202,6 +345,8 @@ export interface operations {
             header?: {
                 /** @description An ETag from an earlier answer: a 304 with no body comes back while it still matches. */
                 "if-none-match"?: string;
+                /** @description Long polling (RFC 7240): `wait=N` with an If-None-Match that still matches holds the answer until the order changes (200) or N seconds pass (304). N is at most 30; more is taken as 30; a malformed preference is ignored. */
+                prefer?: string;
             };
             path: {
                 /** @description Vendor order id: a positive integer, digits only. */
@@ -222,6 +367,8 @@ export interface operations {
                     "cache-control"?: string;
                     /** @description RFC 9211: `hit`, `fwd=miss`, `fwd=miss; collapsed` (shared another request's vendor call), `fwd=bypass` (cache off), or `fwd=stale; detail=stale-if-error` (the vendor failed; this is its last answer). */
                     "cache-status"?: string;
+                    /** @description `wait=N` when the request waited for a change (Prefer: wait=N). */
+                    "preference-applied"?: string;
                     /** @description Requests allowed per window for this API key (or client address when keys are off). */
                     "x-ratelimit-limit"?: number;
                     /** @description Requests left in the current window. */
@@ -245,6 +392,8 @@ export interface operations {
                     "cache-control"?: string;
                     /** @description RFC 9211: `hit`, `fwd=miss`, `fwd=miss; collapsed` (shared another request's vendor call), `fwd=bypass` (cache off), or `fwd=stale; detail=stale-if-error` (the vendor failed; this is its last answer). */
                     "cache-status"?: string;
+                    /** @description `wait=N` when the request waited for a change (Prefer: wait=N). */
+                    "preference-applied"?: string;
                     /** @description Requests allowed per window for this API key (or client address when keys are off). */
                     "x-ratelimit-limit"?: number;
                     /** @description Requests left in the current window. */
@@ -407,6 +556,237 @@ export interface operations {
                 };
             };
             /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken so the vendor was not called (UPSTREAM_BUSY), or this service is shedding load (UNAVAILABLE); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before asking again. */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The vendor did not answer in time (UPSTREAM_TIMEOUT). */
+            504: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOrderEvents: {
+        parameters: {
+            query: {
+                /** @description Machine number: 8 digits normally, up to 20 for special merchants. */
+                machine: string;
+            };
+            header?: never;
+            path: {
+                /** @description Vendor order id: a positive integer, digits only. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream (text/event-stream). */
+            200: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event: "order";
+                        /** @description The order's ETag: send it back as Last-Event-ID when reconnecting. */
+                        id: string;
+                        data: components["schemas"]["Order"];
+                    } | {
+                        /** @enum {string} */
+                        event: "problem";
+                        data: components["schemas"]["Problem"];
+                    };
+                };
+            };
+            /** @description Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field. */
+            400: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key (UNAUTHORIZED). Only when the deployment sets API_KEYS; see WWW-Authenticate. */
+            401: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description `Bearer`, or `Bearer error="invalid_token"` when a key was sent but is not valid. */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (ORDER_NOT_FOUND) or machine (MACHINE_NOT_FOUND) for this merchant. With the cache on it is kept for CACHE_NOT_FOUND_MS; Cache-Control and Cache-Status say how fresh it is. */
+            404: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A method other than GET (METHOD_NOT_ALLOWED); Allow lists the ones this path answers. */
+            405: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order (ORDER_STATE_INVALID) or the machine (MACHINE_NOT_OPERATING) is in a state that cannot be queried. */
+            409: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order expired unpaid (ORDER_EXPIRED). With the cache on it is kept for CACHE_TERMINAL_MS; Cache-Control and Cache-Status say how fresh it is. */
+            410: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams open for it (EVENTS_MAX_PER_CLIENT); see Retry-After. */
+            429: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    /** @description Seconds to wait before asking again. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure in this service (INTERNAL). */
+            500: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The vendor rejected our request (UPSTREAM_REJECTED), failed (UPSTREAM_ERROR), answered garbage (UPSTREAM_BAD_RESPONSE) or could not be reached (UPSTREAM_UNREACHABLE). */
+            502: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After. */
             503: {
                 headers: {
                     /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
