@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
@@ -59,13 +61,15 @@ export async function start (env: Record<string, string | undefined>, options: S
     const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
     vendor = { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS }
     logger.warn({ simulator: simulatorUrl },
-      `DEMO MODE: no vendor configured (${VENDOR_SETTINGS.join(', ')}), answering from the embedded vendor simulator. Try GET /orders/54?machine=16327129`)
+      `DEMO MODE: no vendor configured (${VENDOR_SETTINGS.join(', ')}), answering from the embedded vendor simulator. Try GET /orders/54?machine=16327129, or watch order 2001 live: GET /orders/2001/events?machine=16327129`)
   } else {
     vendor = config.vendor
   }
 
+  // in demo mode the simulator sends its delivery notifications here, as a merchant's notify_url would
+  const callbackToken = config.callbackToken ?? (simulator === undefined ? null : randomBytes(24).toString('hex'))
   const metrics = createMetrics()
-  const app = await buildApp({ ...config, vendor, demo: simulator !== undefined }, { logger, metrics, tracing })
+  const app = await buildApp({ ...config, vendor, demo: simulator !== undefined, callbackToken }, { logger, metrics, tracing })
   const metricsServer = buildMetricsServer(metrics.registry)
   const { shutdownDelayMs } = config.limits
 
@@ -94,6 +98,7 @@ export async function start (env: Record<string, string | undefined>, options: S
     const metricsUrl = await listenOrRefuse(metricsServer, 'METRICS_PORT', config.metricsPort, config.metricsHost, logger)
     logger.info({ metrics: `${metricsUrl}/metrics` }, 'metrics listening')
     const url = await listenOrRefuse(app, 'PORT', config.port, config.host, logger)
+    if (simulator !== undefined && callbackToken !== null) simulator.simulator.setNotifyUrl(`${loopbackUrl(app)}/callbacks/delivery/${callbackToken}`)
     if (config.production && config.apiKeys.length === 0) logger.warn('API_KEYS is not set: anyone who can reach this service can query orders')
     // the base URL as configured, path prefix included (config refuses credentials in it)
     logger.info({ vendor: vendor.baseUrl, vendorTimeoutMs: config.vendorTimeoutMs, demo: simulator !== undefined }, 'ready')
@@ -102,6 +107,13 @@ export async function start (env: Record<string, string | undefined>, options: S
     await Promise.all([app.close(), metricsServer.close(), simulator?.close(), tracing?.shutdown()])
     throw error
   }
+}
+
+/** The API as this machine reaches it: an address it listens on, loopback when it listens on all. */
+function loopbackUrl (app: FastifyInstance): string {
+  const { address, port } = app.server.address() as AddressInfo
+  const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 function configOrRefuse (env: Record<string, string | undefined>, destination: DestinationStream | undefined): Config {

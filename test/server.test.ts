@@ -63,6 +63,15 @@ t.test('with no vendor configured it runs on the embedded simulator and says so 
   for (const url of [service.url, service.metricsUrl]) await t.rejects(fetch(`${url}/health/live`), `${url} no longer listens`)
 })
 
+t.test('in demo mode the simulator\'s delivery notifications wake the service: its notify URL is our callback route', async (t) => {
+  const service = await startService(t)
+  const notifyUrl = service.simulator?.simulator.notifyUrl ?? ''
+  t.match(notifyUrl, new RegExp(`^${service.url}/callbacks/delivery/[0-9a-f]{48}$`), 'a random token of its own')
+  const res = await fetch(notifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"method":"device.delivery.response","order_id":2001,"record_id":20011,"deliver_status":"1","floor_status":"1","error_msg":""}' })
+  t.equal(res.status, 204, 'the route exists and takes it')
+  t.notOk(JSON.stringify(service.lines).includes(notifyUrl.split('/').at(-1)!), 'the token is never logged')
+})
+
 t.test('NODE_ENV=production without vendor settings refuses to start, naming each one', async (t) => {
   const server = await startServer({ NODE_ENV: 'production', VENDOR_APP_SECRET: 'top-secret-value-123' })
   t.teardown(() => { server.child.kill('SIGKILL') })
