@@ -208,3 +208,29 @@ t.test('the OTEL_* variables that turn tracing on, and where traces go', async (
   t.equal(bad.settings, undefined)
   t.match(bad.warnings, [/OTEL_EXPORTER_OTLP_ENDPOINT is not an http\(s\) URL/])
 })
+
+t.test('with Redis, its commands are spans of the request too: command names only, never keys, values or the password', async (t) => {
+  const { requireRedisServer, startRedisServer } = await import('./fixtures/redis-server.js')
+  if (!requireRedisServer(t)) return
+  const redis = await startRedisServer(t)
+  const receiver = await startReceiver(t)
+  const vendor = await startUpstream(t, (req, res) => { answerOrder(req, res) })
+  const service = await startService(t, serviceEnv(vendor.url, {
+    REDIS_URL: redis.url,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json'
+  }))
+  t.ok(service.app.redis?.isUp(), 'the service reached Redis')
+  const res = await fetch(`${service.url}${ORDER}`, { headers: { authorization: `Bearer ${API_KEY}` } })
+  t.equal(res.status, 200)
+  await service.stop()
+
+  const spans = receiver.spans()
+  const request = spans.find((span) => span.name === 'GET /orders/:id')
+  const redisSpans = spans.filter((span) => span.attributes['db.system'] === 'redis' || span.attributes['db.system.name'] === 'redis')
+  t.ok(redisSpans.length >= 2, `Redis commands traced: ${redisSpans.map((span) => span.name).join(', ')}`)
+  t.ok(redisSpans.every((span) => span.traceId === request?.traceId), 'in the request\'s trace')
+  t.ok(redisSpans.some((span) => /^(get|set)$/i.test(span.name)), 'the shared cache\'s reads and writes among them')
+  const texts = redisSpans.flatMap((span) => span.texts)
+  t.notOk(texts.some((text) => text.includes('54:16327129') || text.includes('"id":54')), 'no key or value in them')
+})

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { createRequire } from 'node:module'
+import type { Redis as RedisClient, RedisOptions } from 'ioredis'
 
 export interface RedisSettings {
   /** redis:// or rediss://, password included: never logged */
@@ -26,6 +27,9 @@ export const RECHECK_EVERY_MS = 1000
  * logged once; the URL never is.
  */
 export function createRedisLink (settings: RedisSettings, log: LinkLog, onState: (up: boolean) => void = () => {}) {
+  // loaded through require when first needed: OpenTelemetry's ioredis instrumentation (src/tracing.ts,
+  // started before the app is built) patches require, not ESM imports, and only what is loaded after it
+  const { Redis } = createRequire(import.meta.url)('ioredis') as { Redis: new (url: string, options: RedisOptions) => RedisClient }
   const options: RedisOptions = {
     commandTimeout: settings.commandTimeoutMs,
     connectTimeout: Math.max(1000, 4 * settings.commandTimeoutMs),
