@@ -51,15 +51,16 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
     reply.header('vary', varyByPrefer(reply.getHeader('vary')))
     const order = sendable(served, reply)
     const { etag } = representationOf(order)
-    if (!matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.send(order)
     // nothing can change in a terminal order: no point waiting
     const wait = order.terminal ? undefined : preferredWait(request.headers.prefer)
+    // said whenever the wait is honoured, also when the order changed already: the client learns long polling works
+    if (wait !== undefined) reply.header('preference-applied', `wait=${wait}`)
+    if (!matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.send(order)
     if (wait !== undefined) {
       // a long poll: held until the shared poller sees the order change, the wait ends or the client leaves
       const left = new AbortController()
       reply.raw.once('close', () => { left.abort() })
       const changed = await app.watchers.nextChange(id, machine, etag, wait * 1000, left.signal)
-      reply.header('preference-applied', `wait=${wait}`)
       if (changed !== undefined) {
         return reply.send(sendable({ outcome: changed, result: 'coalesced', tier: 'memory' }, reply))
       }

@@ -190,3 +190,46 @@ t.test('watchOrder with EventSource: the events route first, plain polling when 
   t.match(end, { reason: 'terminal' })
   t.equal(recorder.requests[0]?.headers.get('prefer'), null, 'after a refused stream, no Prefer header (cross-origin it would need a preflight)')
 })
+
+t.test('watchOrder with EventSource against the service: the events stream carries every state to terminal, no polling', async (t) => {
+  const { url, setElapsed } = await startClockedService(t)
+  // Node has no global EventSource: undici's stands for a browser's
+  const { EventSource } = await import('undici')
+  const global = globalThis as { EventSource?: unknown }
+  global.EventSource = EventSource
+  t.teardown(() => { delete global.EventSource })
+  const recorder = recordingFetch()
+  const client = createOrdersClient({ baseUrl: url, fetch: recorder.fetch })
+  const seen: Array<[string, string | null, boolean]> = []
+  let phase = 0
+  const end = await client.watchOrder(2001, MACHINE, (order: Order) => {
+    seen.push([order.status, order.items[0]?.status ?? null, order.terminal])
+    setElapsed(PHASES_MS[++phase] ?? PHASES_MS[3])
+  })
+  t.same(seen, [
+    ['NOTPAY', null, false],
+    ['SUCCESS', 'WAITING_PICKED_UP', false],
+    ['SUCCESS', 'IS_DELIVERING', false],
+    ['SUCCESS', 'IS_SUCCESS', true]
+  ])
+  t.match(end, { reason: 'terminal', order: { terminal: true } })
+  t.equal(recorder.requests.length, 0, 'no GET /orders/:id: the stream carried every change')
+})
+
+t.test('watchOrder without EventSource against the service: after the first answer, long polls, which the server honours', async (t) => {
+  const { url, setElapsed } = await startClockedService(t)
+  const answers: Array<string | null> = []
+  const client = createOrdersClient({
+    baseUrl: url,
+    fetch: async (input, init) => {
+      const res = await fetch(input, init)
+      answers.push(res.headers.get('preference-applied'))
+      return res
+    }
+  })
+  let phase = 0
+  const end = await client.watchOrder(2001, MACHINE, () => { setElapsed(PHASES_MS[++phase] ?? PHASES_MS[3]) }, { pollIntervalMs: 60_000 })
+  t.match(end, { reason: 'terminal' })
+  // with a minute between plain polls, only long polls finish this in time
+  t.same(answers, [null, 'wait=25', 'wait=25', null], 'every request after the first was a long poll the server honoured; the last found the order terminal, nothing to wait for')
+})

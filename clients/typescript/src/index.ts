@@ -127,7 +127,8 @@ export function createOrdersClient (options: ClientOptions = {}) {
       if (isAborted(signal)) return { reason: 'aborted' }
       let delayMs = pollIntervalMs
       try {
-        const { status, result, headers } = await request(id, machine, { signal, etag, ...(longPoll && etag !== null && { prefer: `wait=${LONG_POLL_WAIT_S}` }) })
+        const askedToWait = longPoll && etag !== null
+        const { status, result, headers } = await request(id, machine, { signal, etag, ...(askedToWait && { prefer: `wait=${LONG_POLL_WAIT_S}` }) })
         if (result?.ok === true) {
           etag = result.etag
           onUpdate(result.order)
@@ -138,8 +139,9 @@ export function createOrdersClient (options: ClientOptions = {}) {
           if (status < 500 && status !== 429) return { reason: 'problem', problem: result.problem }
           delayMs = Math.max(pollIntervalMs, retryAfterMs(headers.get('retry-after')) ?? 0)
         }
-        // the server held the request until a change or its wait ran out: ask again at once
-        if (headers.has('preference-applied') && (result === null || result.ok)) delayMs = 0
+        // the server held the request until a change or its wait ran out: ask again at once; and the
+        // first answer, which had nothing to wait on, is followed at once by a long poll
+        if ((headers.has('preference-applied') || (longPoll && !askedToWait)) && (result === null || result.ok)) delayMs = 0
       } catch (error) {
         if (isAborted(signal)) return { reason: 'aborted' }
         watch.onError?.(error)
