@@ -102,8 +102,8 @@ async function runClients (job: ClientJob): Promise<void> {
     if (!states.includes(key)) states.push(key)
   }
 
-  const get = async (path: string, accept: string): Promise<IncomingMessage> => await new Promise((resolve, reject) => {
-    const req = request({ host: target.hostname, port: target.port, path, agent, headers: { accept } }, resolve)
+  const get = async (path: string, accept: string, through = agent): Promise<IncomingMessage> => await new Promise((resolve, reject) => {
+    const req = request({ host: target.hostname, port: target.port, path, agent: through, headers: { accept } }, resolve)
     req.on('error', reject)
     req.end()
   })
@@ -196,9 +196,11 @@ async function runClients (job: ClientJob): Promise<void> {
     const offset = (index / job.count) * POLL_INTERVAL_MS
     let slot = 0
     let first = true
+    // a connection of its own, kept alive between polls, as each phone has
+    const own = new Agent({ keepAlive: true, maxSockets: 1 })
     const tick = async (): Promise<void> => {
       try {
-        const res = await get(job.path, 'application/json')
+        const res = await get(job.path, 'application/json', own)
         const body = await readBody(res)
         const at = now()
         if (res.statusCode !== 200) fail(`poller ${index}: HTTP ${res.statusCode}`)
@@ -210,7 +212,11 @@ async function runClients (job: ClientJob): Promise<void> {
         fail(`poller ${index}: ${(error as Error).message}`)
       }
       if (first) { first = false; markOpen() }
-      if (doneWith(index) || now() >= deadline) { finish(); return }
+      if (doneWith(index) || now() >= deadline) {
+        own.destroy()
+        finish()
+        return
+      }
       // the next whole second of this poller's schedule (a late answer skips the slots it missed)
       const base = start + offset
       slot = Math.max(slot + 1, Math.ceil((now() - base) / POLL_INTERVAL_MS))
@@ -334,7 +340,7 @@ async function measurePart (mode: Mode, simulator: Started, options: BenchOption
         continue
       }
       const delays = sortedSamples(arrivals.map((at) => at - boundary))
-      const earliest = Math.min(...arrivals)
+      const earliest = arrivals.reduce((a, b) => Math.min(a, b))
       const spread = sortedSamples(arrivals.map((at) => at - earliest))
       allDelays.push(...delays)
       perChange.push(`${change.name} (${(change.atMs / 1000).toFixed(0)} s, ${arrivals.length} of ${count} clients watching): ` +
