@@ -1,7 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request, type IncomingMessage } from 'node:http'
-import { createInterface } from 'node:readline'
+import { writeFileSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, PAID_AFTER_MS } from '../src/simulator/scenarios.js'
@@ -244,7 +247,8 @@ async function runClients (job: ClientJob): Promise<void> {
   const endedAt = now()
   agent.destroy()
   const report: ClientReport = { firstAskSent, firstAskAnswered, allOpenAt: allOpenAt === 0 ? endedAt : allOpenAt, opened, errors, answers, endedAt, clients, states, errorSamples }
-  process.stdout.write(JSON.stringify(report) + '\n')
+  // a file, not stdout: the report of 10,000 clients is megabytes
+  writeFileSync(process.env.EVENTS_CLIENT_REPORT!, JSON.stringify(report))
 }
 
 /** `ulimit -Hn` of this machine: how many sockets one process may hold at most */
@@ -260,22 +264,22 @@ export function hardOpenFiles (): number {
 /** Runs the client process with `ulimit -n` raised and waits for its report. */
 async function clientProcess (job: ClientJob, openFiles: number): Promise<ClientReport> {
   const script = fileURLToPath(import.meta.url)
+  const dir = await mkdtemp(join(tmpdir(), 'bench-events-'))
+  const reportFile = join(dir, 'report.json')
   const child = spawn('bash', ['-c', `ulimit -n ${openFiles} && exec "$@"`, 'bash', process.execPath, script], {
-    env: { PATH: process.env.PATH ?? '', EVENTS_CLIENT_JOB: JSON.stringify(job) },
-    stdio: ['ignore', 'pipe', 'pipe']
+    env: { PATH: process.env.PATH ?? '', EVENTS_CLIENT_JOB: JSON.stringify(job), EVENTS_CLIENT_REPORT: reportFile },
+    stdio: ['ignore', 'ignore', 'pipe']
   })
   killedWithParent(child)
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000) })
-  let report: ClientReport | undefined
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      report = JSON.parse(line) as ClientReport
-    } catch { /* not the report */ }
-  })
   const [code] = await once(child, 'exit')
-  if (code !== 0 || report === undefined) throw new Error(`the events client process failed (exit ${String(code)}):\n${stderr}`)
-  return report
+  try {
+    if (code !== 0) throw new Error(`the events client process failed (exit ${String(code)}):\n${stderr}`)
+    return JSON.parse(await readFile(reportFile, 'utf8')) as ClientReport
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 interface Part {
