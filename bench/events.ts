@@ -75,6 +75,9 @@ interface ClientReport {
   /** state keys in the order the order went through them */
   states: string[]
   errorSamples: string[]
+  /** CPU seconds (user + system) of the client process: by the time all were open, and in all */
+  cpuWhenOpen: number
+  cpu: number
 }
 
 const now = (): number => performance.timeOrigin + performance.now()
@@ -132,6 +135,8 @@ async function runClients (job: ClientJob): Promise<void> {
   const doneWith = (index: number): boolean => Object.keys(clients[index]!.seen).length > job.changes
 
   let allOpenAt = 0
+  const cpuNow = (): number => { const { user, system } = process.cpuUsage(); return (user + system) / 1e6 }
+  let cpuWhenOpen = 0
   let opened = 0
   let pending = job.count
   let finished!: () => void
@@ -142,7 +147,7 @@ async function runClients (job: ClientJob): Promise<void> {
   const markOpen = (): void => {
     opened++
     opening--
-    if (opened === job.count) allOpenAt = now()
+    if (opened === job.count) { allOpenAt = now(); cpuWhenOpen = cpuNow() }
     openSlot?.()
   }
 
@@ -246,7 +251,7 @@ async function runClients (job: ClientJob): Promise<void> {
   clearTimeout(timeout)
   const endedAt = now()
   agent.destroy()
-  const report: ClientReport = { firstAskSent, firstAskAnswered, allOpenAt: allOpenAt === 0 ? endedAt : allOpenAt, opened, errors, answers, endedAt, clients, states, errorSamples }
+  const report: ClientReport = { firstAskSent, firstAskAnswered, allOpenAt: allOpenAt === 0 ? endedAt : allOpenAt, opened, errors, answers, endedAt, clients, states, errorSamples, cpuWhenOpen: cpuWhenOpen === 0 ? cpuNow() : cpuWhenOpen, cpu: cpuNow() }
   // a file, not stdout: the report of 10,000 clients is megabytes
   writeFileSync(process.env.EVENTS_CLIENT_REPORT!, JSON.stringify(report))
 }
@@ -297,6 +302,15 @@ async function orderCalls (simulator: Started, orderId: number): Promise<number>
   return ((await res.json()) as { byOrder: Record<string, number> }).byOrder[String(orderId)] ?? 0
 }
 
+/** CPU share of the service between two times, from its samples */
+function serviceWhileOpening (samples: Array<{ at: number, cpu: number }>, from: number, to: number): string {
+  const inside = samples.filter((s) => s.at >= from && s.at <= to)
+  if (inside.length < 2) return '—'
+  const first = inside[0]!
+  const last = inside[inside.length - 1]!
+  return `${(((last.cpu - first.cpu) / ((last.at - first.at) / 1000)) * 100).toFixed(0)}% of a core`
+}
+
 const ms = (value: number): string => Number.isFinite(value) ? `${value.toFixed(0)} ms` : '—'
 
 /** One side: a fresh service, the clients in their own process, the figures. */
@@ -319,6 +333,11 @@ async function measurePart (mode: Mode, simulator: Started, options: BenchOption
     const rss = watchRss(service.child.pid!)
     const callsBefore = await orderCalls(simulator, orderId)
     const cpuBefore = await cpuSeconds(service.child.pid!)
+    // the service's CPU over time, to tell what it used while the clients were opening
+    const samples: Array<{ at: number, cpu: number }> = []
+    const sampler = setInterval(() => {
+      cpuSeconds(service.child.pid!).then((cpu) => { if (cpu !== undefined) samples.push({ at: Date.now(), cpu }) }, () => {})
+    }, 250)
     log(`events: ${label} on order ${orderId}`)
     const report = await clientProcess({
       mode,
@@ -328,6 +347,7 @@ async function measurePart (mode: Mode, simulator: Started, options: BenchOption
       untilMs: CHANGES[changes - 1]!.atMs + 10_000,
       changes
     }, openFiles)
+    clearInterval(sampler)
     const callsAfter = await orderCalls(simulator, orderId)
     const cpuAfter = await cpuSeconds(service.child.pid!)
     const peak = await rss.stop()
@@ -364,6 +384,8 @@ async function measurePart (mode: Mode, simulator: Started, options: BenchOption
     notes.push(`events, ${label}: all ${report.opened} ${mode === 'sse' ? 'streams open' : 'pollers answered once'} ${openS.toFixed(1)} s after the run's start; ` +
       `per change, ${perChange.join('; ')}. ` +
       `The run's start is when the first ask was sent; it was answered ${(report.firstAskAnswered - report.firstAskSent).toFixed(0)} ms later, the error of every delay here. ` +
+      `Service CPU while the clients were opening ${serviceWhileOpening(samples, report.firstAskSent, report.allOpenAt)}; ` +
+      `client process CPU ${(report.cpuWhenOpen / openS * 100).toFixed(0)}% of a core while opening, ${(report.cpu / seconds * 100).toFixed(0)}% over the whole run. ` +
       `Service CPU ${cpuBefore === undefined || cpuAfter === undefined ? '—' : `${((cpuAfter - cpuBefore) / seconds * 100).toFixed(0)}% of a core`}, ${(report.answers / seconds).toFixed(0)} ${mode === 'sse' ? 'events' : 'answers'}/s over ${seconds.toFixed(1)} s.` +
       (report.errors > 0 ? ` ${report.errors} errors, e.g. ${report.errorSamples.join(' | ')}.` : '') +
       (missed > 0 ? ` ${missed} times a watching client never saw a change (counted as errors).` : ''))
@@ -376,6 +398,7 @@ async function measurePart (mode: Mode, simulator: Started, options: BenchOption
       errors: report.errors + missed,
       vendorCallsPerS: callsPerS,
       cpuPerRequest: cpuBefore === undefined || cpuAfter === undefined || report.answers === 0 ? undefined : ((cpuAfter - cpuBefore) / report.answers) * 1e6,
+      generatorCpuPerRequest: report.answers === 0 ? undefined : (report.cpu / report.answers) * 1e6,
       peakRss: peak
     }
     const goal = 1000 / options.freshMs + 1
