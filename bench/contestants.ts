@@ -45,6 +45,8 @@ export interface ServiceVariant {
   env?: Record<string, string>
   /** another build's dist folder to run instead of this one */
   build?: string
+  /** the process's limit on open files (ulimit -n): the events scenario holds thousands of sockets */
+  openFiles?: number
 }
 
 /** The service, from the production build, with the node flags it ships with unless told others. */
@@ -64,7 +66,7 @@ export async function startService (simulator: Started, options: BenchOptions, c
     // no load balancer to drain: stop at once, so the process exits (and writes its --profile) before the SIGKILL
     SHUTDOWN_DELAY_MS: '0',
     ...variant.env
-  }, { readyPath: '/health/ready', nodeArgs: [...nodeArgs, ...profileArgs(options, variant.name ?? (cacheEnabled ? 'service-cached' : 'service-uncached'))] })
+  }, { readyPath: '/health/ready', openFiles: variant.openFiles, nodeArgs: [...nodeArgs, ...profileArgs(options, variant.name ?? (cacheEnabled ? 'service-cached' : 'service-uncached'))] })
 }
 
 /** An OTLP/HTTP endpoint that discards what it gets and counts it (GET /stats). */

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 
-export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit', 'tracing'] as const
+export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit', 'tracing', 'events'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 export interface BenchOptions {
@@ -14,6 +14,8 @@ export interface BenchOptions {
   /** concurrent connections of the throughput scenarios (fan-in always uses 200, as the issue says) */
   connections: number
   fanInConnections: number
+  /** concurrent SSE streams, and as many polling clients, of the events scenario */
+  eventsClients: number
   /** the service's fresh TTL for non-terminal orders; the fan-in target is 1/TTL + 1 vendor calls/s */
   freshMs: number
   quick: boolean
@@ -27,7 +29,7 @@ export interface BenchOptions {
   argv: string[]
 }
 
-const USAGE = 'usage: npm run bench -- [--only SCENARIOS] [--duration S] [--rounds N] [--warmup S] [--connections N] [--fresh-ms MS] [--compare-build DIST] [--quick] [--out FILE | --no-out]'
+const USAGE = 'usage: npm run bench -- [--only SCENARIOS] [--duration S] [--rounds N] [--warmup S] [--connections N] [--events-clients N] [--fresh-ms MS] [--compare-build DIST] [--quick] [--out FILE | --no-out]'
 
 /** Command-line flags → options; unknown flags and bad numbers stop the run with the usage line. */
 export function parseOptions (argv: string[]): BenchOptions {
@@ -38,6 +40,7 @@ export function parseOptions (argv: string[]): BenchOptions {
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
+      'events-clients': { type: 'string' },
       'fresh-ms': { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -67,6 +70,7 @@ export function parseOptions (argv: string[]): BenchOptions {
     warmup: number('warmup', values.warmup, quick ? 0 : 2, 0),
     connections: Math.round(number('connections', values.connections, 50, 1)),
     fanInConnections: 200,
+    eventsClients: Math.round(number('events-clients', values['events-clients'], quick ? 200 : 10_000, 1)),
     freshMs: number('fresh-ms', values['fresh-ms'], 1000, 1),
     quick,
     out: values['no-out'] ? null : values.out ?? (quick ? null : 'bench/results.md'),

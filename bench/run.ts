@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { clusterScenarios } from './cluster.js'
 import { startSimulator } from './contestants.js'
+import { eventsScenario } from './events.js'
 import { parseOptions, UsageError } from './options.js'
 import { killAll, stopProcess } from '../scripts/processes.js'
 import { renderReport, type MachineInfo } from './report.js'
@@ -34,6 +35,7 @@ async function main (): Promise<void> {
     if (options.scenarios.has('fan-in')) results.push(await fanIn(options, simulator))
     results.push(...await clusterScenarios(options, simulator))
     if (options.scenarios.has('tracing')) results.push(await tracingCost(options, simulator))
+    if (options.scenarios.has('events')) results.push(await eventsScenario(options, simulator))
   } finally {
     await stopProcess(simulator)
   }

@@ -40,6 +40,9 @@ t.test('npm run bench -- --quick completes and prints the tables', async (t) => 
   } else {
     t.match(stdout, /two-replica-fan-in and redis-cache-hit: skipped, redis-server is not installed/)
   }
+  t.match(stdout, /^\| events, 200 clients on one order \| SSE streams/m, 'an events row, streams')
+  t.match(stdout, /^\| events, 200 clients on one order \| polling every 1 s/m, 'an events row, pollers')
+  t.match(stdout, /\| events: vendor calls\/s with 200 SSE streams on one order \| [\d.]+ /)
   t.match(stdout, /\| target \| measured \| goal \| result \|/)
   t.match(stdout, /service peak RSS/)
 })
