@@ -115,23 +115,31 @@ t.test('getOrder: the signal cancels the wait for a retry', async (t) => {
   t.equal(calls, 1, 'no second attempt')
 })
 
-t.test('watchOrder without EventSource: long polling asked for, plain polling when the server does not apply it, until terminal', async (t) => {
-  const { url, setElapsed } = await startClockedService(t)
-  const recorder = recordingFetch()
-  const client = createOrdersClient({ baseUrl: url, fetch: recorder.fetch })
+/** Clock order 2001's story, as a watcher sees it: status, first line's status, terminal. */
+const STORY = [
+  ['NOTPAY', null, false],
+  ['SUCCESS', 'WAITING_PICKED_UP', false],
+  ['SUCCESS', 'IS_DELIVERING', false],
+  ['SUCCESS', 'IS_SUCCESS', true]
+]
+
+/** Watches clock order 2001, moving the simulator's clock to the next phase only once a state was seen: each is seen exactly once. */
+async function followClockOrder (client: ReturnType<typeof createOrdersClient>, setElapsed: (ms: number) => void, options: Parameters<typeof client.watchOrder>[3] = {}) {
   const seen: Array<[string, string | null, boolean]> = []
   let phase = 0
   const end = await client.watchOrder(2001, MACHINE, (order: Order) => {
     seen.push([order.status, order.items[0]?.status ?? null, order.terminal])
-    // the next phase only once this one was seen: each is seen exactly once
     setElapsed(PHASES_MS[++phase] ?? PHASES_MS[3])
-  }, { pollIntervalMs: 10 })
-  t.same(seen, [
-    ['NOTPAY', null, false],
-    ['SUCCESS', 'WAITING_PICKED_UP', false],
-    ['SUCCESS', 'IS_DELIVERING', false],
-    ['SUCCESS', 'IS_SUCCESS', true]
-  ])
+  }, options)
+  return { seen, end }
+}
+
+t.test('watchOrder without EventSource: the first answer, then long polls with its ETag, until terminal', async (t) => {
+  const { url, setElapsed } = await startClockedService(t)
+  const recorder = recordingFetch()
+  const client = createOrdersClient({ baseUrl: url, fetch: recorder.fetch })
+  const { seen, end } = await followClockOrder(client, setElapsed, { pollIntervalMs: 10 })
+  t.same(seen, STORY)
   t.match(end, { reason: 'terminal', order: { terminal: true } })
   const [first, second] = recorder.requests
   t.equal(first?.headers.get('prefer'), null, 'the first request has nothing to wait on')
@@ -200,18 +208,8 @@ t.test('watchOrder with EventSource against the service: the events stream carri
   t.teardown(() => { delete global.EventSource })
   const recorder = recordingFetch()
   const client = createOrdersClient({ baseUrl: url, fetch: recorder.fetch })
-  const seen: Array<[string, string | null, boolean]> = []
-  let phase = 0
-  const end = await client.watchOrder(2001, MACHINE, (order: Order) => {
-    seen.push([order.status, order.items[0]?.status ?? null, order.terminal])
-    setElapsed(PHASES_MS[++phase] ?? PHASES_MS[3])
-  })
-  t.same(seen, [
-    ['NOTPAY', null, false],
-    ['SUCCESS', 'WAITING_PICKED_UP', false],
-    ['SUCCESS', 'IS_DELIVERING', false],
-    ['SUCCESS', 'IS_SUCCESS', true]
-  ])
+  const { seen, end } = await followClockOrder(client, setElapsed)
+  t.same(seen, STORY)
   t.match(end, { reason: 'terminal', order: { terminal: true } })
   t.equal(recorder.requests.length, 0, 'no GET /orders/:id: the stream carried every change')
 })
@@ -227,8 +225,8 @@ t.test('watchOrder without EventSource against the service: after the first answ
       return res
     }
   })
-  let phase = 0
-  const end = await client.watchOrder(2001, MACHINE, () => { setElapsed(PHASES_MS[++phase] ?? PHASES_MS[3]) }, { pollIntervalMs: 60_000 })
+  const { seen, end } = await followClockOrder(client, setElapsed, { pollIntervalMs: 60_000 })
+  t.same(seen, STORY)
   t.match(end, { reason: 'terminal' })
   // with a minute between plain polls, only long polls finish this in time
   t.same(answers, [null, 'wait=25', 'wait=25', null], 'every request after the first was a long poll the server honoured; the last found the order terminal, nothing to wait for')
