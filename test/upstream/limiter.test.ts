@@ -123,6 +123,8 @@ t.test('traced: each wait for a slot is a span in its caller\'s trace, and a que
   t.equal(waits.length, 3)
   t.equal(waitOf(a.spanId)?.status.code, 0, 'a free slot: a wait of no length')
   t.equal(waitOf(b.spanId)?.attributes['vending.limiter.queued'], 0, 'nothing queued ahead of b')
-  t.ok(waitOf(b.spanId)!.endTime[0] * 1e9 + waitOf(b.spanId)!.endTime[1] <= Date.now() * 1e6, 'b\'s wait ended')
+  // span times come from one monotonic clock: compare them with each other, never with Date.now()
+  const [seconds, nanos] = waitOf(b.spanId)!.duration
+  t.ok(waitOf(b.spanId)!.ended && seconds * 1e9 + nanos > 0, 'b\'s wait ended, after a wait of some length (until a\'s call let go)')
   t.match(waitOf(c.spanId), { status: { code: 2, message: 'UPSTREAM_BUSY' }, attributes: { 'error.type': 'UPSTREAM_BUSY', 'vending.limiter.queued': 1 } }, 'refused: an error')
 })
