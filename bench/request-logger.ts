@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { DestinationStream, Logger } from 'pino'
-import { createLogger } from '../src/logger.js'
+import { createLogger } from '../src/observability/logger.js'
 import { median } from './stats.js'
 
 // `node dist/bench/request-logger.js [--rounds 10] [--requests 100000]`: the CPU time one request's

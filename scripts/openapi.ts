@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { generateOpenApiDocument } from '../src/openapi.js'
+import { generateOpenApiDocument } from '../src/openapi/generate.js'
 
 const target = new URL('../../openapi/openapi.json', import.meta.url)
 await writeFile(target, await generateOpenApiDocument())

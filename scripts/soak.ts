@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
-import { ERROR_KINDS } from '../src/errors.js'
+import { ERROR_KINDS } from '../src/errors/catalogue.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
 import { killAll, SERVICE_NODE_FLAGS, startProcess } from './processes.js'
 

@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace'
-import { start, StartRefused, type Service } from './start.js'
+import { start, StartRefused, type Service } from './bootstrap/start.js'
 
 // The service's entry point: the only one of its modules that reads the environment or ends the process.
 

@@ -1,8 +1,8 @@
 import { METHODS } from 'node:http'
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import type { AppConfig } from '../src/app.js'
-import { createMetrics } from '../src/metrics.js'
+import type { AppConfig } from '../src/bootstrap/app.js'
+import { createMetrics } from '../src/observability/metrics.js'
 import { buildTestApp, json, startUpstream, type Upstream } from './helper.js'
 
 // Property-based fuzzing of the whole app: random methods, paths, query strings and headers.

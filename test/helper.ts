@@ -6,10 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { request } from 'undici'
-import { buildApp, type AppConfig } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { createLogger } from '../src/logger.js'
-import { start, type Service } from '../src/start.js'
+import { buildApp, type AppConfig } from '../src/bootstrap/app.js'
+import { loadConfig } from '../src/config/config.js'
+import { createLogger } from '../src/observability/logger.js'
+import { start, type Service } from '../src/bootstrap/start.js'
 
 export const TEST_CREDENTIALS = {
   appId: 'test-app-id-7d1f',

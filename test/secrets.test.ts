@@ -1,6 +1,6 @@
 import t from 'tap'
-import { createMetrics } from '../src/metrics.js'
-import { buildMetricsServer } from '../src/metrics-server.js'
+import { createMetrics } from '../src/observability/metrics.js'
+import { buildMetricsServer } from '../src/observability/metrics-server.js'
 import { buildTestApp, captureLogs, json, startUpstream, TEST_CREDENTIALS } from './helper.js'
 
 const SECRETS = Object.values(TEST_CREDENTIALS)

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/catalogue.js'
 import { sendProblem } from './problem.js'
 
 /**

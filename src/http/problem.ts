@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { AppError, ERROR_KINDS, isAppError, type FieldError } from '../errors.js'
+import { AppError, ERROR_KINDS, isAppError, type FieldError } from '../errors/catalogue.js'
 
 /** RFC 9457 problem details, as every error of this service is answered. */
 export const ProblemSchema = z.object({

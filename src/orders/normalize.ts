@@ -1,5 +1,5 @@
 import type { VendorOrder, VendorRecord } from '../upstream/schemas.js'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/catalogue.js'
 import { ITEM_STATUSES, ORDER_STATUSES, type Item, type ItemStatus, type Order, type OrderStatus } from './schema.js'
 
 /** Called for every enum value this service does not know yet, so the caller can log it. */

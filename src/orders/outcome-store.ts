@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache'
 import type { Kept, Outcome } from './outcome.js'
 import { representationOf } from './representation.js'
 
-/** Where outcomes are kept between requests, by key: this process's memory, or Redis in front of it (shared-outcome-store.ts). */
+/** Where outcomes are kept between requests, by key: this process's memory, or Redis in front of it (shared-state/redis/outcome-store.ts). */
 export interface OutcomeStore {
   /** the outcome kept under key and the tier that kept it; undefined when there is none or its time is up */
   get: (key: string) => Kept | undefined | Promise<Kept | undefined>

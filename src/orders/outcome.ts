@@ -1,4 +1,4 @@
-import { ERROR_KINDS, isAppError, type AppError } from '../errors.js'
+import { ERROR_KINDS, isAppError, type AppError } from '../errors/catalogue.js'
 import type { Order } from './schema.js'
 
 /**

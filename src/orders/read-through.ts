@@ -1,4 +1,4 @@
-import { ERROR_KINDS, isAppError } from '../errors.js'
+import { ERROR_KINDS, isAppError } from '../errors/catalogue.js'
 import type { VendorLog } from '../upstream/client.js'
 import { errorOutcome, isFresh, keepMs, orderOutcome, type Freshness, type Kept, type Outcome, type Served } from './outcome.js'
 import type { OutcomeStore } from './outcome-store.js'
@@ -8,7 +8,7 @@ export type LoadOrder = (id: number, machineNo: string, log: VendorLog) => Promi
 
 /**
  * Runs the work that asks the vendor for one key, or, where another replica is already doing
- * it, waits for that outcome instead (cluster-coalescing.ts). The default just runs it.
+ * it, waits for that outcome instead (shared-state/redis/coalescing.ts). The default just runs it.
  */
 export type Exclusive = (key: string, work: () => Promise<Outcome>) => Promise<Kept>
 

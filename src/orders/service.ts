@@ -1,5 +1,5 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api'
-import type { ResilienceConfig } from '../config.js'
+import type { ResilienceConfig } from '../config/config.js'
 import type { VendorLog } from '../upstream/client.js'
 import type { VendorOrder } from '../upstream/schemas.js'
 import { normalizeOrder } from './normalize.js'
@@ -23,7 +23,7 @@ export interface OrdersServiceOptions {
   cache: ResilienceConfig['cache']
   /** where outcomes are kept when the cache is on (default: this process's memory, within CACHE_MAX_ENTRIES and CACHE_MAX_BYTES) */
   store?: OutcomeStore
-  /** one vendor call per key across replicas (cluster-coalescing.ts); default: per process */
+  /** one vendor call per key across replicas (shared-state/redis/coalescing.ts); default: per process */
   exclusive?: Exclusive | undefined
   /** told how every order was served, and from which tier (for metrics) */
   onServed?: ((served: Served) => void) | undefined

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/catalogue.js'
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -3,7 +3,7 @@ import type { Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/catalogue.js'
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.js'
 import { REQUEST_ID_HEADER } from '../http/request-id.js'
 

@@ -1,8 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import type { LimitsConfig } from '../config.js'
-import { AppError } from '../errors.js'
+import type { LimitsConfig } from '../config/config.js'
+import { AppError } from '../errors/catalogue.js'
 
 /** Seconds an app should wait when the process itself is overloaded. */
 const OVERLOADED_RETRY_AFTER_S = 5

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Metrics } from '../metrics.js'
+import type { Metrics } from '../observability/metrics.js'
 import { answerClientErrors, answerFrameworkErrors, refuseMissingHost } from '../http/framework-errors.js'
 import { answerNoRoute } from '../http/not-found.js'
 import { asAppError, sendProblem } from '../http/problem.js'

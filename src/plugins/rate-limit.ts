@@ -2,9 +2,9 @@ import { isIP } from 'node:net'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError } from '../errors.js'
-import { boundedStore, type BoundedStoreOptions } from '../http/rate-limit-store.js'
-import { sharedRateLimitStore } from '../http/shared-rate-limit-store.js'
+import { AppError } from '../errors/catalogue.js'
+import { boundedStore, type BoundedStoreOptions } from '../shared-state/memory/rate-limit-store.js'
+import { sharedRateLimitStore } from '../shared-state/redis/rate-limit-store.js'
 
 export interface RateLimitOptions extends BoundedStoreOptions {
   /** requests per client per window */

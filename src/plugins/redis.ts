@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Metrics } from '../metrics.js'
-import { createRedisLink, type RedisLink, type RedisSettings } from '../redis/link.js'
+import type { Metrics } from '../observability/metrics.js'
+import { createRedisLink, type RedisLink, type RedisSettings } from '../shared-state/redis/link.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

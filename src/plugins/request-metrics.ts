@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { UNMATCHED_ROUTE, type Metrics } from '../metrics.js'
+import { UNMATCHED_ROUTE, type Metrics } from '../observability/metrics.js'
 
 /**
  * Times every answer by route pattern (`/orders/:id`), never by raw URL, so random paths cannot

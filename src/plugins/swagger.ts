@@ -2,8 +2,8 @@ import fastifySwagger from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
-import { API_VERSION, finishOpenApiDocument } from '../http/openapi-document.js'
-import { documentSecurity, SECURITY_SCHEMES } from '../http/openapi-security.js'
+import { API_VERSION, finishOpenApiDocument } from '../openapi/document.js'
+import { documentSecurity, SECURITY_SCHEMES } from '../openapi/security.js'
 
 export const API_DESCRIPTION = [
   'Order status for mobile and web apps, from the vending-machine vendor\'s Open API.',

@@ -1,11 +1,11 @@
 import type { Span } from '@opentelemetry/api'
 import { LogController, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { setTraceContext } from '../logger.js'
-import type { Tracing } from '../tracing.js'
+import { setTraceContext } from '../observability/logger.js'
+import type { Tracing } from '../observability/tracing.js'
 
 // The request span of @fastify/otel (@see https://github.com/fastify/otel), its trace id in every
-// log line of the request. Registered first, and only when tracing is on (src/tracing.ts).
+// log line of the request. Registered first, and only when tracing is on (src/observability/tracing.ts).
 
 /** Path parameters that are credentials: the delivery callback's `/callbacks/delivery/:token`. */
 const SECRET_PATH_PARAMETERS = new Set(['token'])

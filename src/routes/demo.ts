@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/catalogue.js'
 
 /** The repository root, found from src/routes (tests) or dist/src/routes (npm start): the folder that holds public/demo/. */
 function projectRoot (): string {

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { preferredWait } from '../http/prefer.js'
+import { preferredWait } from './prefer.js'
 import { ProblemSchema } from '../http/problem.js'
 import { serializerCompiler } from '../http/serializer.js'
 import { z } from 'zod'

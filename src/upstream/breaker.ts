@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum'
-import { AppError, ERROR_KINDS } from '../errors.js'
+import { AppError, ERROR_KINDS } from '../errors/catalogue.js'
 
 export interface BreakerOptions {
   /** opens when more than this share of the calls in the window failed... */
@@ -20,7 +20,7 @@ export interface Breaker {
   shutdown: () => void
 }
 
-/** Only the vendor failing counts against it (src/errors.ts says which kinds); its business codes are answers. */
+/** Only the vendor failing counts against it (src/errors/catalogue.ts says which kinds); its business codes are answers. */
 function isVendorFault (error: unknown): boolean {
   return error instanceof AppError && ERROR_KINDS[error.code].breaker
 }

@@ -1,4 +1,4 @@
-import { AppError, type ErrorCode } from '../errors.js'
+import { AppError, type ErrorCode } from '../errors/catalogue.js'
 
 /**
  * Vendor code → our error. The vendor has published two code tables (5-digit codes on the

@@ -1,6 +1,6 @@
 import { context, SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import PQueue from 'p-queue'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/catalogue.js'
 
 export interface Limiter {
   /**

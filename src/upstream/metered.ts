@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api'
-import { AppError, ERROR_KINDS, type ErrorCode } from '../errors.js'
+import { AppError, ERROR_KINDS, type ErrorCode } from '../errors/catalogue.js'
 import type { CallOptions, VendorClient, VendorLog } from './client.js'
 
 export interface VendorCallEvent {
@@ -60,7 +60,7 @@ function report (
 ): void {
   const durationMs = performance.now() - started
   hooks.onCall?.({ outcome, vendorCode, durationMs })
-  // one line per vendor call: a human must act now, worth a look, or business as usual (src/errors.ts)
+  // one line per vendor call: a human must act now, worth a look, or business as usual (src/errors/catalogue.ts)
   const level = outcome === 'ok' ? 'info' : ERROR_KINDS[outcome].logLevel
   log[level]({ vendor: { orderId, durationMs: Math.round(durationMs * 10) / 10, httpStatus, vendorCode, outcome } }, 'vendor call')
 }

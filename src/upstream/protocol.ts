@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/catalogue.js'
 import { errorForVendorCode } from './codes.js'
 import { forLog } from './log-value.js'
 import { MAX_ORDER_LINES, parseEnvelope, VendorOrderSchema, type VendorEnvelope, type VendorOrder } from './schemas.js'

@@ -1,5 +1,5 @@
 import type { Tracer } from '@opentelemetry/api'
-import type { ResilienceConfig } from '../config.js'
+import type { ResilienceConfig } from '../config/config.js'
 import { createBreaker, type BreakerState } from './breaker.js'
 import type { VendorClient, VendorLog } from './client.js'
 import { createLimiter } from './limiter.js'

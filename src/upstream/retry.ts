@@ -1,11 +1,11 @@
 import { setTimeout as wait } from 'node:timers/promises'
-import { AppError, ERROR_KINDS } from '../errors.js'
+import { AppError, ERROR_KINDS } from '../errors/catalogue.js'
 
 /** Gateways answer these in the vendor's place when it is down or slow; their page is not the vendor's answer. */
 const GATEWAY_STATUSES = [502, 503, 504]
 
 /**
- * Retries only what is safe and useful, as the error's kind says (src/errors.ts): a connection
+ * Retries only what is safe and useful, as the error's kind says (src/errors/catalogue.ts): a connection
  * that failed before any answer, or a gateway answering with something that is not the vendor's
  * envelope. Whether an answer had started is the transport's fact, carried as `upstreamStatus`.
  */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { Pool, type Dispatcher } from 'undici'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/catalogue.js'
 
 export interface TransportOptions {
   /** the vendor's origin; paths are the caller's */

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { answerClientErrors, parserRefusalStatus } from '../../src/http/framework-errors.js'
-import { createMetrics } from '../../src/metrics.js'
+import { createMetrics } from '../../src/observability/metrics.js'
 import { assertProblem, buildTestApp, captureLogs, json, startUpstream } from '../helper.js'
 
 t.test('URLs Fastify cannot route are answered as problem+json, without echoing them', async (t) => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import { isTerminal, normalizeOrder, toMoney } from '../../src/orders/normalize.js'
 import { ITEM_STATUSES, ORDER_EXAMPLE, ORDER_STATUSES, OrderSchema } from '../../src/orders/schema.js'
 import { MAX_ORDER_LINES, VendorOrderSchema } from '../../src/upstream/schemas.js'

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { loadConfig } from '../../src/config.js'
-import { AppError } from '../../src/errors.js'
+import { loadConfig } from '../../src/config/config.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import { buildTestApp, json, startUpstream } from '../helper.js'
 import { MiB, order, orderOf, setup } from './fixtures/read-through.js'
 

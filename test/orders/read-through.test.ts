@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import { order, orderOf, setup } from './fixtures/read-through.js'
 
 t.test('a changing order is fresh for CACHE_FRESH_MS, then fetched again', async (t) => {

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import type { Outcome } from '../../src/orders/outcome.js'
 import { cacheControl, cacheStatus, matchesIfNoneMatch, orderBody, representationOf } from '../../src/orders/representation.js'
 import { ORDER_EXAMPLE, OrderSchema, type Order } from '../../src/orders/schema.js'

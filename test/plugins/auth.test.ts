@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto'
 import t, { type Test } from 'tap'
-import type { AppConfig } from '../../src/app.js'
+import type { AppConfig } from '../../src/bootstrap/app.js'
 import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
 
 const KEY_A = 'ka_' + 'a1'.repeat(20)

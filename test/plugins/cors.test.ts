@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import type { AppConfig } from '../../src/app.js'
+import type { AppConfig } from '../../src/bootstrap/app.js'
 import { assertProblem, buildTestApp, captureLogs, json, openEventStream, startUpstream } from '../helper.js'
 
 const ALLOWED = 'https://app.example.com'

@@ -1,6 +1,6 @@
 import fastify, { type FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
-import type { AppConfig } from '../../src/app.js'
+import type { AppConfig } from '../../src/bootstrap/app.js'
 import { authPlugin } from '../../src/plugins/auth.js'
 import { problemsPlugin } from '../../src/plugins/problems.js'
 import { clientAddress, peerAddress, rateLimitPlugin } from '../../src/plugins/rate-limit.js'

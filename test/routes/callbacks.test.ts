@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { createMetrics } from '../../src/metrics.js'
+import { createMetrics } from '../../src/observability/metrics.js'
 import { answerOrder, buildTestApp, captureLogs, openEventStream, startUpstream } from '../helper.js'
 
 const TOKEN = 'callback-token-0123456789-abcdefghij'

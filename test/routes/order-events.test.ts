@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
-import type { AppConfig } from '../../src/app.js'
-import { createMetrics } from '../../src/metrics.js'
+import type { AppConfig } from '../../src/bootstrap/app.js'
+import { createMetrics } from '../../src/observability/metrics.js'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, MACHINE, ORDER, PAID_AFTER_MS } from '../../src/simulator/scenarios.js'

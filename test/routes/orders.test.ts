@@ -1,6 +1,6 @@
 import { get } from 'node:http'
 import t, { type Test } from 'tap'
-import { ERROR_KINDS, type ErrorCode } from '../../src/errors.js'
+import { ERROR_KINDS, type ErrorCode } from '../../src/errors/catalogue.js'
 import { ORDER_EXAMPLE } from '../../src/orders/schema.js'
 import { VENDOR_CODE_TABLE } from '../../src/upstream/codes.js'
 import { answerOrder, assertProblem, buildTestApp, json, startUpstream, until } from '../helper.js'

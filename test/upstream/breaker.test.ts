@@ -1,6 +1,6 @@
 import { mock } from 'node:test'
 import t, { type Test } from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import { createBreaker, type BreakerState } from '../../src/upstream/breaker.js'
 import { buildTestApp, json, startUpstream } from '../helper.js'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import type { VendorClient } from '../../src/upstream/client.js'
 import { meterVendorClient, type VendorCallEvent } from '../../src/upstream/metered.js'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import { orderFromAnswer } from '../../src/upstream/protocol.js'
 import { isRetryable } from '../../src/upstream/retry.js'
 import { MAX_ORDER_LINES } from '../../src/upstream/schemas.js'

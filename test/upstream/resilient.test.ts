@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import type { VendorClient } from '../../src/upstream/client.js'
 import { createResilientVendor, type ResilientVendorOptions } from '../../src/upstream/resilient.js'
 import type { VendorOrder } from '../../src/upstream/schemas.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import { createRetryBudget, isRetryable, withRetries } from '../../src/upstream/retry.js'
 import { signParams } from '../../src/upstream/signing.js'
 import { buildTestApp, json, startUpstream, TEST_CREDENTIALS } from '../helper.js'

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { AppError } from '../../src/errors.js'
+import { AppError } from '../../src/errors/catalogue.js'
 import { createTransport, type PostOptions, type TransportOptions } from '../../src/upstream/transport.js'
 import { json, startUpstream } from '../helper.js'
 

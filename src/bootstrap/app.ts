@@ -1,0 +1,122 @@
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { pino, type Logger } from 'pino'
+import type { Config, VendorSettings } from '../config/config.js'
+import { serializerCompiler } from '../http/serializer.js'
+import type { Metrics } from '../observability/metrics.js'
+import { authPlugin } from '../plugins/auth.js'
+import { connectionsPlugin } from '../plugins/connections.js'
+import { corsPlugin } from '../plugins/cors.js'
+import { drainingPlugin } from '../plugins/draining.js'
+import { healthPlugin } from '../routes/health.js'
+import { ordersServicePlugin } from '../plugins/orders-service.js'
+import { pressurePlugin } from '../plugins/pressure.js'
+import { problemServerOptions, problemsPlugin } from '../plugins/problems.js'
+import { rateLimitPlugin } from '../plugins/rate-limit.js'
+import { redisPlugin } from '../plugins/redis.js'
+import { requestMetricsPlugin } from '../plugins/request-metrics.js'
+import { securityHeadersPlugin } from '../plugins/security-headers.js'
+import { swaggerPlugin } from '../plugins/swagger.js'
+import { demoRoutes } from '../routes/demo.js'
+import { orderWatchersPlugin } from '../plugins/watchers.js'
+import { callbacksRoute } from '../routes/callbacks.js'
+import { TracedLogController, tracingPlugin } from '../plugins/tracing.js'
+import { docsRoutes } from '../routes/docs.js'
+import { orderEventsRoute } from '../routes/order-events.js'
+import { ordersRoute } from '../routes/orders.js'
+import type { WatchBus } from '../orders/live/watchers.js'
+import type { Tracing } from '../observability/tracing.js'
+import type { VendorClient } from '../upstream/client.js'
+
+/** What buildApp needs: the config with the vendor resolved (server.ts puts the simulator there in demo mode). */
+export type AppConfig = Omit<Config, 'vendor'> & {
+  vendor: VendorSettings
+  /** true when vendor is the embedded simulator (default false) */
+  demo?: boolean
+}
+
+export interface AppDeps {
+  /** a pino logger; false for none (default: none) */
+  logger?: Logger | false
+  /** a vendor client to use instead of one built from config.vendor; its owner closes it */
+  vendorClient?: VendorClient
+  /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
+  metrics?: Metrics
+  /** carries order changes and wake-ups between replicas (default: this process only) */
+  watchBus?: WatchBus
+  /** traces, when start() turned them on (src/observability/tracing.ts); none: no spans. Trace ids reach the log lines of a logger made with createLogger's traceContext */
+  tracing?: Tracing
+}
+
+/** Time for a client to send its request headers; longer is an attack or a broken client. */
+const HEADERS_TIMEOUT_MS = 10_000
+const DEADLINE_CHECK_INTERVAL_MS = 1000
+
+/** fastify() with the server's limits, logging and what the problems plugin needs before any hook runs. */
+function createServer (config: AppConfig, deps: AppDeps, logController: LogController) {
+  return fastify({
+    ...problemServerOptions(deps.metrics),
+    loggerInstance: (deps.logger || pino({ enabled: false })) as FastifyBaseLogger,
+    logController,
+    routerOptions: { maxParamLength: 100 },
+    // a GET-only API: nothing legitimate sends a body
+    bodyLimit: 16 * 1024,
+    // the whole request, headers and body, must arrive by then (a slow sender is cut off with 408)
+    requestTimeout: config.limits.requestTimeoutMs,
+    http: {
+      // a connection that sends nothing, or sends its headers slowly, is closed with 408 after this
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, config.limits.requestTimeoutMs),
+      // Node checks both deadlines on this beat (default 30 s, which would let a slow sender overstay them by that much)
+      connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+      // Node answers an HTTP/1.1 request without Host with an empty 400; the problems plugin answers problem+json
+      requireHostHeader: false
+    },
+    // longer than the 60 s idle timeout of common load balancers, so they close first
+    keepAliveTimeout: 72_000,
+    trustProxy: config.trustProxy
+  }).withTypeProvider<ZodTypeProvider>()
+}
+
+/** The service as plugins and routes; never listens (server.ts does). */
+export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
+  // health probes every few seconds would drown the request log
+  const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => request.url.startsWith('/health/') }
+  const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions) }
+  const logController = traced?.logController ?? new LogController(logOptions)
+  const app = createServer(config, deps, logController)
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
+  // Registered by hand, not autoloaded from folders: the order matters and reads here. Plugins come before
+  // routes: a route keeps the error handler it was added with, and a parent's later hooks run after a scope's own.
+  // Tracing first: its request span covers every other hook.
+  if (traced !== undefined) await app.register(tracingPlugin, traced)
+  await app.register(connectionsPlugin, { maxConnections: config.limits.maxConnections })
+  await app.register(problemsPlugin)
+  if (deps.metrics !== undefined) await app.register(requestMetricsPlugin, { metrics: deps.metrics })
+  await app.register(securityHeadersPlugin)
+  await app.register(corsPlugin, { origins: config.corsOrigins, demo: config.demo ?? false })
+  await app.register(pressurePlugin, config.limits)
+  await app.register(drainingPlugin)
+  await app.register(swaggerPlugin)
+  // before what shares state through it: the orders service's cache and coalescing, the rate limit
+  await app.register(redisPlugin, { settings: config.redis, metrics: deps.metrics })
+  await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics, tracer: deps.tracing?.tracer })
+  // the pollers behind event streams and long polls, over app.orders; closed before the server, so streams end first
+  await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, bus: deps.watchBus, metrics: deps.metrics })
+
+  await app.register(healthPlugin)
+  await app.register(docsRoutes)
+  // the live page, on the embedded simulator only: it is an example, not part of a deployment
+  if (config.demo === true) await app.register(demoRoutes)
+  // the vendor's delivery callback: no API key (the vendor has none), its own token and body limit
+  if (config.callbackToken !== null) await app.register(callbacksRoute, { token: config.callbackToken, metrics: deps.metrics })
+  // the API proper: keys (when configured) checked first, then the rate limit; docs and health stay open
+  await app.register(async (api) => {
+    await api.register(authPlugin, { keys: config.apiKeys })
+    await api.register(rateLimitPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs })
+    await api.register(ordersRoute)
+    await api.register(orderEventsRoute, { events: config.events, metrics: deps.metrics })
+  })
+  return app
+}

@@ -1,0 +1,234 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { z } from 'zod'
+import { ConfigError, loadConfig, SETTINGS } from '../../src/config/config.js'
+
+const VENDOR = {
+  VENDOR_BASE_URL: 'https://vendor.example.test',
+  VENDOR_APP_ID: 'app-id-secret-value',
+  VENDOR_APP_SECRET: 'app-secret-value-xyz',
+  VENDOR_SIGN_KEY: 'sign-key-value-abc'
+}
+
+function problemsOf (env: Record<string, string>): string[] {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+t.test('defaults with nothing set: demo mode', async (t) => {
+  const config = loadConfig({})
+  t.same(config, {
+    port: 3000,
+    host: '0.0.0.0',
+    logLevel: 'info',
+    production: false,
+    vendor: null,
+    vendorTimeoutMs: 5000,
+    vendorMaxBodyBytes: 1024 * 1024,
+    resilience: {
+      cache: { enabled: true, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, freshMs: 1000, terminalMs: 300_000, notFoundMs: 2000, staleMs: 60_000 },
+      retry: { maxRetries: 2, baseDelayMs: 50, budgetRatio: 0.1, budgetFloor: 10 },
+      breaker: { thresholdPercent: 50, minCalls: 10, windowMs: 10_000, cooldownMs: 10_000 },
+      vendorConcurrency: 64,
+      vendorQueue: 64
+    },
+    limits: { requestTimeoutMs: 30_000, maxConnections: 800, maxEventLoopDelayMs: 1000, maxRssBytes: 1024 * 1024 * 1024, shutdownDelayMs: 0 },
+    apiKeys: [],
+    trustProxy: false,
+    rateLimitMax: 120,
+    rateLimitWindowMs: 60_000,
+    corsOrigins: null,
+    metricsPort: 9464,
+    metricsHost: '0.0.0.0',
+    redis: null,
+    callbackToken: null,
+    events: { maxStreams: 500, maxPerClient: 16, maxDurationMs: 600_000 }
+  })
+})
+
+t.test('wave-2 settings: Redis, callback token, event streams', async (t) => {
+  const config = loadConfig({ REDIS_URL: 'rediss://:s3cret@cache.internal:6380/2', REDIS_KEY_PREFIX: 'bff-eu:', CALLBACK_TOKEN: 'a'.repeat(32), EVENTS_MAX_STREAMS: '10' })
+  t.same(config.redis, { url: 'rediss://:s3cret@cache.internal:6380/2', keyPrefix: 'bff-eu:', commandTimeoutMs: 250 })
+  t.equal(config.callbackToken, 'a'.repeat(32))
+  t.equal(config.events.maxStreams, 10)
+  const problems = problemsOf({ REDIS_URL: 'http://cache:6379', REDIS_KEY_PREFIX: 'has space', CALLBACK_TOKEN: 'short', EVENTS_MAX_DURATION_MS: '5' })
+  for (const name of ['REDIS_URL', 'REDIS_KEY_PREFIX', 'CALLBACK_TOKEN', 'EVENTS_MAX_DURATION_MS']) {
+    t.ok(problems.some((p) => p.startsWith(name)), name)
+  }
+  t.notOk(problems.join('\n').includes('short'), 'the token\'s value is not echoed')
+})
+
+t.test('resilience settings are read and checked', async (t) => {
+  const config = loadConfig({ CACHE_ENABLED: 'false', CACHE_FRESH_MS: '0', VENDOR_MAX_RETRIES: '0', VENDOR_RETRY_BUDGET_RATIO: '0.25', SHUTDOWN_DELAY_MS: '250' })
+  t.equal(config.resilience.cache.enabled, false)
+  t.equal(config.resilience.cache.freshMs, 0)
+  t.equal(config.resilience.retry.maxRetries, 0)
+  t.equal(config.resilience.retry.budgetRatio, 0.25)
+  t.equal(config.limits.shutdownDelayMs, 250)
+  t.equal(loadConfig({ NODE_ENV: 'production', ...VENDOR }).limits.shutdownDelayMs, 5000, 'production drains for 5 s by default')
+  const problems = problemsOf({ CACHE_ENABLED: 'yes', VENDOR_MAX_RETRIES: '9', VENDOR_RETRY_BUDGET_RATIO: '2', BREAKER_THRESHOLD_PERCENT: '0' })
+  for (const name of ['CACHE_ENABLED', 'VENDOR_MAX_RETRIES', 'VENDOR_RETRY_BUDGET_RATIO', 'BREAKER_THRESHOLD_PERCENT']) {
+    t.ok(problems.some((p) => p.startsWith(name)), name)
+  }
+})
+
+t.test('all four vendor settings give a vendor; numbers are parsed', async (t) => {
+  const config = loadConfig({ ...VENDOR, PORT: '8080', VENDOR_TIMEOUT_MS: '2500', LOG_LEVEL: 'debug' })
+  t.same(config.vendor, { baseUrl: VENDOR.VENDOR_BASE_URL, appId: VENDOR.VENDOR_APP_ID, appSecret: VENDOR.VENDOR_APP_SECRET, signKey: VENDOR.VENDOR_SIGN_KEY })
+  t.equal(config.port, 8080)
+  t.equal(config.vendorTimeoutMs, 2500)
+  t.equal(config.logLevel, 'debug')
+})
+
+t.test('empty strings count as unset', async (t) => {
+  t.equal(loadConfig({ PORT: '', VENDOR_BASE_URL: '' }).port, 3000)
+})
+
+t.test('partial vendor settings name every missing one', async (t) => {
+  const problems = problemsOf({ VENDOR_BASE_URL: VENDOR.VENDOR_BASE_URL, VENDOR_APP_SECRET: VENDOR.VENDOR_APP_SECRET })
+  t.equal(problems.length, 1)
+  t.match(problems[0], /VENDOR_APP_ID, VENDOR_SIGN_KEY: missing/)
+})
+
+t.test('production refuses the simulator fallback and names the four settings', async (t) => {
+  const problems = problemsOf({ NODE_ENV: 'production' })
+  t.match(problems[0], /VENDOR_BASE_URL, VENDOR_APP_ID, VENDOR_APP_SECRET, VENDOR_SIGN_KEY: missing; NODE_ENV=production/)
+  t.equal(loadConfig({ NODE_ENV: 'production', ...VENDOR }).production, true)
+})
+
+t.test('every problem is reported at once, by name, without any value', async (t) => {
+  const env = { ...VENDOR, VENDOR_SIGN_KEY: '', PORT: 'eighty', VENDOR_TIMEOUT_MS: '-5', LOG_LEVEL: 'loud', VENDOR_BASE_URL: 'ftp://x' }
+  let message = ''
+  try { loadConfig(env) } catch (error) { message = (error as Error).message }
+  for (const name of ['PORT', 'VENDOR_TIMEOUT_MS', 'LOG_LEVEL', 'VENDOR_BASE_URL', 'VENDOR_SIGN_KEY']) t.match(message, name)
+  for (const secret of [VENDOR.VENDOR_APP_ID, VENDOR.VENDOR_APP_SECRET, 'eighty', 'loud']) t.notMatch(message, secret)
+})
+
+const KEY_A = 'a'.repeat(16) + '0123456789abcdef'
+const KEY_B = 'B1c2D3e4F5g6H7i8J9k0L1m2N3o4P5q6-_~+/='
+
+t.test('problems are plain words by variable name, never zod\'s wording', async (t) => {
+  const problems = problemsOf({ PORT: 'eighty', VENDOR_TIMEOUT_MS: '-5', RATE_LIMIT_MAX: '1.5', METRICS_PORT: '70000', VENDOR_RETRY_BUDGET_RATIO: '2', MAX_RSS_BYTES: '-1', LOG_LEVEL: 'loud', CACHE_ENABLED: 'yes' })
+  t.same(problems, [
+    'PORT: must be a whole number from 0 to 65535',
+    'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
+    'VENDOR_TIMEOUT_MS: must be a whole number from 100 to 120000',
+    'CACHE_ENABLED: must be true or false',
+    'VENDOR_RETRY_BUDGET_RATIO: must be a number from 0 to 1',
+    'MAX_RSS_BYTES: must be a whole number, 0 or more',
+    'RATE_LIMIT_MAX: must be a whole number from 1 to 1000000',
+    'METRICS_PORT: must be a whole number from 0 to 65535'
+  ])
+  const keys = problemsOf({ API_KEYS: Array.from({ length: 12 }, (_, i) => i === 10 ? KEY_A : 'short').join(',') })
+  t.same(keys.map((p) => /the (\w+) entry/.exec(p)?.[1]), ['1st', '2nd', '3rd', '4th', '5th', '6th', '7th', '8th', '9th', '10th', '12th'])
+})
+
+t.test('API_KEYS: a comma-separated list of keys, trimmed and deduplicated', async (t) => {
+  t.same(loadConfig({ API_KEYS: ` ${KEY_A} ,${KEY_B},,${KEY_A}` }).apiKeys, [KEY_A, KEY_B])
+})
+
+t.test('API_KEYS: a key shorter than 32 characters or with odd characters fails the start, naming API_KEYS but not the key', async (t) => {
+  const short = 'short-key-0123456789'
+  const spaced = 'x'.repeat(20) + ' has spaces inside it'
+  const problems = problemsOf({ API_KEYS: `${KEY_A},${short},${spaced}` })
+  t.equal(problems.length, 2)
+  t.equal(problems[0], 'API_KEYS: the 2nd entry must be at least 32 characters')
+  t.match(problems[1], /^API_KEYS: the 3rd entry must be letters, digits/)
+  for (const secret of [KEY_A, short, spaced]) t.notMatch(problems.join('\n'), secret)
+})
+
+t.test('TRUST_PROXY: false or a list of proxy addresses and CIDRs', async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8', 'loopback'])
+  for (const bad of ['yes', '10.0.0.0/33', '10.0.0.300', '::1/129', '10.0.0.0/8/1', '1.2.3.4/x']) {
+    t.match(problemsOf({ TRUST_PROXY: bad })[0], /^TRUST_PROXY: must be false or a comma-separated list of the proxies' addresses or CIDRs$/, bad)
+  }
+  t.match(problemsOf({ TRUST_PROXY: '2' })[0], /^TRUST_PROXY: a hop count is not supported/, 'Fastify 5 would silently trust no one')
+})
+
+t.test('TRUST_PROXY=true is refused, in production and out: it would make X-Forwarded-For, which the client writes, the client address', async (t) => {
+  const envs: Array<Record<string, string>> = [{ TRUST_PROXY: 'true' }, { TRUST_PROXY: 'true', NODE_ENV: 'production', ...VENDOR }]
+  for (const env of envs) {
+    t.same(problemsOf(env), [
+      'TRUST_PROXY: true trusts whatever any client writes in X-Forwarded-For; list your proxies\' addresses or CIDRs instead (loopback for a proxy on this machine)'
+    ], env.NODE_ENV ?? 'development')
+  }
+})
+
+t.test('RATE_LIMIT_MAX and RATE_LIMIT_WINDOW_MS are bounded integers', async (t) => {
+  const config = loadConfig({ RATE_LIMIT_MAX: '10', RATE_LIMIT_WINDOW_MS: '1000' })
+  t.equal(config.rateLimitMax, 10)
+  t.equal(config.rateLimitWindowMs, 1000)
+  const problems = problemsOf({ RATE_LIMIT_MAX: '0', RATE_LIMIT_WINDOW_MS: '999' })
+  t.match(problems.join('\n'), /RATE_LIMIT_MAX/)
+  t.match(problems.join('\n'), /RATE_LIMIT_WINDOW_MS/)
+})
+
+t.test('CORS_ORIGINS: exact origins only', async (t) => {
+  t.same(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins, ['https://app.example.com', 'http://localhost:5173'])
+  for (const bad of ['*', 'https://app.example.com/', 'https://app.example.com/path', 'ftp://files.example.com', 'app.example.com']) {
+    t.match(problemsOf({ CORS_ORIGINS: `https://ok.example.com,${bad}` })[0], /^CORS_ORIGINS: the 2nd entry must be an exact origin/, bad)
+  }
+})
+
+t.test('METRICS_PORT and METRICS_HOST; the metrics port never equals the API port', async (t) => {
+  const config = loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '127.0.0.1' })
+  t.equal(config.metricsPort, 9100)
+  t.equal(config.metricsHost, '127.0.0.1')
+  t.equal(loadConfig({}).metricsPort, 9464, 'OpenTelemetry\'s Prometheus-exporter port by default, not Prometheus\' own 9090')
+  t.match(problemsOf({ PORT: '9464' })[0], /^METRICS_PORT: must differ from PORT/)
+  t.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metricsPort, 0, 'two random ports never collide')
+})
+
+t.test('MAX_CONNECTIONS: a positive integer, 800 by default', async (t) => {
+  t.equal(loadConfig({}).limits.maxConnections, 800)
+  t.equal(loadConfig({ MAX_CONNECTIONS: '5000' }).limits.maxConnections, 5000)
+  for (const bad of ['0', '-1', 'many', '1.5']) t.match(problemsOf({ MAX_CONNECTIONS: bad })[0], /^MAX_CONNECTIONS: /, bad)
+})
+
+t.test('VENDOR_BASE_URL with a user or password is refused, without echoing it', async (t) => {
+  for (const url of ['https://merchant:hunter2-pass@vendor.example.test/api', 'https://merchant@vendor.example.test', 'https://:hunter2-pass@vendor.example.test']) {
+    const problems = problemsOf({ ...VENDOR, VENDOR_BASE_URL: url })
+    t.equal(problems.length, 1, url)
+    t.match(problems[0], /^VENDOR_BASE_URL: must not contain a user or password: credentials do not belong in the URL/)
+    t.notMatch(problems[0], /hunter2|merchant/)
+  }
+  t.equal(loadConfig({ ...VENDOR, VENDOR_BASE_URL: 'https://vendor.example.test/open-api/v2' }).vendor?.baseUrl, 'https://vendor.example.test/open-api/v2', 'a path prefix is fine')
+})
+
+/** The rows of docs/operations.md's Configuration table: variable → its default cell. */
+function documentedSettings (): Map<string, string> {
+  const text = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
+  const section = /^## Configuration\n([\s\S]*?)(?=^## )/m.exec(text)?.[1] ?? ''
+  const rows = section.split('\n').filter((line) => line.startsWith('| `'))
+  return new Map(rows.map((row) => {
+    const [name = '', defaultCell = ''] = row.split('|').slice(1).map((cell) => cell.trim())
+    return [name.replace(/^`|`$/g, ''), defaultCell]
+  }))
+}
+
+/** A setting's default as the schema states it; undefined when it has none. */
+function schemaDefault (schema: z.ZodType): unknown {
+  if (schema instanceof z.ZodDefault) return schema.def.defaultValue
+  if (schema instanceof z.ZodPipe) return schemaDefault(schema.in as z.ZodType)
+  return undefined
+}
+
+t.test('docs/operations.md lists every setting with the schema\'s default, and no setting that does not exist', async (t) => {
+  const documented = documentedSettings()
+  t.ok(documented.size > 0, 'the table was found')
+  t.same([...documented.keys()].sort(), Object.keys(SETTINGS.shape).sort(), 'the same variables')
+  // the one default that depends on another setting, stated as the config computes it
+  const production = loadConfig({ ...VENDOR, NODE_ENV: 'production' }).limits.shutdownDelayMs
+  const computed: Record<string, string> = { SHUTDOWN_DELAY_MS: `\`${production}\` in production, else \`${loadConfig({}).limits.shutdownDelayMs}\`` }
+  for (const [name, schema] of Object.entries(SETTINGS.shape)) {
+    const value = schemaDefault(schema)
+    const expected = computed[name] ?? (value === undefined ? '—' : `\`${String(value)}\``)
+    t.equal(documented.get(name), expected, name)
+  }
+})

@@ -1,0 +1,236 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
+import { tracingSettings } from '../../src/observability/tracing.js'
+import { answerOrder, NEUTRAL_ENV, startService, startUpstream, TEST_CREDENTIALS } from '../helper.js'
+
+const API_KEY = 'k'.repeat(20) + '-tracing-test-key'
+const ORDER = '/orders/54?machine=16327129'
+
+type Attributes = Record<string, string | number | boolean | undefined>
+
+interface ExportedSpan {
+  traceId: string
+  spanId: string
+  parentSpanId: string | undefined
+  name: string
+  kind: number
+  status: { code?: number, message?: string }
+  attributes: Attributes
+  /** every text in the span: name, attribute values, status, events */
+  texts: string[]
+}
+
+interface OtlpValue { stringValue?: string, intValue?: number | string, boolValue?: boolean, doubleValue?: number }
+interface OtlpAttribute { key: string, value: OtlpValue }
+
+const valueOf = (value: OtlpValue): string | number | boolean | undefined =>
+  value.stringValue ?? (value.intValue === undefined ? undefined : Number(value.intValue)) ?? value.boolValue ?? value.doubleValue
+const attributesOf = (list: OtlpAttribute[] = []): Attributes => Object.fromEntries(list.map(({ key, value }) => [key, valueOf(value)]))
+
+/** A throwaway OTLP/HTTP receiver on port 0: the spans of every JSON POST to /v1/traces. */
+async function startReceiver (t: Test): Promise<{ url: string, posts: () => number, spans: () => ExportedSpan[] }> {
+  const bodies: any[] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8').on('data', (chunk: string) => { body += chunk }).on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/traces') bodies.push(JSON.parse(body))
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const spans = (): ExportedSpan[] => bodies.flatMap((body) => body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((span: any): ExportedSpan => {
+    const attributes = attributesOf(span.attributes)
+    const events = (span.events ?? []).flatMap((event: any) => [event.name, ...Object.values(attributesOf(event.attributes)).map(String)])
+    return {
+      traceId: span.traceId,
+      spanId: span.spanId,
+      parentSpanId: span.parentSpanId === '' ? undefined : span.parentSpanId,
+      name: span.name,
+      kind: span.kind,
+      status: span.status ?? {},
+      attributes,
+      texts: [span.name, ...Object.values(attributes).map(String), span.status?.message ?? '', ...events]
+    }
+  }))))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts: () => bodies.length, spans }
+}
+
+/** A vendor that answers the first call with a gateway's 503 page, then the order. */
+async function flakyVendor (t: Test) {
+  let calls = 0
+  return await startUpstream(t, (req, res) => {
+    calls += 1
+    if (calls === 1) {
+      res.writeHead(503, { 'content-type': 'text/html' }).end('<html>busy</html>')
+      return
+    }
+    answerOrder(req, res)
+  })
+}
+
+function serviceEnv (vendorUrl: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    ...NEUTRAL_ENV,
+    LOG_LEVEL: 'info',
+    CACHE_ENABLED: 'true',
+    VENDOR_MAX_RETRIES: '1',
+    VENDOR_RETRY_BASE_MS: '1',
+    SHUTDOWN_DELAY_MS: '0',
+    API_KEYS: API_KEY,
+    VENDOR_BASE_URL: vendorUrl,
+    VENDOR_APP_ID: TEST_CREDENTIALS.appId,
+    VENDOR_APP_SECRET: TEST_CREDENTIALS.appSecret,
+    VENDOR_SIGN_KEY: TEST_CREDENTIALS.signKey,
+    ...extra
+  }
+}
+
+const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
+const CALLER_SPAN_ID = '00f067aa0ba902b7'
+
+// first: the check that the SDK was never loaded holds only before a traced service has started in this process
+t.test('tracing off: no spans, nothing sent, no trace ids in the log, no SDK loaded', async (t) => {
+  const receiver = await startReceiver(t)
+  const vendor = await flakyVendor(t)
+  // a receiver where the default endpoint would not find it anyway; nothing must even try
+  const service = await startService(t, serviceEnv(vendor.url, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'x' }))
+  t.equal(service.tracing, undefined)
+  const res = await fetch(`${service.url}${ORDER}`, { headers: { authorization: `Bearer ${API_KEY}`, traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` } })
+  t.equal(res.status, 200)
+  await service.stop()
+  t.equal(receiver.posts(), 0, 'nothing sent')
+  const lines = service.lines.filter((line) => line.requestId === res.headers.get('x-request-id'))
+  t.ok(lines.length >= 4, 'the request was logged')
+  for (const line of lines) t.notOk('trace_id' in line || 'span_id' in line, `"${String(line.msg)}" has no trace fields`)
+  t.notOk(service.lines.some((line) => line.msg === 'tracing on'))
+  const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /@opentelemetry\/(sdk|exporter|resources|instrumentation)|@fastify\/otel/.test(path))
+  t.same(loaded, [], 'no part of the SDK was loaded: only @opentelemetry/api')
+})
+
+t.test('a cache miss with one retry: the request span, the cache lookup, the slot waits and both vendor attempts, in one trace', async (t) => {
+  const receiver = await startReceiver(t)
+  const vendor = await flakyVendor(t)
+  const service = await startService(t, serviceEnv(vendor.url, {
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json'
+  }))
+  t.ok(service.tracing, 'tracing is on')
+  t.match(service.lines.find((line) => line.msg === 'tracing on'), { tracing: { exporters: ['otlp'], endpoint: `${receiver.url}/v1/traces`, protocol: 'http/json' } })
+
+  // an unknown query parameter that could be a credential, and the caller's key
+  const headers = { authorization: `Bearer ${API_KEY}` }
+  const miss = await fetch(`${service.url}${ORDER}&access_token=do-not-trace-me`, { headers })
+  t.equal(miss.status, 200)
+  t.equal(vendor.requests.length, 2, 'the vendor answered 503, then the order')
+  const hit = await fetch(`${service.url}${ORDER}`, { headers: { ...headers, traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` } })
+  t.equal(hit.status, 200)
+  t.match(hit.headers.get('cache-status'), /hit/)
+  await service.stop()
+
+  const spans = receiver.spans()
+  const missRequest = spans.find((span) => span.name === 'GET /orders/:id' && span.traceId !== CALLER_TRACE_ID)
+  if (missRequest === undefined) throw new Error(`no request span: ${JSON.stringify(spans.map((s) => s.name))}`)
+  const trace = spans.filter((span) => span.traceId === missRequest.traceId)
+  const childrenOf = (parent: ExportedSpan) => trace.filter((span) => span.parentSpanId === parent.spanId)
+
+  t.equal(missRequest.parentSpanId, undefined, 'no caller trace: the request span is the root')
+  t.equal(missRequest.kind, 2, 'SERVER')
+  t.match(missRequest.attributes, { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/54', 'http.response.status_code': 200 })
+
+  // @fastify/otel's handler span keeps the handler in the request's context
+  const [handler, ...others] = childrenOf(missRequest)
+  t.equal(others.length, 0, 'one child of the request span: its handler')
+  t.match(handler!.name, /^handler/)
+  const [lookup, ...moreLookups] = childrenOf(handler!)
+  t.equal(moreLookups.length, 0)
+  t.match(lookup, { name: 'cache lookup', attributes: { 'vending.cache.result': 'miss', 'vending.order.id': 54 } })
+
+  const steps = childrenOf(lookup!)
+  t.same(steps.map((span) => span.name), ['vendor slot wait', 'POST', 'vendor slot wait', 'POST'], 'a wait for a slot before each attempt, in order')
+  const attempts = steps.filter((span) => span.name === 'POST')
+  t.match(attempts[0], {
+    kind: 3, // CLIENT
+    status: { code: 2 },
+    attributes: { 'http.request.method': 'POST', 'http.request.resend_count': 0, 'http.response.status_code': 503, 'error.type': 'UPSTREAM_BAD_RESPONSE', 'server.address': '127.0.0.1', 'server.port': Number(new URL(vendor.url).port) }
+  })
+  t.equal(attempts[0]!.attributes['vending.vendor.code'], undefined, 'a gateway page has no vendor code')
+  t.match(attempts[1], { kind: 3, attributes: { 'http.request.resend_count': 1, 'http.response.status_code': 200, 'vending.vendor.code': 0 } })
+  t.not(attempts[1]!.status.code, 2, 'the second attempt succeeded')
+
+  // the caller's trace context is honoured: its trace id, its span as the parent
+  const hitRequest = spans.find((span) => span.name === 'GET /orders/:id' && span.traceId === CALLER_TRACE_ID)
+  t.equal(hitRequest?.parentSpanId, CALLER_SPAN_ID, "the caller's span is the request span's parent")
+  t.ok(spans.some((span) => span.traceId === CALLER_TRACE_ID && span.name === 'cache lookup' && span.attributes['vending.cache.result'] === 'hit'), 'the second request was a hit, in the caller\'s trace')
+
+  // nothing that is a credential, a signature or a query in any span
+  const secrets = [API_KEY, TEST_CREDENTIALS.appId, TEST_CREDENTIALS.appSecret, TEST_CREDENTIALS.signKey, 'do-not-trace-me', 'payload']
+  const leaks = spans.flatMap((span) => span.texts
+    .filter((text) => text.includes('?') || secrets.some((secret) => text.includes(secret)))
+    .map((text) => `${span.name}: ${text}`))
+  t.same(leaks, [], `no credential, signature or query in any of the ${spans.length} spans`)
+  t.same(spans.filter((span) => ['url.full', 'url.query', 'http.target'].some((key) => key in span.attributes)).map((span) => span.name), [], 'no full URL or query attribute')
+
+  // every log line of the request carries its trace id
+  const requestId = miss.headers.get('x-request-id')
+  const lines = service.lines.filter((line) => line.requestId === requestId)
+  t.ok(lines.length >= 5, `incoming, two vendor calls, a retry, completed (${lines.length} lines)`)
+  t.ok(lines.some((line) => line.msg === 'incoming request'), 'the incoming request line is there')
+  t.ok(lines.some((line) => line.msg === 'request completed'), 'the completed line is there')
+  for (const line of lines) t.equal(line.trace_id, missRequest.traceId, `"${String(line.msg)}" carries the trace id`)
+  const hitLines = service.lines.filter((line) => line.requestId === hit.headers.get('x-request-id'))
+  t.ok(hitLines.length >= 2 && hitLines.every((line) => line.trace_id === CALLER_TRACE_ID), 'the second request logs under the caller\'s trace id')
+})
+
+t.test('the OTEL_* variables that turn tracing on, and where traces go', async (t) => {
+  const on = (env: Record<string, string>) => tracingSettings(env).settings
+  t.equal(on({}), undefined, 'off by default')
+  t.equal(on({ OTEL_SERVICE_NAME: 'x', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }), undefined, 'other OTEL_* variables alone do not turn it on')
+  t.same(on({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }), { exporters: ['otlp'], otlp: { url: 'http://collector:4318/v1/traces', protocol: 'http/protobuf' } }, 'the generic endpoint gets the signal path; protobuf by default')
+  t.same(on({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:9999/custom' })?.otlp.url, 'http://b:9999/custom', "the signal's endpoint is used as it is")
+  t.same(on({ OTEL_TRACES_EXPORTER: 'otlp' })?.otlp.url, 'http://localhost:4318/v1/traces', 'the exporter alone: the default endpoint')
+  t.same(on({ OTEL_TRACES_EXPORTER: 'console' })?.exporters, ['console'])
+  t.equal(on({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318' }), undefined, 'none wins over an endpoint')
+  t.equal(on({ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318' }), undefined, 'OTEL_SDK_DISABLED')
+  t.same(on({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318' })?.otlp.protocol, 'http/protobuf', "the signal's protocol wins")
+
+  const grpc = tracingSettings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4317' })
+  t.equal(grpc.settings, undefined, 'grpc is not supported: off')
+  t.match(grpc.warnings, [/grpc is not supported/])
+  const zipkin = tracingSettings({ OTEL_TRACES_EXPORTER: 'zipkin,console' })
+  t.same(zipkin.settings?.exporters, ['console'], 'the exporters it has are kept')
+  t.match(zipkin.warnings, [/zipkin/])
+  const bad = tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })
+  t.equal(bad.settings, undefined)
+  t.match(bad.warnings, [/OTEL_EXPORTER_OTLP_ENDPOINT is not an http\(s\) URL/])
+})
+
+t.test('with Redis, its commands are spans of the request too: command names only, never keys, values or the password', async (t) => {
+  const { requireRedisServer, startRedisServer } = await import('../fixtures/redis-server.js')
+  if (!requireRedisServer(t)) return
+  const redis = await startRedisServer(t)
+  const receiver = await startReceiver(t)
+  const vendor = await startUpstream(t, (req, res) => { answerOrder(req, res) })
+  const service = await startService(t, serviceEnv(vendor.url, {
+    REDIS_URL: redis.url,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json'
+  }))
+  t.ok(service.app.redis?.isUp(), 'the service reached Redis')
+  const res = await fetch(`${service.url}${ORDER}`, { headers: { authorization: `Bearer ${API_KEY}` } })
+  t.equal(res.status, 200)
+  await service.stop()
+
+  const spans = receiver.spans()
+  const request = spans.find((span) => span.name === 'GET /orders/:id')
+  const redisSpans = spans.filter((span) => span.attributes['db.system'] === 'redis' || span.attributes['db.system.name'] === 'redis')
+  t.ok(redisSpans.length >= 2, `Redis commands traced: ${redisSpans.map((span) => span.name).join(', ')}`)
+  t.ok(redisSpans.every((span) => span.traceId === request?.traceId), 'in the request\'s trace')
+  t.ok(redisSpans.some((span) => /^(get|set)$/i.test(span.name)), 'the shared cache\'s reads and writes among them')
+  const texts = redisSpans.flatMap((span) => span.texts)
+  t.notOk(texts.some((text) => text.includes('54:16327129') || text.includes('"id":54')), 'no key or value in them')
+})

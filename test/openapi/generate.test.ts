@@ -1,0 +1,83 @@
+import { readFile } from 'node:fs/promises'
+import t from 'tap'
+import { generateOpenApiDocument } from '../../src/openapi/generate.js'
+import { buildTestApp } from '../helper.js'
+
+const committed = await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')
+const packageJson = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'))
+
+t.test('openapi/openapi.json is what the code generates (run `npm run openapi` after changing routes)', async (t) => {
+  t.equal(await generateOpenApiDocument(), committed)
+})
+
+t.test('the document says what app developers need', async (t) => {
+  const doc = JSON.parse(committed)
+  t.equal(doc.openapi, '3.1.0')
+  t.equal(doc.info.version, packageJson.version, 'one version: package.json\'s')
+  t.same(doc.servers.map((server: { url: string }) => server.url), ['/'], 'the API is on the service that serves the document')
+  t.match(doc.info.description, /problem\+json/)
+  t.same(Object.keys(doc.paths).sort(), ['/callbacks/delivery/{token}', '/orders/{id}', '/orders/{id}/events'], 'docs and health routes are not part of the API document')
+  const operation = doc.paths['/orders/{id}'].get
+  t.same(operation.tags, ['orders'])
+  t.same(Object.keys(operation.responses).sort(), ['200', '304', '400', '401', '404', '405', '409', '410', '429', '500', '502', '503', '504'])
+  for (const [status, response] of Object.entries<any>(operation.responses)) {
+    t.ok(response.headers['x-request-id'], `${status} documents x-request-id`)
+    if (status === '304') {
+      t.notOk(response.content, '304 has no body')
+      continue
+    }
+    const type = status === '200' ? 'application/json' : 'application/problem+json'
+    t.ok(response.content[type], `${status} is ${type}`)
+  }
+  t.ok(operation.responses['503'].headers['retry-after'])
+  for (const header of ['etag', 'cache-control', 'cache-status']) t.ok(operation.responses['200'].headers[header], `200 documents ${header}`)
+  t.match(operation.responses['200'].headers['cache-status'].description, /stale-if-error/, 'stale answers are documented')
+  t.ok(operation.parameters.find((p: { name: string }) => p.name === 'if-none-match'))
+  t.match(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', description: /only when the deployment sets API_KEYS/ },
+    'the bearer scheme is declared whatever the config, so Swagger UI shows Authorize')
+  t.same(operation.security, [{ bearerAuth: [] }])
+  t.match(operation.responses['401'], { description: /Only when the deployment sets API_KEYS/, headers: { 'www-authenticate': Object } })
+  t.ok(operation.responses['429'].headers['retry-after'])
+  for (const status of ['200', '400', '429', '502']) {
+    t.match(operation.responses[status].headers, { 'x-ratelimit-limit': Object, 'x-ratelimit-remaining': Object, 'x-ratelimit-reset': Object }, `${status} documents the rate-limit headers`)
+  }
+  t.equal(doc.components.schemas.Order.example.id, 54, 'the Order example is the documented order 54')
+  t.same(doc.components.schemas.Problem.required.sort(), ['code', 'detail', 'requestId', 'status', 'title', 'type'])
+})
+
+t.test('the served document equals the committed one, and Swagger UI is served', async (t) => {
+  const token = 'a-deployments-own-callback-token-5f3e9'
+  const app = await buildTestApp(t, 'http://127.0.0.1:9', { callbackToken: token })
+  const json = await app.inject({ url: '/docs/json' })
+  t.equal(json.statusCode, 200)
+  t.same(json.json(), JSON.parse(committed))
+  t.notMatch(json.body, token, 'the callback token is never in the document')
+  const withoutCallbacks = await buildTestApp(t, 'http://127.0.0.1:9')
+  const served = (await withoutCallbacks.inject({ url: '/docs/json' })).json()
+  t.same(Object.keys(served.paths).sort(), ['/orders/{id}', '/orders/{id}/events'], 'without CALLBACK_TOKEN the route is neither there nor documented')
+  const ui = await app.inject({ url: '/docs/' })
+  t.equal(ui.statusCode, 200)
+  t.match(ui.headers['content-type'], /text\/html/)
+  t.match(ui.body, /swagger-ui/i)
+  const initializer = await app.inject({ url: '/docs/static/swagger-initializer.js' })
+  t.equal(initializer.statusCode, 200)
+})
+
+t.test('live tracking is documented: the event stream, long polling, the callback', async (t) => {
+  const doc = JSON.parse(committed)
+  const events = doc.paths['/orders/{id}/events'].get
+  const stream = events.responses['200'].content['text/event-stream']
+  t.ok(stream, 'the events route answers text/event-stream')
+  t.same(stream.schema.anyOf.map((event: any) => event.properties.event.enum[0]), ['order', 'problem'], 'its event names')
+  t.same(stream.schema.anyOf.map((event: any) => event.properties.data.$ref), ['#/components/schemas/Order', '#/components/schemas/Problem'], 'and payloads')
+  t.same(events.security, [{ bearerAuth: [] }])
+  const order = doc.paths['/orders/{id}'].get
+  t.ok(order.parameters.find((p: { name: string }) => p.name === 'prefer'), 'Prefer on the order route')
+  for (const status of ['200', '304']) t.ok(order.responses[status].headers['preference-applied'], `${status} documents Preference-Applied`)
+  t.notOk(events.responses['200'].headers.etag, 'no cache headers on the stream')
+  const callback = doc.paths['/callbacks/delivery/{token}'].post
+  t.same(callback.security, [], 'the callback takes no API key')
+  t.same(callback.parameters.map((p: { name: string, in: string }) => `${p.in}.${p.name}`), ['path.token'])
+  t.notOk(callback.parameters[0].example ?? callback.parameters[0].schema.examples, 'no example token')
+  t.same(Object.keys(callback.requestBody.content), ['application/json', 'application/x-www-form-urlencoded'])
+})

@@ -1,0 +1,230 @@
+import t from 'tap'
+import { AppError } from '../../../src/errors/catalogue.js'
+import type { Outcome, Served } from '../../../src/orders/outcome.js'
+import type { ReadOptions } from '../../../src/orders/read-through.js'
+import type { Order } from '../../../src/orders/schema.js'
+import { createLocalBus, createWatchers, outcomeTag, type WatchBus, type WatchEvent } from '../../../src/orders/live/watchers.js'
+import { order } from '../fixtures/read-through.js'
+
+const QUIET = { info: () => {}, warn: () => {}, error: () => {} }
+
+/** A hand-driven clock with its timers: `advance` runs every timer due, in order, letting promises settle in between. */
+function fakeClock () {
+  let now = 0
+  let nextId = 0
+  const timers = new Map<number, { at: number, callback: () => void }>()
+  const settle = async () => { for (let i = 0; i < 10; i++) await Promise.resolve() }
+  return {
+    now: () => now,
+    setTimer: (callback: () => void, ms: number) => { timers.set(++nextId, { at: now + ms, callback }); return nextId },
+    clearTimer: (id: unknown) => { timers.delete(id as number) },
+    pending: () => timers.size,
+    async advance (ms: number) {
+      const until = now + ms
+      await settle()
+      for (;;) {
+        const due = [...timers.entries()].filter(([, timer]) => timer.at <= until).sort((a, b) => a[1].at - b[1].at)[0]
+        if (due === undefined) break
+        timers.delete(due[0])
+        now = due[1].at
+        due[1].callback()
+        await settle()
+      }
+      now = until
+    }
+  }
+}
+
+/** Watchers over a scripted orders service: `answer` sets what the next asks get; `asks` records each (refresh or not). */
+function setup (options: { intervalMs?: number, bus?: WatchBus } = {}) {
+  const clock = fakeClock()
+  const asks: Array<{ id: number, refresh: boolean }> = []
+  let answer: () => Served | Promise<Served> = () => served(order(1))
+  const watchers = createWatchers({
+    getOrder: async (id: number, _machine: string, _log: unknown, read?: ReadOptions) => {
+      asks.push({ id, refresh: read?.refresh === true })
+      return await answer()
+    },
+    log: QUIET,
+    intervalMs: options.intervalMs ?? 1000,
+    bus: options.bus,
+    now: clock.now,
+    setTimer: clock.setTimer,
+    clearTimer: clock.clearTimer
+  })
+  const events: WatchEvent[] = []
+  const record = (event: WatchEvent) => { events.push(event) }
+  return { clock, asks, watchers, events, record, answer: (next: () => Served | Promise<Served>) => { answer = next } }
+}
+
+const served = (o: Order, result: Served['result'] = 'miss'): Served => ({ outcome: { kind: 'order', order: o, storedAt: 0, freshMs: 1000 }, result, tier: 'vendor' })
+const withStatus = (status: Order['status'], terminal = false): Order => ({ ...order(1, terminal), status })
+const statusOf = (event: WatchEvent | undefined) => event?.type === 'change' && event.outcome.kind === 'order' ? event.outcome.order.status : event?.type
+
+t.test('one poller per key for any number of watchers; told only of changes', async (t) => {
+  const { clock, asks, watchers, events, record, answer } = setup()
+  const seen2: WatchEvent[] = []
+  watchers.watch(1, '16327129', record)
+  watchers.watch(1, '16327129', (event) => { seen2.push(event) })
+  await clock.advance(0)
+  t.equal(asks.length, 1, 'the first ask is at once, for both')
+  t.same(events.map(statusOf), ['NOTPAY'])
+  t.same(seen2.map(statusOf), ['NOTPAY'])
+  await clock.advance(3000)
+  t.equal(asks.length, 4, 'then once per interval')
+  t.same(events.map(statusOf), ['NOTPAY'], 'an unchanged order is not told again')
+  answer(() => served(withStatus('SUCCESS')))
+  await clock.advance(1000)
+  t.same(events.map(statusOf), ['NOTPAY', 'SUCCESS'])
+  t.equal(watchers.size, 1)
+})
+
+t.test('a watcher that has the current tag is told only what follows', async (t) => {
+  const { clock, watchers, events, record, answer } = setup()
+  const first: WatchEvent[] = []
+  watchers.watch(1, '16327129', (event) => { first.push(event) })
+  await clock.advance(0)
+  const tag = first[0]?.type === 'change' ? first[0].tag : ''
+  watchers.watch(1, '16327129', record, tag)
+  await clock.advance(1000)
+  t.same(events, [])
+  answer(() => served(withStatus('SUCCESS')))
+  await clock.advance(1000)
+  t.same(events.map(statusOf), ['SUCCESS'])
+})
+
+t.test('the poller stops at a terminal order, and when the last watcher leaves', async (t) => {
+  const { clock, asks, watchers, events, record, answer } = setup()
+  watchers.watch(1, '16327129', record)
+  await clock.advance(0)
+  answer(() => served(withStatus('SUCCESS', true)))
+  await clock.advance(1000)
+  t.same(events.map(statusOf), ['NOTPAY', 'SUCCESS'])
+  await clock.advance(10_000)
+  t.equal(asks.length, 2, 'no ask after the terminal order')
+
+  const leaving = watchers.watch(2, '16327129', record)
+  await clock.advance(0)
+  const before = asks.length
+  leaving()
+  await clock.advance(10_000)
+  t.equal(asks.length, before, 'no ask once nobody watches')
+  t.equal(clock.pending(), 0, 'no timer left')
+})
+
+t.test('a final error is told once and stops the poller; other errors back off and tell nothing', async (t) => {
+  const { clock, asks, watchers, events, record, answer } = setup()
+  watchers.watch(1, '16327129', record)
+  await clock.advance(0)
+  answer(() => { throw new AppError('UPSTREAM_TIMEOUT') })
+  const at = asks.length
+  await clock.advance(1000) // fails: next in 2 s
+  await clock.advance(2000) // fails: next in 4 s
+  await clock.advance(4000) // fails: next in 8 s
+  t.equal(asks.length - at, 3, 'exponential backoff while the vendor fails')
+  t.same(events.map(statusOf), ['NOTPAY'], 'watchers keep what they have')
+  await clock.advance(7999)
+  t.equal(asks.length - at, 3)
+  await clock.advance(1)
+  t.equal(asks.length - at, 4)
+  answer(() => served(order(1), 'stale'))
+  await clock.advance(16_000)
+  await clock.advance(30_000)
+  t.equal(asks.length - at, 6, 'a stale answer counts as failing; the backoff is capped at 30 s')
+  answer(() => { throw new AppError('ORDER_NOT_FOUND', { vendorCode: 80002 }) })
+  await clock.advance(30_000)
+  t.match(events.at(-1), { type: 'change', outcome: { kind: 'error', error: { code: 'ORDER_NOT_FOUND' } } })
+  const final = asks.length
+  await clock.advance(60_000)
+  t.equal(asks.length, final, 'no ask after a final error')
+})
+
+t.test('wake: an immediate refresh of every watched machine of that order, bounded per key', async (t) => {
+  const { clock, asks, watchers, events, record, answer } = setup({ intervalMs: 60_000 })
+  watchers.watch(1, '16327129', record)
+  watchers.watch(1, '16327130', () => {})
+  watchers.watch(2, '16327129', () => {})
+  await clock.advance(0)
+  t.equal(asks.length, 3)
+  answer(() => served(withStatus('SUCCESS')))
+  watchers.wake(1)
+  await clock.advance(0)
+  t.same(asks.slice(3), [{ id: 1, refresh: true }, { id: 1, refresh: true }], 'both machines of order 1, forced')
+  t.same(events.map(statusOf), ['NOTPAY', 'SUCCESS'])
+  for (let i = 0; i < 100; i++) watchers.wake(1)
+  await clock.advance(249)
+  t.equal(asks.length, 5, 'a flood waits out the bound')
+  await clock.advance(1)
+  t.equal(asks.length, 7, 'then one refresh per key for the whole flood')
+  await clock.advance(1000)
+  t.equal(asks.length, 7)
+})
+
+t.test('a wake during a poll refreshes once that poll is done', async (t) => {
+  const { clock, asks, watchers, answer } = setup({ intervalMs: 60_000 })
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  answer(async () => { await gate; return served(order(1)) })
+  watchers.watch(1, '16327129', () => {})
+  await clock.advance(0)
+  watchers.wake(1)
+  release()
+  await clock.advance(250)
+  t.same(asks, [{ id: 1, refresh: false }, { id: 1, refresh: true }], 'the poll in flight may have started before the change')
+})
+
+t.test('nextChange: the next outcome with another tag, or nothing after the wait, on close or abort', async (t) => {
+  const { clock, watchers, answer } = setup()
+  const first = watchers.nextChange(1, '16327129', 'no such tag', 5000)
+  await clock.advance(0)
+  t.match(await first, { kind: 'order' }, 'a tag the watcher does not have: told at once')
+  const current = (await first) as Outcome
+  const timedOut = watchers.nextChange(1, '16327129', outcomeTag(current), 5000)
+  await clock.advance(5000)
+  t.equal(await timedOut, undefined, 'unchanged: nothing after the wait')
+  const changed = watchers.nextChange(1, '16327129', outcomeTag(current), 5000)
+  answer(() => served(withStatus('SUCCESS')))
+  await clock.advance(1000)
+  t.match(await changed, { kind: 'order', order: { status: 'SUCCESS' } })
+  const aborted = new AbortController()
+  const leaving = watchers.nextChange(3, '16327129', 'x', 5000, aborted.signal)
+  aborted.abort()
+  t.equal(await leaving, undefined)
+  await clock.advance(0)
+  t.equal(watchers.size, 0, 'every wait released its watcher')
+  const closing = watchers.nextChange(4, '16327129', 'x', 5000)
+  watchers.close()
+  t.equal(await closing, undefined)
+})
+
+t.test('close tells every watcher and stops every poller', async (t) => {
+  const { clock, watchers, events, record } = setup()
+  watchers.watch(1, '16327129', record)
+  await clock.advance(0)
+  watchers.close()
+  t.same(events.map(statusOf), ['NOTPAY', 'closed'])
+  t.equal(clock.pending(), 0)
+  const late: WatchEvent[] = []
+  watchers.watch(2, '16327129', (event) => { late.push(event) })
+  t.same(late, [{ type: 'closed' }], 'a watch after close is told at once')
+})
+
+t.test('the bus: changes published elsewhere reach local watchers, deduplicated by tag; wakes arrive through it', async (t) => {
+  const bus = createLocalBus()
+  const published: string[] = []
+  const spy: WatchBus = {
+    ...bus,
+    publishChange: (key, outcome) => { published.push(key); bus.publishChange(key, outcome) }
+  }
+  const { clock, asks, watchers, events, record } = setup({ bus: spy, intervalMs: 60_000 })
+  watchers.watch(1, '16327129', record)
+  await clock.advance(0)
+  t.same(published, ['1:16327129'], 'a change goes out on the bus')
+  const fromElsewhere: Outcome = { kind: 'order', order: withStatus('SUCCESS'), storedAt: 0, freshMs: 1000 }
+  bus.publishChange('1:16327129', fromElsewhere)
+  bus.publishChange('1:16327129', fromElsewhere)
+  t.same(events.map(statusOf), ['NOTPAY', 'SUCCESS'], 'another replica\'s change, once')
+  bus.publishWake(1)
+  await clock.advance(0)
+  t.same(asks.at(-1), { id: 1, refresh: true }, 'a wake from the bus refreshes')
+})

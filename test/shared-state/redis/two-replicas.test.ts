@@ -1,0 +1,121 @@
+import t, { type Test } from 'tap'
+import { buildSimulator } from '../../../src/simulator/app.js'
+import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
+import { buildTestApp, TEST_CREDENTIALS, until } from '../../helper.js'
+
+const ORDER = '/orders/54?machine=16327129'
+
+/** Two replicas of the service on one Redis, in front of one simulator that answers after latencyMs. */
+async function fleet (t: Test, env: Record<string, string> = {}, latencyMs = 200) {
+  const redis = await startRedisServer(t)
+  const simulator = buildSimulator({ credentials: TEST_CREDENTIALS, faults: { latencyMs } })
+  t.teardown(() => simulator.close())
+  const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  const settings = { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '60000', REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test-${redis.port}:`, VENDOR_TIMEOUT_MS: '5000', ...env }
+  const replicas = [await buildTestApp(t, vendorUrl, {}, {}, settings), await buildTestApp(t, vendorUrl, {}, {}, settings)] as const
+  for (const replica of replicas) t.ok(replica.redis?.isUp(), 'the replica reached Redis')
+  return { redis, simulator, replicas, vendorCalls: () => simulator.simulator.stats.calls }
+}
+
+t.test('two replicas on one Redis', async (t) => {
+  if (!requireRedisServer(t)) return
+
+  t.test('50 concurrent requests for one order, spread over both replicas, make one vendor call', async (t) => {
+    const { replicas, vendorCalls } = await fleet(t)
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => replicas[i % 2]!.inject({ url: ORDER })))
+    t.equal(vendorCalls(), 1, 'one call for the whole cluster')
+    t.ok(answers.every((res) => res.statusCode === 200 && res.json().id === 54), 'every answer is the order')
+    t.equal(new Set(answers.map((res) => res.headers.etag)).size, 1, 'the same representation everywhere')
+    const results = answers.map((res) => String(res.headers['cache-status']))
+    t.equal(results.filter((status) => status.includes('stored')).length, 1, 'one replica asked the vendor...')
+    t.ok(results.filter((status) => status.includes('collapsed')).length >= 1, '...others were collapsed into its call')
+  })
+
+  t.test('an order cached by one replica is a hit on the other', async (t) => {
+    const { replicas, vendorCalls } = await fleet(t, {}, 0)
+    t.match((await replicas[0].inject({ url: ORDER })).headers['cache-status'], /fwd=miss; stored/)
+    const other = await replicas[1].inject({ url: ORDER })
+    t.equal(other.statusCode, 200)
+    t.match(other.headers['cache-status'], /; hit;/, 'served from the shared cache')
+    t.equal(vendorCalls(), 1)
+    const notFound = await replicas[0].inject({ url: '/orders/99999?machine=16327129' })
+    t.equal(notFound.statusCode, 404)
+    t.match((await replicas[1].inject({ url: '/orders/99999?machine=16327129' })).headers['cache-status'], /; hit;/, 'a kept not-found answer is shared too')
+    t.equal(vendorCalls(), 2)
+  })
+
+  t.test('a key\'s budget is the cluster\'s', async (t) => {
+    const { replicas } = await fleet(t, { RATE_LIMIT_MAX: '3' }, 0)
+    const statuses = []
+    for (let i = 0; i < 4; i++) statuses.push((await replicas[i % 2]!.inject({ url: ORDER })).statusCode)
+    t.same(statuses, [200, 200, 200, 429], 'the fourth request is limited, on whichever replica')
+  })
+
+  t.test('Redis killed mid-run loses no request; restarted, sharing resumes', async (t) => {
+    const { redis, replicas, vendorCalls } = await fleet(t, { CACHE_FRESH_MS: '1000', REDIS_TIMEOUT_MS: '100' }, 20)
+    const answers: Array<{ statusCode: number, body: string }> = []
+    const load = (async () => {
+      for (let round = 0; round < 30; round++) {
+        const batch = await Promise.all(Array.from({ length: 6 }, (_, i) => replicas[i % 2]!.inject({ url: `/orders/${1001 + (i % 3)}?machine=16327129` })))
+        answers.push(...batch.map(({ statusCode, body }) => ({ statusCode, body })))
+        if (round === 10) await redis.kill()
+      }
+    })()
+    await load
+    t.equal(answers.length, 180)
+    const wrong = answers.filter(({ statusCode, body }) => statusCode !== 200 || !/"id":100[123]/.test(body))
+    t.same(wrong, [], 'every answer is the order asked for')
+    t.notOk(replicas[0].redis?.isUp(), 'the replicas noticed')
+
+    await redis.restart()
+    // each link checks every second; the test's timeout bounds the wait
+    await until(() => replicas.every((replica) => replica.redis?.isUp() === true))
+    const before = vendorCalls()
+    await replicas[0].inject({ url: '/orders/1007?machine=16327129' })
+    t.match((await replicas[1].inject({ url: '/orders/1007?machine=16327129' })).headers['cache-status'], /; hit;/, 'shared again, without a restart')
+    t.equal(vendorCalls() - before, 1)
+  })
+
+  t.test('a vendor error is shared with the waiting replicas too: one call, one answer', async (t) => {
+    const { replicas, vendorCalls } = await fleet(t)
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => replicas[i % 2]!.inject({ url: '/orders/54?machine=30000002' })))
+    t.equal(vendorCalls(), 1, JSON.stringify(answers.map((res) => res.headers['cache-status'])))
+    t.same(answers.map((res) => [res.statusCode, res.json().code]), Array.from({ length: 10 }, () => [503, 'MACHINE_OFFLINE']))
+  })
+
+  t.test('a replica that died holding an order\'s lock: another takes over when the lock expires', async (t) => {
+    const { redis, replicas, vendorCalls } = await fleet(t, {}, 0)
+    const { Redis } = await import('ioredis')
+    const dead = new Redis(redis.url, { keyPrefix: `test-${redis.port}:` })
+    t.teardown(() => dead.disconnect())
+    t.equal(await dead.set('lock:54:16327129', 'a replica that died', 'PX', 300, 'NX'), 'OK')
+    const res = await replicas[0].inject({ url: ORDER })
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['cache-status'], /fwd=miss; stored/, 'it asked the vendor itself')
+    t.equal(vendorCalls(), 1)
+  })
+
+  t.test('the Redis password is never logged, and redis_up says whether Redis answers', async (t) => {
+    const { redis, simulator } = await fleet(t, {}, 0)
+    const vendorUrl = `http://127.0.0.1:${(simulator.server.address() as { port: number }).port}`
+    const { captureLogs } = await import('../../helper.js')
+    const { createMetrics } = await import('../../../src/observability/metrics.js')
+    const logs = captureLogs()
+    const metrics = createMetrics({ defaultMetrics: false })
+    const password = 'p4ssw0rd-never-logged'
+    await redis.kill()
+    const app = await buildTestApp(t, vendorUrl, {}, { logger: logs.logger, metrics }, { CACHE_ENABLED: 'true', REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}`, LOG_LEVEL: 'trace' })
+    t.notOk(app.redis?.isUp(), 'nothing listens there now')
+    t.equal((await app.inject({ url: ORDER })).statusCode, 200, 'answered without Redis')
+    t.match(await metrics.registry.metrics(), /^redis_up 0$/m)
+    t.notOk(logs.lines().includes(password), 'not in any log line')
+    t.match(logs.lines(), /Redis not reachable at start/)
+
+    await redis.restart()
+    const healthy = createMetrics({ defaultMetrics: false })
+    const up = await buildTestApp(t, vendorUrl, {}, { metrics: healthy }, { CACHE_ENABLED: 'true', REDIS_URL: redis.url })
+    t.ok(up.redis?.isUp())
+    t.match(await healthy.registry.metrics(), /^redis_up 1$/m)
+    t.notMatch(await createMetrics({ defaultMetrics: false }).registry.metrics(), /redis_up/, 'absent without REDIS_URL')
+  })
+})
