@@ -24,7 +24,7 @@ import { TracedLogController, tracingPlugin } from '../plugins/tracing.js'
 import { docsRoutes } from '../routes/docs.js'
 import { orderEventsRoute } from '../routes/order-events.js'
 import { ordersRoute } from '../routes/orders.js'
-import type { WatchBus } from '../orders/live/watchers.js'
+import type { WatchBus } from '../orders/live/bus.js'
 import type { Tracing } from '../observability/tracing.js'
 import type { VendorClient } from '../upstream/client.js'
 

@@ -43,13 +43,17 @@ export interface ErrorKind {
   staleIfError: boolean
   /** cached like this, when caching is on: `notFound` for CACHE_NOT_FOUND_MS, `terminal` for CACHE_TERMINAL_MS; absent: never cached */
   cache?: 'notFound' | 'terminal'
+  /** nothing can follow it for this order: it ends a watch (an event stream, a long poll, a poller) */
+  final: boolean
+  /** seconds, sent as Retry-After when whoever throws it does not know better */
+  retryAfterS?: number
 }
 
 // an answer (the caller's request, or what the vendor said), and a fault (the vendor or this service failed)
 const answer = (status: number, title: string, extra: Partial<ErrorKind> = {}): ErrorKind =>
-  ({ status, title, logLevel: 'info', breaker: false, retry: false, staleIfError: false, ...extra })
+  ({ status, title, logLevel: 'info', breaker: false, retry: false, staleIfError: false, final: false, ...extra })
 const fault = (status: number, title: string, extra: Partial<ErrorKind> = {}): ErrorKind =>
-  ({ status, title, logLevel: 'warn', breaker: true, retry: false, staleIfError: true, ...extra })
+  ({ status, title, logLevel: 'warn', breaker: true, retry: false, staleIfError: true, final: false, ...extra })
 
 export const ERROR_KINDS = {
   // the caller's request
@@ -57,15 +61,15 @@ export const ERROR_KINDS = {
   NOT_FOUND: answer(404, 'Not found'),
   METHOD_NOT_ALLOWED: answer(405, 'Method not allowed'),
   UNAUTHORIZED: answer(401, 'Unauthorized'),
-  RATE_LIMITED: answer(429, 'Too many requests'),
+  RATE_LIMITED: answer(429, 'Too many requests', { retryAfterS: 5 }),
   // what the vendor said about the order or machine: answers, never retried, never a breaker failure
-  ORDER_NOT_FOUND: answer(404, 'Order not found', { cache: 'notFound' }),
-  MACHINE_NOT_FOUND: answer(404, 'Machine not found', { cache: 'notFound' }),
-  ORDER_EXPIRED: answer(410, 'Order expired', { cache: 'terminal' }),
+  ORDER_NOT_FOUND: answer(404, 'Order not found', { cache: 'notFound', final: true }),
+  MACHINE_NOT_FOUND: answer(404, 'Machine not found', { cache: 'notFound', final: true }),
+  ORDER_EXPIRED: answer(410, 'Order expired', { cache: 'terminal', final: true }),
   ORDER_STATE_INVALID: answer(409, 'Order state invalid'),
   MACHINE_NOT_OPERATING: answer(409, 'Machine not operating'),
   // asked again every time: a machine comes back online at any moment
-  MACHINE_OFFLINE: answer(503, 'Machine offline'),
+  MACHINE_OFFLINE: answer(503, 'Machine offline', { retryAfterS: 30 }),
   // the vendor refused us: our credentials, signing or request are wrong, and a human must fix them
   UPSTREAM_REJECTED: answer(502, 'Upstream rejected the request', { logLevel: 'error' }),
   UPSTREAM_ERROR: answer(502, 'Upstream error', { logLevel: 'warn' }),
@@ -74,9 +78,9 @@ export const ERROR_KINDS = {
   UPSTREAM_UNREACHABLE: fault(502, 'Upstream unreachable', { retry: 'beforeAnswer' }),
   UPSTREAM_TIMEOUT: fault(504, 'Upstream timed out'),
   // this service, and the vendor was not called: every vendor-call slot stayed taken (the limiter)...
-  UPSTREAM_BUSY: fault(503, 'Too many vendor calls in progress', { breaker: false }),
+  UPSTREAM_BUSY: fault(503, 'Too many vendor calls in progress', { breaker: false, retryAfterS: 1 }),
   // ...or it is out of capacity, the breaker is open, or the caller went away
-  UNAVAILABLE: fault(503, 'Service unavailable', { breaker: false }),
+  UNAVAILABLE: fault(503, 'Service unavailable', { breaker: false, retryAfterS: 5 }),
   INTERNAL: answer(500, 'Internal error', { logLevel: 'error' })
 } as const satisfies Record<string, ErrorKind>
 
@@ -102,7 +106,7 @@ export class AppError extends Error {
     this.title = options.title ?? kind.title
     this.detail = detail
     this.vendorCode = options.vendorCode
-    this.retryAfter = options.retryAfter
+    this.retryAfter = options.retryAfter ?? (kind as ErrorKind).retryAfterS
     this.errors = options.errors
     this.upstreamStatus = options.upstreamStatus
   }

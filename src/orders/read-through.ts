@@ -1,5 +1,6 @@
 import { ERROR_KINDS, isAppError } from '../errors/catalogue.js'
 import type { VendorLog } from '../upstream/client.js'
+import { orderKey } from './cache-key.js'
 import { errorOutcome, isFresh, keepMs, orderOutcome, type Freshness, type Kept, type Outcome, type Served } from './outcome.js'
 import type { OutcomeStore } from './outcome-store.js'
 import type { Order } from './schema.js'
@@ -60,7 +61,7 @@ export function createReadThrough ({ store, rules, load, now, exclusive = runHer
   }
 
   return async function get (id: number, machineNo: string, log: VendorLog, options: ReadOptions = {}): Promise<Served> {
-    const key = `${id}:${machineNo}`
+    const key = orderKey(id, machineNo)
     // the common case of polling: answered from the store
     const kept = options.refresh === true ? undefined : await store.get(key)
     if (kept !== undefined && isFresh(kept.outcome, now())) return { outcome: kept.outcome, result: 'hit', tier: kept.tier }

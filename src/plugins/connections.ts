@@ -14,9 +14,6 @@ declare module 'fastify' {
   }
 }
 
-/** Seconds a refused client should wait before connecting again. */
-const REFUSED_RETRY_AFTER_S = 5
-
 export interface ConnectionGuard {
   /** client connections open now */
   readonly open: number
@@ -80,7 +77,8 @@ export function guardConnections (server: Server, max: number, log: FastifyBaseL
 /** A minimal HTTP/1.1 503 problem, written straight to the socket; the socket is closed once it is sent. */
 function refuse (socket: Socket, detail: string): void {
   const requestId = randomUUID()
-  const body = JSON.stringify(toProblem(new AppError('UNAVAILABLE', { detail }), requestId))
+  const problem = new AppError('UNAVAILABLE', { detail })
+  const body = JSON.stringify(toProblem(problem, requestId))
   // no HTTP parser owns this socket: a client's reset would otherwise be an uncaught error
   socket.on('error', () => {})
   socket.once('finish', () => socket.destroy())
@@ -88,7 +86,7 @@ function refuse (socket: Socket, detail: string): void {
     'HTTP/1.1 503 Service Unavailable',
     `content-type: ${PROBLEM_CONTENT_TYPE}`,
     `content-length: ${Buffer.byteLength(body)}`,
-    `retry-after: ${REFUSED_RETRY_AFTER_S}`,
+    `retry-after: ${problem.retryAfter}`,
     `${REQUEST_ID_HEADER}: ${requestId}`,
     'connection: close',
     '',

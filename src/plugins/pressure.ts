@@ -4,8 +4,6 @@ import fp from 'fastify-plugin'
 import type { LimitsConfig } from '../config/config.js'
 import { AppError } from '../errors/catalogue.js'
 
-/** Seconds an app should wait when the process itself is overloaded. */
-const OVERLOADED_RETRY_AFTER_S = 5
 const SAMPLE_INTERVAL_MS = 500
 // the delay histogram's own resolution; its mean includes that much even on an idle loop
 const RESOLUTION_MS = 10
@@ -95,7 +93,7 @@ const pressure: FastifyPluginAsync<PressureLimits> = async (app, limits) => {
       return
     }
     request.log.warn({ pressure: overload }, 'shedding load')
-    done(new AppError('UNAVAILABLE', { detail: 'The service is overloaded; try again shortly.', retryAfter: OVERLOADED_RETRY_AFTER_S }))
+    done(new AppError('UNAVAILABLE', { detail: 'The service is overloaded; try again shortly.' }))
   })
 }
 

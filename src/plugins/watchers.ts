@@ -2,7 +2,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Metrics } from '../observability/metrics.js'
 import { createRedisWatchBus } from '../shared-state/redis/watch-bus.js'
-import { createWatchers, type WatchBus, type Watchers } from '../orders/live/watchers.js'
+import type { WatchBus } from '../orders/live/bus.js'
+import { createWatchers, type Watchers } from '../orders/live/watchers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

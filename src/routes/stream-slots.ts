@@ -1,8 +1,5 @@
 import { AppError } from '../errors/catalogue.js'
 
-/** Seconds a refused stream should wait before trying again. */
-export const STREAM_RETRY_AFTER_S = 5
-
 export interface StreamSlotsOptions {
   /** EVENTS_MAX_STREAMS: open streams in this process */
   maxStreams: number
@@ -22,11 +19,11 @@ export function createStreamSlots ({ maxStreams, maxPerClient }: StreamSlotsOpti
     /** A slot for `client`, as the function that gives it back (once); throws the refusal when there is none. */
     take (client: string): () => void {
       if (open >= maxStreams) {
-        throw new AppError('UNAVAILABLE', { detail: `This service has ${maxStreams} event streams open, its limit; try again shortly.`, retryAfter: STREAM_RETRY_AFTER_S })
+        throw new AppError('UNAVAILABLE', { detail: `This service has ${maxStreams} event streams open, its limit; try again shortly.` })
       }
       const held = perClient.get(client) ?? 0
       if (held >= maxPerClient) {
-        throw new AppError('RATE_LIMITED', { detail: `This client has ${maxPerClient} event streams open, its limit; close one first.`, retryAfter: STREAM_RETRY_AFTER_S })
+        throw new AppError('RATE_LIMITED', { detail: `This client has ${maxPerClient} event streams open, its limit; close one first.` })
       }
       open += 1
       perClient.set(client, held + 1)

@@ -19,16 +19,8 @@ const BY_CODE = new Map<number, [ErrorCode, string]>(
   VENDOR_CODE_TABLE.flatMap(([error, codes, detail]) => codes.map((code) => [code, [error, detail]] as const))
 )
 
-/** Seconds an app should wait before asking again about an offline machine. */
-export const MACHINE_OFFLINE_RETRY_AFTER_S = 30
-
 /** Maps a non-zero vendor code (in an answer of HTTP `upstreamStatus`) to the error our caller sees; unknown codes are UPSTREAM_ERROR. */
 export function errorForVendorCode (vendorCode: number, upstreamStatus?: number): AppError {
   const [code, detail] = BY_CODE.get(vendorCode) ?? ['UPSTREAM_ERROR', `The vendor answered with an unexpected code ${vendorCode}.`]
-  return new AppError(code, {
-    detail,
-    vendorCode,
-    upstreamStatus,
-    retryAfter: code === 'MACHINE_OFFLINE' ? MACHINE_OFFLINE_RETRY_AFTER_S : undefined
-  })
+  return new AppError(code, { detail, vendorCode, upstreamStatus })
 }

@@ -40,7 +40,7 @@ export function createLimiter ({ concurrency, maxQueue, now = Date.now, tracer }
     // a free slot: no wait to bound, so no timer (one per call showed up in CPU and memory)
     if (queue.pending < concurrency) return await queue.add(() => start(call, deadlineAt))
     if (queue.size >= maxQueue) {
-      throw new AppError('UPSTREAM_BUSY', { detail: 'Too many vendor calls are waiting; try again shortly.', retryAfter: 1 })
+      throw new AppError('UPSTREAM_BUSY', { detail: 'Too many vendor calls are waiting; try again shortly.' })
     }
     // waiting for a slot: give up at the request's deadline
     const controller = new AbortController()
@@ -91,7 +91,6 @@ export function createLimiter ({ concurrency, maxQueue, now = Date.now, tracer }
 function noSlotInTime (cause?: unknown): AppError {
   return new AppError('UPSTREAM_BUSY', {
     detail: 'Too many vendor calls were in progress to start this one within VENDOR_TIMEOUT_MS; the vendor was not called. Try again shortly.',
-    retryAfter: 1,
     cause
   })
 }

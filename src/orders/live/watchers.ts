@@ -1,33 +1,11 @@
 import { ERROR_KINDS, isAppError } from '../../errors/catalogue.js'
 import type { VendorLog } from '../../upstream/client.js'
+import { orderKey } from '../cache-key.js'
 import type { Outcome, Served } from '../outcome.js'
+import { createLocalBus } from '../../shared-state/memory/watch-bus.js'
+import type { WatchBus } from './bus.js'
 import type { ReadOptions } from '../read-through.js'
 import { representationOf } from '../representation.js'
-
-/**
- * What carries changes and wake-ups between the pollers and the watchers: in this process
- * (createLocalBus), or across replicas (a Redis bus: a change seen by any replica reaches the
- * watchers on all of them, a wake reaches every replica). Handlers may be called more than once
- * for one change; watchers drop what they already have by its tag.
- */
-export interface WatchBus {
-  publishChange: (key: string, outcome: Outcome) => void
-  onChange: (handler: (key: string, outcome: Outcome) => void) => () => void
-  publishWake: (orderId: number) => void
-  onWake: (handler: (orderId: number) => void) => () => void
-}
-
-/** The in-process bus: publishing calls every handler at once. */
-export function createLocalBus (): WatchBus {
-  const changes = new Set<(key: string, outcome: Outcome) => void>()
-  const wakes = new Set<(orderId: number) => void>()
-  return {
-    publishChange: (key, outcome) => { for (const handler of [...changes]) handler(key, outcome) },
-    onChange: (handler) => { changes.add(handler); return () => { changes.delete(handler) } },
-    publishWake: (orderId) => { for (const handler of [...wakes]) handler(orderId) },
-    onWake: (handler) => { wakes.add(handler); return () => { wakes.delete(handler) } }
-  }
-}
 
 /** What a watcher is told: a new outcome (an order, or a final error) with its tag, or that watching is over (shutdown). */
 export type WatchEvent = { type: 'change', outcome: Outcome, tag: string } | { type: 'closed' }
@@ -157,7 +135,7 @@ export function createWatchers (options: WatchersOptions) {
       outcome = served.outcome
       poller.failures = served.result === 'stale' ? poller.failures + 1 : 0
     } catch (error) {
-      if (isAppError(error) && ERROR_KINDS[error.code].cache !== undefined) {
+      if (isAppError(error) && ERROR_KINDS[error.code].final) {
         // a final answer the cache did not keep (the cache is off): it ends the watch all the same
         outcome = { kind: 'error', error, storedAt: now(), freshMs: 0 }
       } else {
@@ -208,7 +186,7 @@ export function createWatchers (options: WatchersOptions) {
    */
   function watch (id: number, machineNo: string, listener: WatchListener, tag?: string): () => void {
     if (closed) { listener({ type: 'closed' }); return () => {} }
-    const key = `${id}:${machineNo}`
+    const key = orderKey(id, machineNo)
     let poller = pollers.get(key)
     if (poller === undefined) {
       poller = newPoller(key, id, machineNo)

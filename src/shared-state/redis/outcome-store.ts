@@ -1,7 +1,8 @@
 import type { RedisLink } from './link.js'
 import { decodeOutcome, encodeOutcome } from './outcome-codec.js'
 import { keepMs, type Kept, type Outcome } from '../../orders/outcome.js'
-import type { MemoryOutcomeStore, OutcomeStore } from '../../orders/outcome-store.js'
+import type { OutcomeStore } from '../../orders/outcome-store.js'
+import type { MemoryOutcomeStore } from '../memory/outcome-store.js'
 
 /**
  * While Redis is up, this replica's own copy of an outcome answers for the first quarter of its

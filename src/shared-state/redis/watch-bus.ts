@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import type { RedisLink } from './link.js'
 import { fromStored, toStored } from './outcome-codec.js'
-import { createLocalBus, type WatchBus } from '../../orders/live/watchers.js'
+import type { WatchBus } from '../../orders/live/bus.js'
+import { createLocalBus } from '../memory/watch-bus.js'
 
 /** Channels under the key prefix: a change a replica's poller saw, and a delivery callback's wake-up. */
 export const CHANGES_CHANNEL = 'changes'

@@ -3,7 +3,9 @@ import { AppError } from '../../../src/errors/catalogue.js'
 import type { Outcome, Served } from '../../../src/orders/outcome.js'
 import type { ReadOptions } from '../../../src/orders/read-through.js'
 import type { Order } from '../../../src/orders/schema.js'
-import { createLocalBus, createWatchers, outcomeTag, type WatchBus, type WatchEvent } from '../../../src/orders/live/watchers.js'
+import type { WatchBus } from '../../../src/orders/live/bus.js'
+import { createWatchers, outcomeTag, type WatchEvent } from '../../../src/orders/live/watchers.js'
+import { createLocalBus } from '../../../src/shared-state/memory/watch-bus.js'
 import { order } from '../fixtures/read-through.js'
 
 const QUIET = { info: () => {}, warn: () => {}, error: () => {} }

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { createMemoryOutcomeStore } from '../../../src/orders/outcome-store.js'
+import { createMemoryOutcomeStore } from '../../../src/shared-state/memory/outcome-store.js'
 import type { Outcome } from '../../../src/orders/outcome.js'
 import { createSharedOutcomeStore, LOCAL_SHARE_OF_FRESHNESS } from '../../../src/shared-state/redis/outcome-store.js'
 import { createRedisLink } from '../../../src/shared-state/redis/link.js'

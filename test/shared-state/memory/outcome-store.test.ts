@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { loadConfig } from '../../src/config/config.js'
-import { AppError } from '../../src/errors/catalogue.js'
-import { buildTestApp, json, startUpstream } from '../helper.js'
-import { MiB, order, orderOf, setup } from './fixtures/read-through.js'
+import { loadConfig } from '../../../src/config/config.js'
+import { AppError } from '../../../src/errors/catalogue.js'
+import { buildTestApp, json, startUpstream } from '../../helper.js'
+import { MiB, order, orderOf, setup } from '../../orders/fixtures/read-through.js'
 
 t.test('the entry limit is respected, least recently used out first', async (t) => {
   const { store, get, calls } = setup({ maxEntries: 3 })

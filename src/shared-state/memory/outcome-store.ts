@@ -1,0 +1,69 @@
+import { LRUCache } from 'lru-cache'
+import type { Kept, Outcome } from '../../orders/outcome.js'
+import { representationOf } from '../../orders/representation.js'
+
+export interface MemoryOutcomeStoreOptions {
+  /** CACHE_MAX_ENTRIES */
+  maxEntries: number
+  /** CACHE_MAX_BYTES: a bound on the entries' estimated heap bytes */
+  maxBytes: number
+  now: () => number
+  /** how often expired entries are freed (tests shorten it) */
+  purgeEveryMs?: number
+}
+
+/** Bytes counted per order besides its body: key, ETag, the outcome object and lru-cache's slot. */
+const ENTRY_OVERHEAD_BYTES = 1024
+/** Bytes counted per kept error: mostly the error object and its captured stack. */
+const ERROR_ENTRY_BYTES = 4096
+
+/** No single outcome may take more than this share of CACHE_MAX_BYTES, so one huge order never empties the store. */
+const MAX_ENTRY_SHARE = 8
+
+const PURGE_EVERY_MS = 10_000
+
+/** What an entry costs in memory, roughly: the parsed order takes about as much heap as its body, and its representation keeps both. */
+function outcomeBytes (outcome: Outcome): number {
+  return outcome.kind === 'order' ? ENTRY_OVERHEAD_BYTES + 2 * representationOf(outcome.order).body.length : ERROR_ENTRY_BYTES
+}
+
+/** Outcomes in this process's memory, bounded in entries and in bytes (lru-cache), least recently used out first. */
+export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
+  // entries are Kept objects, made once when stored, so a hit allocates nothing
+  const lru = new LRUCache<string, Kept>({
+    max: options.maxEntries,
+    maxSize: options.maxBytes,
+    maxEntrySize: Math.max(1, Math.floor(options.maxBytes / MAX_ENTRY_SHARE)),
+    sizeCalculation: (kept, key) => outcomeBytes(kept.outcome) + key.length,
+    perf: { now: options.now },
+    ttlResolution: 0 // read the clock on every check, not a timer-cached copy
+  })
+  purgePeriodically(lru, options.purgeEveryMs ?? PURGE_EVERY_MS)
+
+  return {
+    get: (key: string): Kept | undefined => lru.get(key),
+    // lru-cache reads a TTL of 0 as forever
+    set: (key: string, outcome: Outcome, keepMs: number): void => { lru.set(key, { outcome, tier: 'memory' }, { ttl: Math.max(1, keepMs) }) },
+    /** frees every entry past its time; runs on its own every PURGE_EVERY_MS */
+    purgeExpired: (): void => { lru.purgeStale() },
+    get size () { return lru.size },
+    /** the entries' counted bytes, never above CACHE_MAX_BYTES */
+    get bytes () { return lru.calculatedSize }
+  }
+}
+
+/**
+ * lru-cache frees an expired entry only when it is next asked for; this frees the rest. The
+ * timer holds the cache weakly and does not hold the process, so a dropped store needs no close().
+ */
+function purgePeriodically (lru: LRUCache<string, Kept>, everyMs: number): void {
+  const cache = new WeakRef(lru)
+  const timer = setInterval(() => {
+    const live = cache.deref()
+    if (live === undefined) clearInterval(timer)
+    else live.purgeStale()
+  }, everyMs)
+  timer.unref()
+}
+
+export type MemoryOutcomeStore = ReturnType<typeof createMemoryOutcomeStore>
