@@ -57,10 +57,16 @@ export const OrderSchema = z.object({
 export type Order = z.infer<typeof OrderSchema>
 export type Item = z.infer<typeof ItemSchema>
 
+const ID_FORM = 'must be a positive integer: digits only, no sign, no leading zero'
+const ID_RANGE = `must be at most ${MAX_ID}`
+/** An id of 16 digits or more: over 2^53-1 or not, one message. */
+const isLongId = (value: unknown): boolean => typeof value === 'string' && /^[1-9]\d{15,}$/.test(value)
+
 export const OrderParamsSchema = z.object({
   id: z.string()
-    .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer: digits only, no sign, no leading zero')
-    .refine((value) => Number(value) <= MAX_ID, `must be at most ${MAX_ID}`)
+    .regex(/^[1-9]\d{0,15}$/, { error: (issue) => isLongId(issue.input) ? ID_RANGE : ID_FORM })
+    // a 16-digit id can still be over 2^53-1; anything the pattern refused is reported once, above
+    .refine((value) => !/^[1-9]\d{0,15}$/.test(value) || Number(value) <= MAX_ID, ID_RANGE)
     .transform(Number)
     .meta({ description: 'Vendor order id: a positive integer, digits only.', example: '54' })
 })
