@@ -89,6 +89,23 @@ t.test('getOrder with retry: bounded attempts; no retry by default; a Retry-Afte
   t.equal(upstream.requests.length, 4, 'a 30 s Retry-After is not waited for with maxDelayMs 10 s')
 })
 
+// the README's example: retry: true under a 60 s timeout, a machine offline with Retry-After 30
+t.test('getOrder with retry: the waits add up to maxTotalDelayMs at most, so a 60 s timeout ends with the problem', async (t) => {
+  const { upstream, url } = await offlineThenOrder(t, 10)
+  const waits: number[] = []
+  const client = createOrdersClient({ baseUrl: url, wait: async (ms) => { waits.push(ms) } })
+
+  const result = await client.getOrder(7, MACHINE, { retry: true, signal: AbortSignal.timeout(60_000) })
+  t.match(result, { ok: false, problem: { status: 503, code: 'MACHINE_OFFLINE' } })
+  t.same(waits, [30_000], 'one 30 s wait: a second would make 60 s')
+  t.equal(upstream.requests.length, 2)
+
+  const patient = await client.getOrder(7, MACHINE, { retry: { maxTotalDelayMs: 60_000 } })
+  t.match(patient, { ok: false, problem: { code: 'MACHINE_OFFLINE' } })
+  t.same(waits, [30_000, 30_000, 30_000], 'with a 60 s total, both waits of three attempts')
+  t.equal(upstream.requests.length, 5)
+})
+
 t.test('getOrder with retry: a 429 from the rate limit is retried after its Retry-After (a real wait of the 1 s window)', async (t) => {
   const { url } = await startClockedService(t, {}, { RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_MS: '1000' })
   const waits: number[] = []

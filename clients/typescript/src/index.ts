@@ -25,6 +25,8 @@ export interface RetryOptions {
   attempts?: number
   /** a Retry-After longer than this is not waited for: the problem is returned (default 30 s) */
   maxDelayMs?: number
+  /** the waits of one call add up to at most this; the next one that would pass it is not waited for (default 30 s) */
+  maxTotalDelayMs?: number
 }
 
 export interface GetOrderOptions {
@@ -92,13 +94,16 @@ export function createOrdersClient (options: ClientOptions = {}) {
 
   /** The order, or the problem the service answered; with `retry`, a 429 or 503 is asked again after its Retry-After. */
   async function getOrder (id: number | string, machine: string, { signal, retry = false }: GetOrderOptions = {}): Promise<OrderResult> {
-    const { attempts = 3, maxDelayMs = 30_000 } = retry === true ? {} : retry === false ? { attempts: 1 } : retry
+    const { attempts = 3, maxDelayMs = 30_000, maxTotalDelayMs = 30_000 } = retry === true ? {} : retry === false ? { attempts: 1 } : retry
+    // bounded in total, so a caller's own timeout (say 60 s) ends with the problem rather than an abort
+    let waitedMs = 0
     for (let attempt = 1; ; attempt++) {
       const { status, result, headers } = await request(id, machine, { signal })
       if (result === null) throw new Error('unexpected 304 to a request without If-None-Match')
       if (result.ok || attempt >= attempts || !RETRIED_STATUSES.has(status)) return result
       const delayMs = retryAfterMs(headers.get('retry-after')) ?? 1000 * attempt
-      if (delayMs > maxDelayMs) return result
+      if (delayMs > maxDelayMs || waitedMs + delayMs > maxTotalDelayMs) return result
+      waitedMs += delayMs
       await wait(delayMs, signal)
     }
   }
