@@ -3,7 +3,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Config } from '../config/config.js'
-import { ProblemSchema, toProblem } from '../http/problem.js'
+import { ORDER_PROBLEMS } from '../http/order-problems.js'
+import { problem, ProblemSchema, toProblem } from '../http/problem.js'
 import { createStreamSlots } from './stream-slots.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Outcome } from '../orders/outcome.js'
@@ -11,7 +12,6 @@ import { representationOf } from '../orders/representation.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
 import { isFinal, outcomeTag } from '../orders/live/watchers.js'
 import { clientKey } from '../plugins/rate-limit.js'
-import { ORDER_PROBLEMS, problem } from './orders.js'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000
