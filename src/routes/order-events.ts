@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/metrics.js'
 import type { Outcome } from '../orders/outcome.js'
 import { representationOf } from '../orders/representation.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
-import { isFinal, outcomeTag } from '../orders/live/watchers.js'
+import { isFinal, outcomeTag } from '../orders/live/predicates.js'
 import { clientKey } from '../plugins/rate-limit.js'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */

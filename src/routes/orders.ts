@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { preferredWait } from './prefer.js'
+import { nextChange, preferredWait } from './long-poll.js'
 import { ORDER_PROBLEMS } from '../http/order-problems.js'
 import { serializerCompiler } from '../http/serializer.js'
 import { z } from 'zod'
@@ -42,10 +42,9 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
       // a long poll: held until the shared poller sees the order change, the wait ends or the client leaves
       const left = new AbortController()
       reply.raw.once('close', () => { left.abort() })
-      const changed = await app.watchers.nextChange(id, machine, etag, wait * 1000, left.signal)
-      if (changed !== undefined) {
-        return reply.send(sendable({ outcome: changed, result: 'coalesced', tier: 'memory' }, reply))
-      }
+      const changed = await nextChange(app.watchers, { id, machineNo: machine, tag: etag, timeoutMs: wait * 1000, signal: left.signal })
+      // Cache-Status says how the poller got the change
+      if (changed !== undefined) return reply.send(sendable(changed, reply))
     }
     // returning nothing sends no body at all, where a null payload would be serialized to the text "null"
     reply.code(304)
