@@ -64,6 +64,7 @@ export function createWatchers (options: WatchersOptions) {
     return true
   }
 
+  /** One poll of the key through the orders service; a change is told here first, then on the bus to every replica. */
   async function poll (key: string, watched: Watched, refresh: boolean): Promise<PollResult> {
     let served: Served
     try {
