@@ -21,6 +21,9 @@ export const ProblemSchema = z.object({
 
 export type Problem = z.infer<typeof ProblemSchema>
 
+/** A problem response's schema with what it means on one route, for the document. */
+export const problem = (description: string) => ProblemSchema.meta({ description })
+
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
 export function problemType (code: string): string {

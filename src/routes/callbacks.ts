@@ -3,8 +3,8 @@ import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { answerNotFound } from '../http/not-found.js'
+import { problem } from '../http/problem.js'
 import type { Metrics } from '../observability/metrics.js'
-import { problem } from './orders.js'
 
 /** A notification is a handful of short fields; anything bigger is not one. */
 const CALLBACK_BODY_LIMIT = 4 * 1024

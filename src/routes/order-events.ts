@@ -3,15 +3,16 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Config } from '../config/config.js'
-import { ProblemSchema, toProblem } from '../http/problem.js'
+import { ORDER_PROBLEMS } from '../http/order-problems.js'
+import { problem, ProblemSchema, toProblem } from '../http/problem.js'
 import { createStreamSlots } from './stream-slots.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Outcome } from '../orders/outcome.js'
 import { representationOf } from '../orders/representation.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
-import { isFinal, outcomeTag } from '../orders/live/watchers.js'
+import { systemClock, type Clock } from '../orders/live/clock.js'
+import { isFinal, outcomeTag } from '../orders/live/predicates.js'
 import { clientKey } from '../plugins/rate-limit.js'
-import { ORDER_PROBLEMS, problem } from './orders.js'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000
@@ -31,6 +32,8 @@ type Ending = 'final' | 'duration' | 'shutdown' | 'client'
 export interface OrderEventsOptions {
   events: Config['events']
   metrics?: Metrics | undefined
+  /** the timer that ends a stream after EVENTS_MAX_DURATION_MS (default: the system's) */
+  clock?: Pick<Clock, 'setTimer' | 'clearTimer'> | undefined
 }
 
 // each event's fields, for the document: `data` is JSON
@@ -53,7 +56,7 @@ const EventStreamSchema = z.union([OrderEventSchema, ProblemEventSchema]).meta({
  * ordinary problem answer with its status, so clients see the same statuses and Retry-After as
  * the order route; once open, only a final problem is sent, and the poller rides out the rest.
  */
-export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async (app, { events, metrics }) => {
+export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async (app, { events, metrics, clock = systemClock }) => {
   await app.register(fastifySse, { heartbeatInterval: HEARTBEAT_MS })
   const slots = createStreamSlots(events)
 
@@ -105,11 +108,11 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
       const end = (ending: Ending) => {
         if (over) return
         over = true
-        clearTimeout(closeAt)
+        clock.clearTimer(closeAt)
         unwatch()
         resolve(ending)
       }
-      const closeAt = setTimeout(() => { end('duration') }, events.maxDurationMs)
+      const closeAt = clock.setTimer(() => { end('duration') }, events.maxDurationMs)
       sse.onClose(() => { end('client') })
 
       const send = (outcome: Outcome) => {

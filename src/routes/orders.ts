@@ -1,30 +1,12 @@
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { preferredWait } from './prefer.js'
-import { ProblemSchema } from '../http/problem.js'
+import { nextChange, preferredWait } from './long-poll.js'
+import { ORDER_PROBLEMS } from '../http/order-problems.js'
 import { serializerCompiler } from '../http/serializer.js'
 import { z } from 'zod'
 import type { Served } from '../orders/outcome.js'
 import { cacheControl, cacheStatus, matchesIfNoneMatch, orderBody, representationOf } from '../orders/representation.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema, type Order } from '../orders/schema.js'
-
-/** A problem response's schema with what it means on this route. */
-export const problem = (description: string) => ProblemSchema.meta({ description })
-
-/** The problems of asking for one order, shared by every route that does (the order, its events). */
-export const ORDER_PROBLEMS = {
-  400: problem('Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field.'),
-  401: problem('Missing or invalid API key (UNAUTHORIZED). Only when the deployment sets API_KEYS; see WWW-Authenticate.'),
-  404: problem('No such order (ORDER_NOT_FOUND) or machine (MACHINE_NOT_FOUND) for this merchant. With the cache on it is kept for CACHE_NOT_FOUND_MS; Cache-Control and Cache-Status say how fresh it is.'),
-  405: problem('A method other than GET or HEAD (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
-  409: problem('The order (ORDER_STATE_INVALID) or the machine (MACHINE_NOT_OPERATING) is in a state that cannot be queried.'),
-  410: problem('The order expired unpaid (ORDER_EXPIRED). With the cache on it is kept for CACHE_TERMINAL_MS; Cache-Control and Cache-Status say how fresh it is.'),
-  429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED); see Retry-After.'),
-  500: problem('Unexpected failure in this service (INTERNAL).'),
-  502: problem('The vendor rejected our request (UPSTREAM_REJECTED), failed (UPSTREAM_ERROR), answered garbage (UPSTREAM_BAD_RESPONSE) or could not be reached (UPSTREAM_UNREACHABLE).'),
-  503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken so the vendor was not called (UPSTREAM_BUSY), or this service is shedding load (UNAVAILABLE); see Retry-After.'),
-  504: problem('The vendor did not answer in time (UPSTREAM_TIMEOUT).')
-}
 
 export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
   app.get('/orders/:id', {
@@ -60,10 +42,9 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
       // a long poll: held until the shared poller sees the order change, the wait ends or the client leaves
       const left = new AbortController()
       reply.raw.once('close', () => { left.abort() })
-      const changed = await app.watchers.nextChange(id, machine, etag, wait * 1000, left.signal)
-      if (changed !== undefined) {
-        return reply.send(sendable({ outcome: changed, result: 'coalesced', tier: 'memory' }, reply))
-      }
+      const changed = await nextChange(app.watchers, { id, machineNo: machine, tag: etag, timeoutMs: wait * 1000, signal: left.signal })
+      // Cache-Status says how the poller got the change
+      if (changed !== undefined) return reply.send(sendable(changed, reply))
     }
     // returning nothing sends no body at all, where a null payload would be serialized to the text "null"
     reply.code(304)

@@ -15,7 +15,6 @@ export function createStreamSlots ({ maxStreams, maxPerClient }: StreamSlotsOpti
   const perClient = new Map<string, number>()
   let open = 0
   return {
-    get open () { return open },
     /** A slot for `client`, as the function that gives it back (once); throws the refusal when there is none. */
     take (client: string): () => void {
       if (open >= maxStreams) {

@@ -1,10 +1,18 @@
+import fastify, { type FastifyInstance } from 'fastify'
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import t, { type Test } from 'tap'
 import type { AppConfig } from '../../src/bootstrap/app.js'
+import { serializerCompiler } from '../../src/http/serializer.js'
+import { createWatchers } from '../../src/orders/live/watchers.js'
+import type { Served } from '../../src/orders/outcome.js'
+import { orderEventsRoute } from '../../src/routes/order-events.js'
 import { createMetrics } from '../../src/observability/metrics.js'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, MACHINE, ORDER, PAID_AFTER_MS } from '../../src/simulator/scenarios.js'
 import { answerOrder, buildTestApp, json, openEventStream, startUpstream, until, type SseFrame } from '../helper.js'
+import { fakeClock } from '../orders/fixtures/fake-clock.js'
+import { order } from '../orders/fixtures/read-through.js'
 
 const KEY_A = 'a'.repeat(32)
 const KEY_B = 'b'.repeat(32)
@@ -159,12 +167,33 @@ t.test('bounds: streams per client (429), streams in all (503 with Retry-After),
   t.equal(again.status, 200, 'a closed stream gives its slot back')
 })
 
+/** The events route alone, on an orders service that always has order 7 unpaid, its stream duration and pollers on a hand-driven clock. */
+async function routeOnClock (t: Test, events: AppConfig['events']) {
+  const clock = fakeClock()
+  const getOrder = async (): Promise<Served> => ({ outcome: { kind: 'order', order: order(7), storedAt: 0, freshMs: 1000 }, result: 'hit', tier: 'memory' })
+  const app = fastify().withTypeProvider<ZodTypeProvider>()
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  app.decorate('orders', { getOrder } as unknown as FastifyInstance['orders'])
+  app.decorate('watchers', createWatchers({ getOrder, log: app.log, intervalMs: 60_000, clock }))
+  await app.register(orderEventsRoute, { events, clock })
+  t.teardown(async () => { app.watchers.close(); await app.close() })
+  return { clock, url: await app.listen({ host: '127.0.0.1', port: 0 }) }
+}
+
 t.test('a stream is closed after EVENTS_MAX_DURATION_MS', async (t) => {
-  const vendor = await stubVendor(t)
-  const { url } = await listen(t, vendor.upstream.url, { events: { maxStreams: 10, maxPerClient: 10, maxDurationMs: 200 } })
+  const maxDurationMs = 600_000
+  const { clock, url } = await routeOnClock(t, { maxStreams: 10, maxPerClient: 10, maxDurationMs })
   const stream = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
   t.equal(orderOf(await stream.next()).status, 'NOTPAY')
-  t.equal(await stream.next(), undefined, 'ended without a terminal order')
+  let ended = false
+  const last = stream.next().then((frame) => { ended = true; return frame })
+  await clock.advance(maxDurationMs - 1)
+  // a round trip to the server: had the stream ended, its end would be here first
+  await fetch(`${url}/nowhere`).then((res) => res.text())
+  t.notOk(ended, 'open until the duration is over')
+  await clock.advance(1)
+  t.equal(await last, undefined, 'ended without a terminal order')
 })
 
 t.test('shutdown ends every stream', async (t) => {

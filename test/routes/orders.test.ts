@@ -167,10 +167,10 @@ t.test('with CORS on, preflights still work and its OPTIONS route does not turn 
 })
 
 /** A stub vendor answering an order in `status`, and the app listening on it (cache off: the poller asks every 250 ms). */
-async function longPollSetup (t: Test) {
+async function longPollSetup (t: Test, env: Record<string, string> = {}) {
   let status = 'NOTPAY'
   const upstream = await startUpstream(t, (req, res) => { answerOrder(req, res, { status }) })
-  const app = await buildTestApp(t, upstream.url)
+  const app = await buildTestApp(t, upstream.url, {}, {}, env)
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   const first = await fetch(`${url}/orders/7?machine=16327129`)
   await first.text()
@@ -188,6 +188,18 @@ t.test('long polling: Prefer: wait holds a matching If-None-Match until the orde
   t.match(await res.json(), { id: 7, status: 'SUCCESS' })
   t.not(res.headers.get('etag'), etag)
   t.match(res.headers.get('vary'), /Prefer/)
+  t.match(res.headers.get('cache-status'), /^vending-orders; fwd=bypass; ttl=-?\d+$/, 'how the poller got it: the cache is off, so a vendor call of its own')
+})
+
+t.test('long polling: Cache-Status says how the poller got the change', async (t) => {
+  const { app, url, etag, setStatus } = await longPollSetup(t, { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '300' })
+  const held = fetch(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': etag, prefer: 'wait=20' } })
+  await until(() => app.watchers.size === 1)
+  setStatus('SUCCESS')
+  const res = await held
+  t.equal(res.status, 200)
+  t.match(await res.json(), { status: 'SUCCESS' })
+  t.match(res.headers.get('cache-status'), /^vending-orders; fwd=miss; stored; ttl=\d+$/, 'the poller\'s own vendor call once the kept order was no longer fresh')
 })
 
 t.test('long polling: 304 once the wait is over; a wait over 30 s is clamped; no Prefer, a malformed one or another ETag: answered at once', async (t) => {

@@ -4,38 +4,13 @@ import type { Outcome, Served } from '../../../src/orders/outcome.js'
 import type { ReadOptions } from '../../../src/orders/read-through.js'
 import type { Order } from '../../../src/orders/schema.js'
 import type { WatchBus } from '../../../src/orders/live/bus.js'
-import { createWatchers, outcomeTag, type WatchEvent } from '../../../src/orders/live/watchers.js'
+import type { WatchEvent } from '../../../src/orders/live/fan-out.js'
+import { createWatchers } from '../../../src/orders/live/watchers.js'
 import { createLocalBus } from '../../../src/shared-state/memory/watch-bus.js'
 import { order } from '../fixtures/read-through.js'
+import { fakeClock } from '../fixtures/fake-clock.js'
 
 const QUIET = { info: () => {}, warn: () => {}, error: () => {} }
-
-/** A hand-driven clock with its timers: `advance` runs every timer due, in order, letting promises settle in between. */
-function fakeClock () {
-  let now = 0
-  let nextId = 0
-  const timers = new Map<number, { at: number, callback: () => void }>()
-  const settle = async () => { for (let i = 0; i < 10; i++) await Promise.resolve() }
-  return {
-    now: () => now,
-    setTimer: (callback: () => void, ms: number) => { timers.set(++nextId, { at: now + ms, callback }); return nextId },
-    clearTimer: (id: unknown) => { timers.delete(id as number) },
-    pending: () => timers.size,
-    async advance (ms: number) {
-      const until = now + ms
-      await settle()
-      for (;;) {
-        const due = [...timers.entries()].filter(([, timer]) => timer.at <= until).sort((a, b) => a[1].at - b[1].at)[0]
-        if (due === undefined) break
-        timers.delete(due[0])
-        now = due[1].at
-        due[1].callback()
-        await settle()
-      }
-      now = until
-    }
-  }
-}
 
 /** Watchers over a scripted orders service: `answer` sets what the next asks get; `asks` records each (refresh or not). */
 function setup (options: { intervalMs?: number, bus?: WatchBus } = {}) {
@@ -50,9 +25,7 @@ function setup (options: { intervalMs?: number, bus?: WatchBus } = {}) {
     log: QUIET,
     intervalMs: options.intervalMs ?? 1000,
     bus: options.bus,
-    now: clock.now,
-    setTimer: clock.setTimer,
-    clearTimer: clock.clearTimer
+    clock
   })
   const events: WatchEvent[] = []
   const record = (event: WatchEvent) => { events.push(event) }
@@ -135,7 +108,7 @@ t.test('a final error is told once and stops the poller; other errors back off a
   t.equal(asks.length - at, 6, 'a stale answer counts as failing; the backoff is capped at 30 s')
   answer(() => { throw new AppError('ORDER_NOT_FOUND', { vendorCode: 80002 }) })
   await clock.advance(30_000)
-  t.match(events.at(-1), { type: 'change', outcome: { kind: 'error', error: { code: 'ORDER_NOT_FOUND' } } })
+  t.match(events.at(-1), { type: 'change', outcome: { kind: 'error', error: { code: 'ORDER_NOT_FOUND' } }, result: 'bypass', tier: 'vendor' }, 'thrown, so not kept: the cache is off')
   const final = asks.length
   await clock.advance(60_000)
   t.equal(asks.length, final, 'no ask after a final error')
@@ -149,11 +122,11 @@ t.test('wake: an immediate refresh of every watched machine of that order, bound
   await clock.advance(0)
   t.equal(asks.length, 3)
   answer(() => served(withStatus('SUCCESS')))
-  watchers.wake(1)
+  watchers.bus.publishWake(1)
   await clock.advance(0)
   t.same(asks.slice(3), [{ id: 1, refresh: true }, { id: 1, refresh: true }], 'both machines of order 1, forced')
   t.same(events.map(statusOf), ['NOTPAY', 'SUCCESS'])
-  for (let i = 0; i < 100; i++) watchers.wake(1)
+  for (let i = 0; i < 100; i++) watchers.bus.publishWake(1)
   await clock.advance(249)
   t.equal(asks.length, 5, 'a flood waits out the bound')
   await clock.advance(1)
@@ -169,34 +142,10 @@ t.test('a wake during a poll refreshes once that poll is done', async (t) => {
   answer(async () => { await gate; return served(order(1)) })
   watchers.watch(1, '16327129', () => {})
   await clock.advance(0)
-  watchers.wake(1)
+  watchers.bus.publishWake(1)
   release()
   await clock.advance(250)
   t.same(asks, [{ id: 1, refresh: false }, { id: 1, refresh: true }], 'the poll in flight may have started before the change')
-})
-
-t.test('nextChange: the next outcome with another tag, or nothing after the wait, on close or abort', async (t) => {
-  const { clock, watchers, answer } = setup()
-  const first = watchers.nextChange(1, '16327129', 'no such tag', 5000)
-  await clock.advance(0)
-  t.match(await first, { kind: 'order' }, 'a tag the watcher does not have: told at once')
-  const current = (await first) as Outcome
-  const timedOut = watchers.nextChange(1, '16327129', outcomeTag(current), 5000)
-  await clock.advance(5000)
-  t.equal(await timedOut, undefined, 'unchanged: nothing after the wait')
-  const changed = watchers.nextChange(1, '16327129', outcomeTag(current), 5000)
-  answer(() => served(withStatus('SUCCESS')))
-  await clock.advance(1000)
-  t.match(await changed, { kind: 'order', order: { status: 'SUCCESS' } })
-  const aborted = new AbortController()
-  const leaving = watchers.nextChange(3, '16327129', 'x', 5000, aborted.signal)
-  aborted.abort()
-  t.equal(await leaving, undefined)
-  await clock.advance(0)
-  t.equal(watchers.size, 0, 'every wait released its watcher')
-  const closing = watchers.nextChange(4, '16327129', 'x', 5000)
-  watchers.close()
-  t.equal(await closing, undefined)
 })
 
 t.test('close tells every watcher and stops every poller', async (t) => {
@@ -229,4 +178,19 @@ t.test('the bus: changes published elsewhere reach local watchers, deduplicated 
   bus.publishWake(1)
   await clock.advance(0)
   t.same(asks.at(-1), { id: 1, refresh: true }, 'a wake from the bus refreshes')
+})
+
+t.test('a change says how it was got: the poller\'s result and tier, or another replica\'s call through the shared state', async (t) => {
+  const bus = createLocalBus()
+  const { clock, watchers, events, record, answer } = setup({ bus })
+  answer(() => ({ ...served(order(1), 'hit'), tier: 'memory' }))
+  watchers.watch(1, '16327129', record)
+  await clock.advance(0)
+  t.match(events, [{ type: 'change', result: 'hit', tier: 'memory' }])
+  answer(() => served(withStatus('SUCCESS')))
+  await clock.advance(1000)
+  t.match(events.at(-1), { type: 'change', outcome: { order: { status: 'SUCCESS' } }, result: 'miss', tier: 'vendor' })
+  bus.publishChange('1:16327129', { kind: 'order', order: withStatus('PAYERROR'), storedAt: 0, freshMs: 1000 })
+  t.match(events.at(-1), { type: 'change', outcome: { order: { status: 'PAYERROR' } }, result: 'coalesced', tier: 'redis' })
+  t.equal(events.length, 3)
 })

@@ -1,0 +1,12 @@
+/** Time and timers as live tracking uses them, so tests drive them by hand. */
+export interface Clock {
+  now: () => number
+  setTimer: (callback: () => void, ms: number) => unknown
+  clearTimer: (timer: unknown) => void
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (callback, ms) => setTimeout(callback, ms),
+  clearTimer: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
+}
