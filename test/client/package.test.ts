@@ -16,7 +16,7 @@ t.test('the packed client installs into an app of its own and answers from the s
   const dir = await mkdtemp(join(tmpdir(), 'client-pack-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const packed = await run('npm', ['pack', '--workspace', 'clients/typescript', '--pack-destination', dir, '--json'], { cwd: ROOT })
-  const [{ filename, files }] = JSON.parse(packed.stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
+  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string, files: Array<{ path: string }> }]
   const paths = files.map((file) => file.path)
   for (const path of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']) t.ok(paths.includes(path), `the tarball has ${path}`)
   t.notOk(paths.some((path) => path.startsWith('src/') || path.endsWith('.tsbuildinfo')), 'and no sources or build state: dist/ is what the package exports')
