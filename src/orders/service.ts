@@ -1,7 +1,7 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config/config.js'
 import type { VendorLog } from '../upstream/client.js'
-import type { VendorOrder } from '../upstream/schemas.js'
+import type { VendorOrder } from '../upstream/endpoints/order-query.js'
 import { normalizeOrder } from './normalize.js'
 import { createMemoryOutcomeStore } from '../shared-state/memory/outcome-store.js'
 import type { OutcomeStore } from './outcome-store.js'

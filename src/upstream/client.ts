@@ -1,5 +1,5 @@
-import { orderFromAnswer } from './protocol.js'
-import type { VendorOrder } from './schemas.js'
+import { orderQuery, type VendorOrder } from './endpoints/order-query.js'
+import { resultFromAnswer } from './protocol.js'
 import { encodePayload } from './signing.js'
 import { createTransport, type PostOptions } from './transport.js'
 
@@ -61,7 +61,7 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
     const payload = encodePayload({ machine_no: machineNo, timestamp: String(Math.floor(now() / 1000)) }, options.signKey)
     const answer = await transport.post(`${pathPrefix}/api/openapi/v1/orders/${orderId}`, headers, JSON.stringify({ payload }), callOptions)
     callOptions.onAnswer?.(answer.status)
-    return orderFromAnswer(answer, orderId)
+    return resultFromAnswer(answer, orderQuery, { orderId, machineNo })
   }
 
   return { getOrder, close: transport.close }

@@ -4,7 +4,7 @@ import { createBreaker, type BreakerState } from './breaker.js'
 import type { VendorClient, VendorLog } from './client.js'
 import { createLimiter } from './limiter.js'
 import { createRetryBudget, withRetries } from './retry.js'
-import type { VendorOrder } from './schemas.js'
+import type { VendorOrder } from './endpoints/order-query.js'
 
 export interface ResilienceEvents {
   onRetry?: () => void

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createOrdersService } from '../../src/orders/service.js'
 import type { VendorLog } from '../../src/upstream/client.js'
-import type { VendorOrder } from '../../src/upstream/schemas.js'
+import type { VendorOrder } from '../../src/upstream/endpoints/order-query.js'
 
 const NO_CACHE = { enabled: false, maxEntries: 1, maxBytes: 1024 * 1024, freshMs: 0, terminalMs: 0, notFoundMs: 0, staleMs: 0 }
 

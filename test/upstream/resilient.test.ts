@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors/catalogue.js'
 import type { VendorClient } from '../../src/upstream/client.js'
 import { createResilientVendor, type ResilientVendorOptions } from '../../src/upstream/resilient.js'
-import type { VendorOrder } from '../../src/upstream/schemas.js'
+import type { VendorOrder } from '../../src/upstream/endpoints/order-query.js'
 
 const POLICIES = {
   retry: { maxRetries: 0, baseDelayMs: 50, budgetRatio: 1, budgetFloor: 100 },
