@@ -39,15 +39,16 @@ export function observeVendorCalls (client: VendorClient, hooks: VendorCallHooks
       const span = tracing === undefined ? undefined : startCallSpan(tracing, endpoint.spanAttributes(params), options)
       let status: number | undefined
       const callOptions = span === undefined ? options : { ...options, onAnswer: (answered: number) => { status = answered } }
+      const about = endpoint.logFields(params)
       const started = performance.now()
       try {
         const result = await client.call(endpoint, params, callOptions)
-        report(hooks, options.log, endpoint.logFields(params), started, 'ok', 0, undefined)
+        report(hooks, options.log, about, started, 'ok', 0, undefined)
         if (span !== undefined) endCallSpan(span, 'ok', 0, status)
         return result
       } catch (error) {
         const appError = error instanceof AppError ? error : undefined
-        report(hooks, options.log, endpoint.logFields(params), started, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus)
+        report(hooks, options.log, about, started, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus)
         if (span !== undefined) endCallSpan(span, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus ?? status)
         throw error
       }
