@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import { normalizeOrder } from '../../src/orders/normalize.js'
 import { envelope } from '../../src/simulator/envelope.js'
 import { orderDataAt, SCENARIO_ORDERS } from '../../src/simulator/scenarios.js'
-import { VendorOrderSchema } from '../../src/upstream/schemas.js'
+import { VendorOrderSchema } from '../../src/upstream/endpoints/order-query.js'
 
 // Baseline (b): the ceiling for a cache hit. The normalized order is computed once at start, with
 // the product's own normalizer from the simulator's own data, so its bytes equal the service's

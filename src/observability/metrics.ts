@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { VendorCallHooks } from '../upstream/metered.js'
+import type { VendorCallHooks } from '../upstream/observed-call.js'
 import type { ResilienceEvents } from '../upstream/resilient.js'
 
 /** Breaker states as the vendor_breaker_state gauge reports them. */

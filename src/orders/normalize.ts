@@ -1,4 +1,4 @@
-import type { VendorOrder, VendorRecord } from '../upstream/schemas.js'
+import type { VendorOrder, VendorRecord } from '../upstream/endpoints/order-query.js'
 import { AppError } from '../errors/catalogue.js'
 import { ITEM_STATUSES, ORDER_STATUSES, type Item, type ItemStatus, type Order, type OrderStatus } from './schema.js'
 

@@ -1,7 +1,8 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config/config.js'
 import type { VendorLog } from '../upstream/client.js'
-import type { VendorOrder } from '../upstream/schemas.js'
+import { orderQuery } from '../upstream/endpoints/order-query.js'
+import type { ResilientVendor } from '../upstream/resilient.js'
 import { normalizeOrder } from './normalize.js'
 import { createMemoryOutcomeStore } from '../shared-state/memory/outcome-store.js'
 import type { OutcomeStore } from './outcome-store.js'
@@ -15,9 +16,8 @@ export interface OrdersService {
   getOrder: (id: number, machineNo: string, log: VendorLog, options?: ReadOptions) => Promise<Served>
 }
 
-export interface OrdersVendor {
-  getOrder: (orderId: number, machineNo: string, log: VendorLog) => Promise<VendorOrder>
-}
+/** The vendor as the service asks it: any endpoint, through the whole call path (src/upstream/resilient.ts). */
+export type OrdersVendor = Pick<ResilientVendor, 'call'>
 
 export interface OrdersServiceOptions {
   vendor: OrdersVendor
@@ -37,7 +37,7 @@ export function createOrdersService ({ vendor, cache, store, exclusive, onServed
   const reportUnknown = createUnknownValueLog({ now })
 
   async function fetchOrder (id: number, machineNo: string, log: VendorLog): Promise<Order> {
-    const data = await vendor.getOrder(id, machineNo, log)
+    const data = await vendor.call(orderQuery, { orderId: id, machineNo }, log)
     return normalizeOrder(data, id, (field, value) => { reportUnknown(log, field, value, id) })
   }
 

@@ -9,7 +9,7 @@ import { createOrdersService, type OrdersService } from '../orders/service.js'
 import { createSharedOutcomeStore } from '../shared-state/redis/outcome-store.js'
 import type { RedisLink } from '../shared-state/redis/link.js'
 import { createVendorClient, type VendorClient } from '../upstream/client.js'
-import { meterVendorClient } from '../upstream/metered.js'
+import { observeVendorCalls } from '../upstream/observed-call.js'
 import { createResilientVendor } from '../upstream/resilient.js'
 
 declare module 'fastify' {
@@ -29,12 +29,12 @@ export interface OrdersServicePluginOptions {
 }
 
 /**
- * The orders service over the vendor client stack (pool → meter → retry, limiter and breaker),
+ * The orders service over the vendor client stack (pool → observed calls → retry, limiter and breaker),
  * as `app.orders`; closing the app stops the resilience layer and closes the pool it opened.
  */
 const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app, { config, vendorClient, metrics, tracer }) => {
-  // metered per attempt: every real call to the vendor is timed and its code counted
-  const client = meterVendorClient(vendorClient ?? createVendorClient({
+  // observed per attempt: every real call to the vendor is timed, logged, traced and its code counted
+  const client = observeVendorCalls(vendorClient ?? createVendorClient({
     ...config.vendor,
     timeoutMs: config.vendorTimeoutMs,
     maxBodyBytes: config.vendorMaxBodyBytes

@@ -26,7 +26,7 @@ const problems: FastifyPluginAsync = async (app) => {
 
   app.setErrorHandler((error, request, reply) => {
     const appError = asAppError(error as FastifyError, request)
-    // vendor outcomes were logged once per call by upstream/metered.ts; our own bugs are logged here
+    // vendor outcomes were logged once per call by upstream/observed-call.ts; our own bugs are logged here
     if (appError.code === 'INTERNAL') request.log.error({ err: appError.cause ?? appError }, 'unexpected error')
     return sendProblem(reply, appError)
   })

@@ -1,5 +1,5 @@
-import { orderFromAnswer } from './protocol.js'
-import type { VendorOrder } from './schemas.js'
+import type { VendorEndpoint } from './endpoint.js'
+import { resultFromAnswer } from './protocol.js'
 import { encodePayload } from './signing.js'
 import { createTransport, type PostOptions } from './transport.js'
 
@@ -30,7 +30,7 @@ export interface VendorLog {
 }
 
 export interface CallOptions extends PostOptions {
-  /** where the call's one log line goes (meterVendorClient writes it) */
+  /** where the call's one log line goes (observeVendorCalls writes it) */
   log?: VendorLog
   /** 0 for a request's first call to the vendor, n for its n-th retry (for its span) */
   attempt?: number
@@ -39,11 +39,12 @@ export interface CallOptions extends PostOptions {
 }
 
 export interface VendorClient {
-  getOrder: (orderId: number, machineNo: string, options?: CallOptions) => Promise<VendorOrder>
+  /** one call of `endpoint` with `params`: a signed POST, its answer read by the protocol, then by the endpoint */
+  call: <P, R>(endpoint: VendorEndpoint<P, R>, params: P, options?: CallOptions) => Promise<R>
   close: () => Promise<void>
 }
 
-/** The vendor's order query over the transport: a signed POST, its answer read by the protocol. */
+/** Any vendor endpoint over the transport, with the credentials and the signing every call shares. */
 export function createVendorClient (options: VendorClientOptions): VendorClient {
   const base = new URL(options.baseUrl)
   const pathPrefix = base.pathname.replace(/\/+$/, '')
@@ -56,13 +57,13 @@ export function createVendorClient (options: VendorClientOptions): VendorClient 
     AppSecret: options.appSecret
   }
 
-  async function getOrder (orderId: number, machineNo: string, callOptions: CallOptions = {}): Promise<VendorOrder> {
+  async function call<P, R> (endpoint: VendorEndpoint<P, R>, params: P, callOptions: CallOptions = {}): Promise<R> {
     // a fresh timestamp per attempt: the vendor checks it and the sign covers it
-    const payload = encodePayload({ machine_no: machineNo, timestamp: String(Math.floor(now() / 1000)) }, options.signKey)
-    const answer = await transport.post(`${pathPrefix}/api/openapi/v1/orders/${orderId}`, headers, JSON.stringify({ payload }), callOptions)
+    const payload = encodePayload({ ...endpoint.payload(params), timestamp: String(Math.floor(now() / 1000)) }, options.signKey)
+    const answer = await transport.post(pathPrefix + endpoint.path(params), headers, JSON.stringify({ payload }), callOptions)
     callOptions.onAnswer?.(answer.status)
-    return orderFromAnswer(answer, orderId)
+    return resultFromAnswer(answer, endpoint, params)
   }
 
-  return { getOrder, close: transport.close }
+  return { call, close: transport.close }
 }

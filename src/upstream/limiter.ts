@@ -37,7 +37,7 @@ export function createLimiter ({ concurrency, maxQueue, now = Date.now, tracer }
   }
 
   async function waitForSlot<T> (call: (timeLeftMs: number) => Promise<T>, deadlineAt: number): Promise<T> {
-    // a free slot: no wait to bound, so no timer (one per call showed up in CPU and memory)
+    // a free slot: no wait to bound, so no timer
     if (queue.pending < concurrency) return await queue.add(() => start(call, deadlineAt))
     if (queue.size >= maxQueue) {
       throw new AppError('UPSTREAM_BUSY', { detail: 'Too many vendor calls are waiting; try again shortly.' })

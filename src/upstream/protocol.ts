@@ -1,14 +1,16 @@
+import type { z } from 'zod'
 import { AppError } from '../errors/catalogue.js'
 import { errorForVendorCode } from './codes.js'
+import type { VendorEndpoint } from './endpoint.js'
 import { forLog } from './log-value.js'
-import { MAX_ORDER_LINES, parseEnvelope, VendorOrderSchema, type VendorEnvelope, type VendorOrder } from './schemas.js'
+import { parseEnvelope, type VendorEnvelope } from './schemas.js'
 import type { RawAnswer } from './transport.js'
 
 /**
- * The order asked for, out of an answer to the vendor's order query; anything else is the
- * error it means. Every error carries the answer's HTTP status, for retries and the log.
+ * What `endpoint` asked for, out of an answer to it; anything else is the error it means.
+ * Every error carries the answer's HTTP status, for retries and the log.
  */
-export function orderFromAnswer (answer: RawAnswer, orderId: number): VendorOrder {
+export function resultFromAnswer<P, R> (answer: RawAnswer, endpoint: Pick<VendorEndpoint<P, R>, 'parse'>, params: P): R {
   const { status } = answer
   const envelope = readEnvelope(answer)
   // trust a vendor error code whatever the HTTP status: the vendor sends its credential errors as 401s
@@ -20,7 +22,23 @@ export function orderFromAnswer (answer: RawAnswer, orderId: number): VendorOrde
       upstreamStatus: status
     })
   }
-  return parseOrder(envelope.data, orderId, status)
+  // some gateways wrap data as a JSON string; one that is not JSON is no data
+  const data = typeof envelope.data === 'string' ? parseJson(envelope.data) : envelope.data
+  return endpoint.parse(data, params, status)
+}
+
+/** `data` as `schema` reads it; data that does not fit is UPSTREAM_BAD_RESPONSE naming the fields (never their values) and `what` it was. */
+export function parseData<S extends z.ZodType> (schema: S, data: unknown, status: number, what: string): z.output<S> {
+  const result = schema.safeParse(data)
+  if (!result.success) {
+    throw badResponse(status, `The vendor's ${what} data does not match its documented shape (${failingFields(result.error.issues)}).`, result.error)
+  }
+  return result.data
+}
+
+/** An answer of HTTP `status` that is not what was asked for. */
+export function badResponse (status: number, detail: string, cause?: unknown): AppError {
+  return new AppError('UPSTREAM_BAD_RESPONSE', { detail, upstreamStatus: status, cause })
 }
 
 /** The body's `{code, message, data}` envelope; anything else is UPSTREAM_BAD_RESPONSE. */
@@ -40,28 +58,6 @@ function readEnvelope ({ status, contentType, text }: RawAnswer): VendorEnvelope
     })
   }
   return envelope
-}
-
-function parseOrder (data: unknown, orderId: number, status: number): VendorOrder {
-  // some gateways wrap data as a JSON string; accept that, reject anything else that is not an object
-  const candidate = typeof data === 'string' ? parseJson(data) : data
-  if (candidate === undefined || candidate === null) throw badOrder(status, 'The vendor answered success without order data.')
-  // checked before parsing, so an answer of countless lines costs nothing to refuse
-  const records = (candidate as { records?: unknown }).records
-  if (Array.isArray(records) && records.length > MAX_ORDER_LINES) {
-    throw badOrder(status, `The vendor sent an order of ${records.length} lines; at most ${MAX_ORDER_LINES} are accepted.`)
-  }
-  const result = VendorOrderSchema.safeParse(candidate)
-  if (!result.success) {
-    throw badOrder(status, `The vendor's order data does not match its documented shape (${failingFields(result.error.issues)}).`, result.error)
-  }
-  const order = result.data
-  if (order.order_id !== orderId) throw badOrder(status, `The vendor answered with order ${order.order_id} for order ${orderId}.`)
-  return order
-}
-
-function badOrder (status: number, detail: string, cause?: unknown): AppError {
-  return new AppError('UPSTREAM_BAD_RESPONSE', { detail, upstreamStatus: status, cause })
 }
 
 function parseJson (text: string): unknown {

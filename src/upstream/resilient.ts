@@ -2,9 +2,9 @@ import type { Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config/config.js'
 import { createBreaker, type BreakerState } from './breaker.js'
 import type { VendorClient, VendorLog } from './client.js'
+import type { VendorEndpoint } from './endpoint.js'
 import { createLimiter } from './limiter.js'
 import { createRetryBudget, withRetries } from './retry.js'
-import type { VendorOrder } from './schemas.js'
 
 export interface ResilienceEvents {
   onRetry?: () => void
@@ -12,7 +12,7 @@ export interface ResilienceEvents {
 }
 
 export interface ResilientVendorOptions extends Pick<ResilienceConfig, 'retry' | 'breaker' | 'vendorConcurrency' | 'vendorQueue'> {
-  /** total deadline of one getOrder: queueing, every attempt and the backoff between them */
+  /** total deadline of one call: queueing, every attempt and the backoff between them */
   timeoutMs: number
   now?: () => number
   random?: () => number
@@ -24,15 +24,16 @@ export interface ResilientVendorOptions extends Pick<ResilienceConfig, 'retry' |
 }
 
 export interface ResilientVendor {
-  getOrder: (orderId: number, machineNo: string, log: VendorLog) => Promise<VendorOrder>
+  /** one call of `endpoint` with `params`, however many attempts it takes, logged on `log` */
+  call: <P, R>(endpoint: VendorEndpoint<P, R>, params: P, log: VendorLog) => Promise<R>
   /** stops the breaker's timers; the client's pool belongs to whoever created the client */
   shutdown: () => void
 }
 
 /**
  * The vendor client behind the policies that protect both sides: retries (safe ones only,
- * within a budget and the deadline) around a concurrency cap around a circuit breaker.
- * Each attempt is a fresh client call, so it is signed with a fresh timestamp.
+ * of idempotent endpoints, within a budget and the deadline) around a concurrency cap around a
+ * circuit breaker. Each attempt is a fresh client call, so it is signed with a fresh timestamp.
  */
 export function createResilientVendor (client: VendorClient, options: ResilientVendorOptions): ResilientVendor {
   const now = options.now ?? Date.now
@@ -41,13 +42,13 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
   const limiter = createLimiter({ concurrency: options.vendorConcurrency, maxQueue: options.vendorQueue, now, tracer: options.tracer })
   if (options.events?.onBreakerState) breaker.onStateChange(options.events.onBreakerState)
 
-  async function getOrder (orderId: number, machineNo: string, log: VendorLog): Promise<VendorOrder> {
+  async function call<P, R> (endpoint: VendorEndpoint<P, R>, params: P, log: VendorLog): Promise<R> {
     const deadlineAt = now() + options.timeoutMs
     return await withRetries(async (attempt) => {
       // the call gets what is left of the deadline once a slot is free, not before the wait for one
-      return await limiter.run((timeoutMs) => breaker.run(() => client.getOrder(orderId, machineNo, { log, timeoutMs, attempt })), deadlineAt)
+      return await limiter.run((timeoutMs) => breaker.run(() => client.call(endpoint, params, { log, timeoutMs, attempt })), deadlineAt)
     }, {
-      maxRetries: options.retry.maxRetries,
+      maxRetries: endpoint.idempotent ? options.retry.maxRetries : 0,
       baseDelayMs: options.retry.baseDelayMs,
       budget,
       deadlineAt,
@@ -56,13 +57,13 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
       sleep: options.sleep,
       onRetry: (attempt, error) => {
         options.events?.onRetry?.()
-        log.info({ vendor: { orderId, retry: attempt, after: (error as Error).message } }, 'retrying vendor call')
+        log.info({ vendor: { ...endpoint.logFields(params), retry: attempt, after: (error as Error).message } }, 'retrying vendor call')
       }
     })
   }
 
   return {
-    getOrder,
+    call,
     shutdown: breaker.shutdown
   }
 }

@@ -16,8 +16,6 @@ export interface TransportOptions {
 export interface PostOptions {
   /** this call's deadline when less than the transport's (the rest of a request's total deadline) */
   timeoutMs?: number
-  /** cancels the call (answered as UNAVAILABLE) */
-  signal?: AbortSignal
 }
 
 /** An answer read in full, whoever sent it (the vendor, or a gateway in its place). */
@@ -54,16 +52,12 @@ export function createTransport (options: TransportOptions): Transport {
 
   async function post (path: string, headers: Record<string, string>, body: string, callOptions: PostOptions): Promise<RawAnswer> {
     const timeoutMs = Math.max(1, Math.min(options.timeoutMs, callOptions.timeoutMs ?? Infinity))
-    // undici takes an EventEmitter as its abort signal: far cheaper per call than an AbortController
-    // (or AbortSignal.timeout, whose timer outlives the call), and the timer is cleared at the end
+    // undici takes an EventEmitter as its abort signal: no AbortController per call, and the timer is cleared at the end
     const abort = new EventEmitter()
     let timedOut = false
     const timer = setTimeout(() => { timedOut = true; abort.emit('abort') }, timeoutMs)
-    const onCallerAbort = (): void => { abort.emit('abort') }
-    callOptions.signal?.addEventListener('abort', onCallerAbort, { once: true })
     let status: number | undefined
     try {
-      callOptions.signal?.throwIfAborted()
       const response = await pool.request({ origin, path, method: 'POST', headers, body, signal: abort })
       status = response.statusCode
       const contentLength = response.headers['content-length']
@@ -72,10 +66,9 @@ export function createTransport (options: TransportOptions): Transport {
       const bytes = await response.body.bytes()
       return { status, contentType: response.headers['content-type'], text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') }
     } catch (error) {
-      throw toAppError(error, { timedOut, cancelled: callOptions.signal?.aborted === true, timeoutMs, maxBodyBytes, status })
+      throw toAppError(error, { timedOut, timeoutMs, maxBodyBytes, status })
     } finally {
       clearTimeout(timer)
-      callOptions.signal?.removeEventListener('abort', onCallerAbort)
     }
   }
 
@@ -99,22 +92,18 @@ function timeout (timeoutMs: number, status: number | undefined, cause: unknown)
 
 interface Circumstances {
   timedOut: boolean
-  cancelled: boolean
   timeoutMs: number
   maxBodyBytes: number
   /** the answer's HTTP status, once it had started */
   status: number | undefined
 }
 
-function toAppError (error: unknown, { timedOut, cancelled, timeoutMs, maxBodyBytes, status }: Circumstances): AppError {
+function toAppError (error: unknown, { timedOut, timeoutMs, maxBodyBytes, status }: Circumstances): AppError {
   if (error instanceof AppError) return error
   // DOMExceptions carry a numeric code
   const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return tooLarge(maxBodyBytes, status, error)
   if (timedOut) return timeout(timeoutMs, status, error)
-  if (cancelled) {
-    return new AppError('UNAVAILABLE', { detail: 'The request was cancelled before the vendor answered.', cause: error })
-  }
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return timeout(timeoutMs, status, error)
   if (code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith('UND_ERR'))) {
     return new AppError('UPSTREAM_UNREACHABLE', { detail: 'The vendor could not be reached or closed the connection.', upstreamStatus: status, cause: error })

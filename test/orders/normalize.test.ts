@@ -3,7 +3,7 @@ import t from 'tap'
 import { AppError } from '../../src/errors/catalogue.js'
 import { isTerminal, normalizeOrder, toMoney } from '../../src/orders/normalize.js'
 import { ITEM_STATUSES, ORDER_EXAMPLE, ORDER_STATUSES, OrderSchema } from '../../src/orders/schema.js'
-import { MAX_ORDER_LINES, VendorOrderSchema } from '../../src/upstream/schemas.js'
+import { MAX_ORDER_LINES, VendorOrderSchema } from '../../src/upstream/endpoints/order-query.js'
 import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 
 const parse = (data: unknown) => VendorOrderSchema.parse(data)

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createOrdersService } from '../../src/orders/service.js'
+import { createOrdersService, type OrdersVendor } from '../../src/orders/service.js'
 import type { VendorLog } from '../../src/upstream/client.js'
-import type { VendorOrder } from '../../src/upstream/schemas.js'
+import { orderQuery, type OrderQueryParams } from '../../src/upstream/endpoints/order-query.js'
 
 const NO_CACHE = { enabled: false, maxEntries: 1, maxBytes: 1024 * 1024, freshMs: 0, terminalMs: 0, notFoundMs: 0, staleMs: 0 }
 
@@ -11,7 +11,14 @@ function setup (status: (id: number) => string) {
   const lines: Array<{ obj: Record<string, unknown>, msg: string }> = []
   const record = (obj: object, msg: string): void => { lines.push({ obj: obj as Record<string, unknown>, msg }) }
   const log: VendorLog = { info: record, warn: record, error: record }
-  const vendor = { getOrder: async (id: number): Promise<VendorOrder> => ({ order_id: id, status: status(id) }) }
+  // the order query's own parser reads the answer, so the service gets what the real stack would give it
+  const vendor: OrdersVendor = {
+    call: async (endpoint, params) => {
+      if (endpoint !== orderQuery as unknown) throw new Error('the service asks only the order query')
+      const id = (params as OrderQueryParams).orderId
+      return endpoint.parse({ order_id: id, status: status(id) }, params, 200)
+    }
+  }
   const service = createOrdersService({ vendor, cache: NO_CACHE, now: () => now })
   return { get: (id: number) => service.getOrder(id, '16327129', log), lines, tick: (ms: number) => { now += ms } }
 }

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors/catalogue.js'
 import type { VendorClient } from '../../src/upstream/client.js'
+import { orderQuery, type VendorOrder } from '../../src/upstream/endpoints/order-query.js'
 import { createResilientVendor, type ResilientVendorOptions } from '../../src/upstream/resilient.js'
-import type { VendorOrder } from '../../src/upstream/schemas.js'
 
 const POLICIES = {
   retry: { maxRetries: 0, baseDelayMs: 50, budgetRatio: 1, budgetFloor: 100 },
@@ -21,15 +21,15 @@ function setup (t: Test, behave: (clock: { now: number }) => Promise<VendorOrder
   const clock = { now: 0 }
   const calls: Array<{ at: number, timeoutMs: number }> = []
   const client: VendorClient = {
-    getOrder: async (_orderId, _machineNo, callOptions = {}) => {
+    call: async (_endpoint, _params, callOptions = {}) => {
       calls.push({ at: clock.now, timeoutMs: callOptions.timeoutMs ?? Infinity })
-      return await behave(clock)
+      return await behave(clock) as never
     },
     close: async () => {}
   }
   const vendor = createResilientVendor(client, { ...POLICIES, timeoutMs: 2000, now: () => clock.now, sleep: async (ms) => { clock.now += ms + timerLateMs }, ...options })
   t.teardown(vendor.shutdown)
-  return { clock, calls, getOrder: (id: number) => vendor.getOrder(id, '16327129', SILENT) }
+  return { clock, calls, vendor, getOrder: (id: number) => vendor.call(orderQuery, { orderId: id, machineNo: '16327129' }, SILENT) }
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve))
@@ -76,4 +76,20 @@ t.test('a backoff timer that fires past the deadline starts no attempt; the vend
   const { calls, getOrder } = setup(t, unreachable, { retry: { ...POLICIES.retry, maxRetries: 5, baseDelayMs: 1650 }, random: () => 0.999 }, 100)
   await t.rejects(getOrder(54), { code: 'UPSTREAM_UNREACHABLE' })
   t.equal(calls.length, 1)
+})
+
+t.test('a retry is logged with what the endpoint says about the call; an endpoint that is not idempotent is never retried', async (t) => {
+  const unreachable = async () => { throw new AppError('UPSTREAM_UNREACHABLE') }
+  const lines: Array<[object, string]> = []
+  const log = { ...SILENT, info: (obj: object, msg: string) => { lines.push([obj, msg]) } }
+  const { calls, vendor } = setup(t, unreachable, { retry: { ...POLICIES.retry, maxRetries: 1, baseDelayMs: 10 }, random: () => 0.5 })
+
+  await t.rejects(vendor.call(orderQuery, { orderId: 54, machineNo: '16327129' }, log), { code: 'UPSTREAM_UNREACHABLE' })
+  t.equal(calls.length, 2, 'the query: retried once')
+  t.same(lines, [[{ vendor: { orderId: 54, retry: 1, after: 'Upstream unreachable' } }, 'retrying vendor call']])
+
+  const payment = { ...orderQuery, idempotent: false }
+  await t.rejects(vendor.call(payment, { orderId: 54, machineNo: '16327129' }, log), { code: 'UPSTREAM_UNREACHABLE' })
+  t.equal(calls.length, 3, 'sent once: a second one could act twice')
+  t.equal(lines.length, 1)
 })

@@ -1,6 +1,7 @@
-import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api'
+import { SpanKind, SpanStatusCode, type Attributes, type Span, type Tracer } from '@opentelemetry/api'
 import { AppError, ERROR_KINDS, type ErrorCode } from '../errors/catalogue.js'
 import type { CallOptions, VendorClient, VendorLog } from './client.js'
+import type { VendorEndpoint } from './endpoint.js'
 
 export interface VendorCallEvent {
   /** `ok`, or the code of the error the call ended with */
@@ -26,26 +27,28 @@ export interface VendorCallTracing {
 const SILENT: VendorLog = { info () {}, warn () {}, error () {} }
 
 /**
- * The same client, each getOrder call timed once and reported twice from that one measurement:
- * to `hooks` (the metrics) and as one log line on the call's `log`, at its error kind's level;
- * with `tracing`, also as a client span of its own.
+ * The same client, each call of any endpoint timed once and reported twice from that one
+ * measurement: to `hooks` (the metrics) and as one log line on the call's `log`, at its error
+ * kind's level; with `tracing`, also as a client span of its own. The endpoint says what the
+ * line and the span name it by.
  */
-export function meterVendorClient (client: VendorClient, hooks: VendorCallHooks, tracing?: VendorCallTracing): VendorClient {
+export function observeVendorCalls (client: VendorClient, hooks: VendorCallHooks, tracing?: VendorCallTracing): VendorClient {
   return {
-    async getOrder (orderId, machineNo, options = {}) {
+    async call<P, R> (endpoint: VendorEndpoint<P, R>, params: P, options: CallOptions = {}): Promise<R> {
       hooks.onStart?.()
-      const span = tracing === undefined ? undefined : startCallSpan(tracing, orderId, options)
+      const span = tracing === undefined ? undefined : startCallSpan(tracing, endpoint.spanAttributes(params), options)
       let status: number | undefined
       const callOptions = span === undefined ? options : { ...options, onAnswer: (answered: number) => { status = answered } }
+      const about = endpoint.logFields(params)
       const started = performance.now()
       try {
-        const order = await client.getOrder(orderId, machineNo, callOptions)
-        report(hooks, options.log, orderId, started, 'ok', 0, undefined)
+        const result = await client.call(endpoint, params, callOptions)
+        report(hooks, options.log, about, started, 'ok', 0, undefined)
         if (span !== undefined) endCallSpan(span, 'ok', 0, status)
-        return order
+        return result
       } catch (error) {
         const appError = error instanceof AppError ? error : undefined
-        report(hooks, options.log, orderId, started, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus)
+        report(hooks, options.log, about, started, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus)
         if (span !== undefined) endCallSpan(span, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus ?? status)
         throw error
       }
@@ -55,18 +58,18 @@ export function meterVendorClient (client: VendorClient, hooks: VendorCallHooks,
 }
 
 function report (
-  hooks: VendorCallHooks, log: VendorLog = SILENT, orderId: number, started: number,
+  hooks: VendorCallHooks, log: VendorLog = SILENT, about: Record<string, unknown>, started: number,
   outcome: 'ok' | ErrorCode, vendorCode: number | undefined, httpStatus: number | undefined
 ): void {
   const durationMs = performance.now() - started
   hooks.onCall?.({ outcome, vendorCode, durationMs })
   // one line per vendor call: a human must act now, worth a look, or business as usual (src/errors/catalogue.ts)
   const level = outcome === 'ok' ? 'info' : ERROR_KINDS[outcome].logLevel
-  log[level]({ vendor: { orderId, durationMs: Math.round(durationMs * 10) / 10, httpStatus, vendorCode, outcome } }, 'vendor call')
+  log[level]({ vendor: { ...about, durationMs: Math.round(durationMs * 10) / 10, httpStatus, vendorCode, outcome } }, 'vendor call')
 }
 
 /** A span per call to the vendor; no URL, header or payload in it: they carry the credentials and the signature. */
-function startCallSpan ({ tracer, server }: VendorCallTracing, orderId: number, options: CallOptions): Span {
+function startCallSpan ({ tracer, server }: VendorCallTracing, about: Attributes, options: CallOptions): Span {
   return tracer.startSpan('POST', {
     kind: SpanKind.CLIENT,
     attributes: {
@@ -74,7 +77,7 @@ function startCallSpan ({ tracer, server }: VendorCallTracing, orderId: number, 
       'server.address': server.address,
       'server.port': server.port,
       'http.request.resend_count': options.attempt ?? 0,
-      'vending.order.id': orderId
+      ...about
     }
   })
 }
