@@ -1,5 +1,7 @@
 import t from 'tap'
 import { createOrdersService } from '../../src/orders/service.js'
+import { runInThisProcess } from '../../src/shared-state/memory/coalescing.js'
+import { createMemoryOutcomeStore } from '../../src/shared-state/memory/outcome-store.js'
 import type { VendorLog } from '../../src/upstream/client.js'
 import type { VendorOrder } from '../../src/upstream/schemas.js'
 
@@ -12,7 +14,7 @@ function setup (status: (id: number) => string) {
   const record = (obj: object, msg: string): void => { lines.push({ obj: obj as Record<string, unknown>, msg }) }
   const log: VendorLog = { info: record, warn: record, error: record }
   const vendor = { getOrder: async (id: number): Promise<VendorOrder> => ({ order_id: id, status: status(id) }) }
-  const service = createOrdersService({ vendor, cache: NO_CACHE, now: () => now })
+  const service = createOrdersService({ vendor, cache: NO_CACHE, store: createMemoryOutcomeStore({ ...NO_CACHE, now: () => now }), coalescing: runInThisProcess, now: () => now })
   return { get: (id: number) => service.getOrder(id, '16327129', log), lines, tick: (ms: number) => { now += ms } }
 }
 

@@ -2,7 +2,6 @@ import { ERROR_KINDS, isAppError } from '../../errors/catalogue.js'
 import type { VendorLog } from '../../upstream/client.js'
 import { orderKey } from '../cache-key.js'
 import type { Outcome, Served } from '../outcome.js'
-import { createLocalBus } from '../../shared-state/memory/watch-bus.js'
 import type { WatchBus } from './bus.js'
 import type { ReadOptions } from '../read-through.js'
 import { representationOf } from '../representation.js'
@@ -32,7 +31,7 @@ export interface WatchersOptions {
   maxBackoffMs?: number
   /** at most one forced refresh per key this often, however many wakes arrive (default 250 ms) */
   wakeIntervalMs?: number
-  bus?: WatchBus
+  bus: WatchBus
   /** told how many (order, machine) keys are watched, when that changes */
   onWatchedCount?: (count: number) => void
   now?: () => number
@@ -93,7 +92,7 @@ function newPoller (key: string, id: number, machineNo: string): Poller {
 export function createWatchers (options: WatchersOptions) {
   const {
     getOrder, log, minIntervalMs = 250, maxBackoffMs = 30_000, wakeIntervalMs = 250, onWatchedCount,
-    bus = createLocalBus(), now = Date.now
+    bus, now = Date.now
   } = options
   const setTimer = options.setTimer ?? ((callback, ms) => setTimeout(callback, ms))
   const clearTimer = options.clearTimer ?? ((timer) => { clearTimeout(timer as NodeJS.Timeout) })

@@ -5,7 +5,7 @@ import type { ReadOptions } from '../../../src/orders/read-through.js'
 import type { Order } from '../../../src/orders/schema.js'
 import type { WatchBus } from '../../../src/orders/live/bus.js'
 import { createWatchers, outcomeTag, type WatchEvent } from '../../../src/orders/live/watchers.js'
-import { createLocalBus } from '../../../src/shared-state/memory/watch-bus.js'
+import { createMemoryWatchBus } from '../../../src/shared-state/memory/watch-bus.js'
 import { order } from '../fixtures/read-through.js'
 
 const QUIET = { info: () => {}, warn: () => {}, error: () => {} }
@@ -49,7 +49,7 @@ function setup (options: { intervalMs?: number, bus?: WatchBus } = {}) {
     },
     log: QUIET,
     intervalMs: options.intervalMs ?? 1000,
-    bus: options.bus,
+    bus: options.bus ?? createMemoryWatchBus(),
     now: clock.now,
     setTimer: clock.setTimer,
     clearTimer: clock.clearTimer
@@ -212,7 +212,7 @@ t.test('close tells every watcher and stops every poller', async (t) => {
 })
 
 t.test('the bus: changes published elsewhere reach local watchers, deduplicated by tag; wakes arrive through it', async (t) => {
-  const bus = createLocalBus()
+  const bus = createMemoryWatchBus()
   const published: string[] = []
   const spy: WatchBus = {
     ...bus,
