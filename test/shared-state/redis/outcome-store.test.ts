@@ -23,7 +23,7 @@ async function twoStores (t: Test) {
   return { redis, a: await store(), b: await store(), tick: (ms: number) => { now += ms }, now: clock }
 }
 
-t.test('the shared outcome store', async (t) => {
+t.test('the Redis outcome store', async (t) => {
   if (!requireRedisServer(t)) return
 
   t.test('one replica\'s outcome is the other\'s; its own copy answers for a quarter of the freshness, then Redis again', async (t) => {
