@@ -13,9 +13,9 @@ import { ordersServicePlugin } from '../plugins/orders-service.js'
 import { pressurePlugin } from '../plugins/pressure.js'
 import { problemServerOptions, problemsPlugin } from '../plugins/problems.js'
 import { rateLimitPlugin } from '../plugins/rate-limit.js'
-import { redisPlugin } from '../plugins/redis.js'
 import { requestMetricsPlugin } from '../plugins/request-metrics.js'
 import { securityHeadersPlugin } from '../plugins/security-headers.js'
+import { sharedStatePlugin } from '../plugins/shared-state.js'
 import { swaggerPlugin } from '../plugins/swagger.js'
 import { demoRoutes } from '../routes/demo.js'
 import { orderWatchersPlugin } from '../plugins/watchers.js'
@@ -24,7 +24,6 @@ import { TracedLogController, tracingPlugin } from '../plugins/tracing.js'
 import { docsRoutes } from '../routes/docs.js'
 import { orderEventsRoute } from '../routes/order-events.js'
 import { ordersRoute } from '../routes/orders.js'
-import type { WatchBus } from '../orders/live/bus.js'
 import type { Tracing } from '../observability/tracing.js'
 import type { VendorClient } from '../upstream/client.js'
 
@@ -42,8 +41,6 @@ export interface AppDeps {
   vendorClient?: VendorClient
   /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
   metrics?: Metrics
-  /** carries order changes and wake-ups between replicas (default: this process only) */
-  watchBus?: WatchBus
   /** traces, when start() turned them on (src/observability/tracing.ts); none: no spans. Trace ids reach the log lines of a logger made with createLogger's traceContext */
   tracing?: Tracing
 }
@@ -100,10 +97,10 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(drainingPlugin)
   await app.register(swaggerPlugin)
   // before what shares state through it: the orders service's cache and coalescing, the rate limit
-  await app.register(redisPlugin, { settings: config.redis, metrics: deps.metrics })
+  await app.register(sharedStatePlugin, { config, metrics: deps.metrics })
   await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics, tracer: deps.tracing?.tracer })
   // the pollers behind event streams and long polls, over app.orders; closed before the server, so streams end first
-  await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, bus: deps.watchBus, metrics: deps.metrics })
+  await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, metrics: deps.metrics })
 
   await app.register(healthPlugin)
   await app.register(docsRoutes)

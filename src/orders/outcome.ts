@@ -27,8 +27,8 @@ export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'bypass'
 /** Where an outcome came from: this process's memory, the store replicas share, or a vendor call this process made. */
 export type CacheTier = 'memory' | 'redis' | 'vendor'
 
-/** An outcome as a store keeps it, with the tier that kept it. */
-export interface Kept {
+/** An outcome with the tier it came from: what a store's get and a coalesced vendor call give back. */
+export interface TieredOutcome {
   outcome: Outcome
   tier: CacheTier
 }

@@ -1,7 +1,7 @@
 import { ERROR_KINDS, isAppError } from '../errors/catalogue.js'
 import type { VendorLog } from '../upstream/client.js'
 import { orderKey } from './cache-key.js'
-import { errorOutcome, isFresh, keepMs, orderOutcome, type Freshness, type Kept, type Outcome, type Served } from './outcome.js'
+import { errorOutcome, isFresh, keepMs, orderOutcome, type Freshness, type Outcome, type Served, type TieredOutcome } from './outcome.js'
 import type { OutcomeStore } from './outcome-store.js'
 import type { Order } from './schema.js'
 
@@ -9,9 +9,9 @@ export type LoadOrder = (id: number, machineNo: string, log: VendorLog) => Promi
 
 /**
  * Runs the work that asks the vendor for one key, or, where another replica is already doing
- * it, waits for that outcome instead (shared-state/redis/coalescing.ts). The default just runs it.
+ * it, waits for that outcome instead. In one process alone it just runs the work (src/shared-state/).
  */
-export type Exclusive = (key: string, work: () => Promise<Outcome>) => Promise<Kept>
+export type Coalescing = (key: string, work: () => Promise<Outcome>) => Promise<TieredOutcome>
 
 export interface ReadOptions {
   /** ask the vendor even when a fresh outcome is kept (a delivery callback said it changed); still one call per key at a time */
@@ -24,11 +24,9 @@ export interface ReadThroughOptions {
   rules: Freshness & { staleMs: number }
   load: LoadOrder
   now: () => number
-  /** one vendor call per key in the whole cluster (default: in this process only) */
-  exclusive?: Exclusive
+  /** one vendor call per key across replicas; read-through itself makes it one per key in this process */
+  coalescing: Coalescing
 }
-
-const runHere: Exclusive = async (_key, work) => ({ outcome: await work(), tier: 'vendor' })
 
 /**
  * Outcomes by (order id, machine): never by order id alone, so one machine's order is never
@@ -37,8 +35,8 @@ const runHere: Exclusive = async (_key, work) => ({ outcome: await work(), tier:
  * An order is kept CACHE_STALE_MS past its freshness and served when the vendor fails
  * (stale-if-error, RFC 5861's meaning); a kept error only while it is fresh.
  */
-export function createReadThrough ({ store, rules, load, now, exclusive = runHere }: ReadThroughOptions) {
-  const inFlight = new Map<string, Promise<Kept>>()
+export function createReadThrough ({ store, rules, load, now, coalescing }: ReadThroughOptions) {
+  const inFlight = new Map<string, Promise<TieredOutcome>>()
 
   async function fetchOutcome (key: string, id: number, machineNo: string, log: VendorLog): Promise<Outcome> {
     let outcome: Outcome
@@ -53,8 +51,8 @@ export function createReadThrough ({ store, rules, load, now, exclusive = runHer
     return outcome
   }
 
-  function startFetch (key: string, id: number, machineNo: string, log: VendorLog): Promise<Kept> {
-    const fetching = exclusive(key, () => fetchOutcome(key, id, machineNo, log))
+  function startFetch (key: string, id: number, machineNo: string, log: VendorLog): Promise<TieredOutcome> {
+    const fetching = coalescing(key, () => fetchOutcome(key, id, machineNo, log))
       .finally(() => { inFlight.delete(key) })
     inFlight.set(key, fetching)
     return fetching

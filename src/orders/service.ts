@@ -4,10 +4,9 @@ import type { VendorLog } from '../upstream/client.js'
 import { orderQuery } from '../upstream/endpoints/order-query.js'
 import type { ResilientVendor } from '../upstream/resilient.js'
 import { normalizeOrder } from './normalize.js'
-import { createMemoryOutcomeStore } from '../shared-state/memory/outcome-store.js'
 import type { OutcomeStore } from './outcome-store.js'
 import type { Served } from './outcome.js'
-import { createReadThrough, type Exclusive, type ReadOptions } from './read-through.js'
+import { createReadThrough, type Coalescing, type ReadOptions } from './read-through.js'
 import type { Order } from './schema.js'
 import { createUnknownValueLog } from './unknown-values.js'
 
@@ -22,10 +21,10 @@ export type OrdersVendor = Pick<ResilientVendor, 'call'>
 export interface OrdersServiceOptions {
   vendor: OrdersVendor
   cache: ResilienceConfig['cache']
-  /** where outcomes are kept when the cache is on (default: this process's memory, within CACHE_MAX_ENTRIES and CACHE_MAX_BYTES) */
-  store?: OutcomeStore
-  /** one vendor call per key across replicas (shared-state/redis/coalescing.ts); default: per process */
-  exclusive?: Exclusive | undefined
+  /** where outcomes are kept when the cache is on (src/shared-state/ chooses it) */
+  store: OutcomeStore
+  /** one vendor call per key across replicas, when the cache is on (src/shared-state/ chooses it) */
+  coalescing: Coalescing
   /** told how every order was served, and from which tier (for metrics) */
   onServed?: ((served: Served) => void) | undefined
   /** where each lookup is traced, with how it was served (none: not traced) */
@@ -33,7 +32,7 @@ export interface OrdersServiceOptions {
   now?: () => number
 }
 
-export function createOrdersService ({ vendor, cache, store, exclusive, onServed, tracer, now = Date.now }: OrdersServiceOptions): OrdersService {
+export function createOrdersService ({ vendor, cache, store, coalescing, onServed, tracer, now = Date.now }: OrdersServiceOptions): OrdersService {
   const reportUnknown = createUnknownValueLog({ now })
 
   async function fetchOrder (id: number, machineNo: string, log: VendorLog): Promise<Order> {
@@ -42,7 +41,7 @@ export function createOrdersService ({ vendor, cache, store, exclusive, onServed
   }
 
   const serve = cache.enabled
-    ? createReadThrough({ store: store ?? createMemoryOutcomeStore({ ...cache, now }), rules: cache, load: fetchOrder, now, ...exclusive && { exclusive } })
+    ? createReadThrough({ store, rules: cache, load: fetchOrder, now, coalescing })
     : async (id: number, machineNo: string, log: VendorLog): Promise<Served> =>
       ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log), storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' })
 

@@ -3,11 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config, VendorSettings } from '../config/config.js'
 import { resilienceEvents, vendorCallHooks, type Metrics } from '../observability/metrics.js'
-import { createClusterCoalescing } from '../shared-state/redis/coalescing.js'
-import { createMemoryOutcomeStore } from '../shared-state/memory/outcome-store.js'
 import { createOrdersService, type OrdersService } from '../orders/service.js'
-import { createSharedOutcomeStore } from '../shared-state/redis/outcome-store.js'
-import type { RedisLink } from '../shared-state/redis/link.js'
 import { createVendorClient, type VendorClient } from '../upstream/client.js'
 import { observeVendorCalls } from '../upstream/observed-call.js'
 import { createResilientVendor } from '../upstream/resilient.js'
@@ -48,7 +44,8 @@ const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app
   app.decorate('orders', createOrdersService({
     vendor,
     cache: config.resilience.cache,
-    ...app.redis !== null && shared(app.redis, config),
+    store: app.sharedState.outcomeStore,
+    coalescing: app.sharedState.coalescing,
     onServed: metrics && (({ result, tier }) => metrics.cacheEvents.inc({ result, tier })),
     tracer
   }))
@@ -60,17 +57,4 @@ function serverOf (baseUrl: string): { address: string, port: number } {
   return { address: url.hostname, port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port) }
 }
 
-/**
- * With Redis: outcomes kept in Redis behind this process's memory, and one vendor call per
- * order across replicas. The lock lives as long as the holder's whole vendor deadline and
- * the store's write; past it, another replica takes over.
- */
-function shared (link: RedisLink, config: OrdersServicePluginOptions['config']) {
-  const { cache } = config.resilience
-  const now = Date.now
-  const store = createSharedOutcomeStore({ link, local: createMemoryOutcomeStore({ ...cache, now }), staleMs: cache.staleMs, now })
-  const lockMs = config.vendorTimeoutMs + 2 * link.commandTimeoutMs
-  return { store, exclusive: createClusterCoalescing({ link, lockMs, now, onOutcome: store.remember }) }
-}
-
-export const ordersServicePlugin = fp(ordersService, { name: 'orders-service', dependencies: ['redis'], decorators: { fastify: ['redis'] } })
+export const ordersServicePlugin = fp(ordersService, { name: 'orders-service', dependencies: ['shared-state'], decorators: { fastify: ['sharedState'] } })

@@ -3,8 +3,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors/catalogue.js'
-import { boundedStore, type BoundedStoreOptions } from '../shared-state/memory/rate-limit-store.js'
-import { sharedRateLimitStore } from '../shared-state/redis/rate-limit-store.js'
+import type { BoundedStoreOptions } from '../shared-state/memory/rate-limit-store.js'
 
 export interface RateLimitOptions extends BoundedStoreOptions {
   /** requests per client per window */
@@ -24,9 +23,8 @@ const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, 
   await app.register(rateLimit, {
     max,
     timeWindow: windowMs,
-    // the plugin's own store is an LRU: enough new addresses would evict, and so reset, a limited client;
-    // with Redis, the plugin's Redis store, falling back to the bounded one while Redis is down
-    store: app.redis === null ? boundedStore({ maxEntries, now }) : sharedRateLimitStore(app.redis, { maxEntries, now }),
+    // the plugin's own store is an LRU: enough new addresses would evict, and so reset, a limited client
+    store: app.sharedState.rateLimitStore({ maxEntries, now }),
     keyGenerator: clientKey,
     // thrown, so the error handler answers it as our problem+json; the plugin has set the headers
     errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', {
@@ -62,4 +60,4 @@ export function clientAddress (ip: string): string {
 }
 
 // auth's onRequest hook sets request.apiKeyId (or authFailure) before the limiter's route hook reads it
-export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit', dependencies: ['auth', 'redis'], decorators: { fastify: ['redis'], request: ['apiKeyId'] } })
+export const rateLimitPlugin = fp(rateLimitGuard, { name: 'rate-limit', dependencies: ['auth', 'shared-state'], decorators: { fastify: ['sharedState'], request: ['apiKeyId'] } })

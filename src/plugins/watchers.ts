@@ -1,8 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Metrics } from '../observability/metrics.js'
-import { createRedisWatchBus } from '../shared-state/redis/watch-bus.js'
-import type { WatchBus } from '../orders/live/bus.js'
 import { createWatchers, type Watchers } from '../orders/live/watchers.js'
 
 declare module 'fastify' {
@@ -15,8 +13,6 @@ declare module 'fastify' {
 export interface WatchersPluginOptions {
   /** CACHE_FRESH_MS: how often a watched order is asked for */
   intervalMs: number
-  /** carries changes and wake-ups (default: every replica through Redis when configured, else this process only) */
-  bus?: WatchBus | undefined
   metrics?: Metrics | undefined
 }
 
@@ -25,17 +21,17 @@ export interface WatchersPluginOptions {
  * and retry. Closed before the server stops listening: every stream and long poll is told
  * watching is over and ends at once, rather than holding shutdown up.
  */
-const watchersPlugin: FastifyPluginAsync<WatchersPluginOptions> = async (app, { intervalMs, bus, metrics }) => {
+const watchersPlugin: FastifyPluginAsync<WatchersPluginOptions> = async (app, { intervalMs, metrics }) => {
   const watchers = createWatchers({
     getOrder: app.orders.getOrder,
     log: app.log.child({ component: 'watchers' }),
     intervalMs,
     // with Redis, changes and wake-ups reach every replica
-    bus: bus ?? (app.redis === null ? undefined : createRedisWatchBus(app.redis)),
+    bus: app.sharedState.watchBus,
     onWatchedCount: metrics && ((count) => { metrics.watchedOrders.set(count) })
   })
   app.decorate('watchers', watchers)
   app.addHook('preClose', (done) => { watchers.close(); done() })
 }
 
-export const orderWatchersPlugin = fp(watchersPlugin, { name: 'watchers', dependencies: ['orders-service', 'redis'], decorators: { fastify: ['orders', 'redis'] } })
+export const orderWatchersPlugin = fp(watchersPlugin, { name: 'watchers', dependencies: ['orders-service', 'shared-state'], decorators: { fastify: ['orders', 'sharedState'] } })

@@ -220,7 +220,7 @@ t.test('with Redis, its commands are spans of the request too: command names onl
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json'
   }))
-  t.ok(service.app.redis?.isUp(), 'the service reached Redis')
+  t.ok(service.app.sharedState.isShared(), 'the service reached Redis')
   const res = await fetch(`${service.url}${ORDER}`, { headers: { authorization: `Bearer ${API_KEY}` } })
   t.equal(res.status, 200)
   await service.stop()

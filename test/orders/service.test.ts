@@ -1,5 +1,7 @@
 import t from 'tap'
 import { createOrdersService, type OrdersVendor } from '../../src/orders/service.js'
+import { runInThisProcess } from '../../src/shared-state/memory/coalescing.js'
+import { createMemoryOutcomeStore } from '../../src/shared-state/memory/outcome-store.js'
 import type { VendorLog } from '../../src/upstream/client.js'
 import { orderQuery, type OrderQueryParams } from '../../src/upstream/endpoints/order-query.js'
 
@@ -19,7 +21,7 @@ function setup (status: (id: number) => string) {
       return endpoint.parse({ order_id: id, status: status(id) }, params, 200)
     }
   }
-  const service = createOrdersService({ vendor, cache: NO_CACHE, now: () => now })
+  const service = createOrdersService({ vendor, cache: NO_CACHE, store: createMemoryOutcomeStore({ ...NO_CACHE, now: () => now }), coalescing: runInThisProcess, now: () => now })
   return { get: (id: number) => service.getOrder(id, '16327129', log), lines, tick: (ms: number) => { now += ms } }
 }
 

@@ -1,10 +1,11 @@
 import fastify, { type FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
 import type { AppConfig } from '../../src/bootstrap/app.js'
+import { loadConfig } from '../../src/config/config.js'
 import { authPlugin } from '../../src/plugins/auth.js'
 import { problemsPlugin } from '../../src/plugins/problems.js'
 import { clientAddress, peerAddress, rateLimitPlugin } from '../../src/plugins/rate-limit.js'
-import { redisPlugin } from '../../src/plugins/redis.js'
+import { sharedStatePlugin } from '../../src/plugins/shared-state.js'
 import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
 
 const ORDER = '/orders/54?machine=16327129'
@@ -47,7 +48,7 @@ t.test('the window ends: requests are allowed again (on a fake clock)', async (t
   const app = fastify()
   await app.register(problemsPlugin)
   await app.register(authPlugin, { keys: [] })
-  await app.register(redisPlugin, { settings: null })
+  await app.register(sharedStatePlugin, { config: loadConfig({}) })
   await app.register(rateLimitPlugin, { max: 1, windowMs: 1000, now: () => now })
   app.get('/limited', async () => 'ok')
   t.teardown(() => app.close())
@@ -69,12 +70,12 @@ t.test('the window ends: requests are allowed again (on a fake clock)', async (t
 t.test('the rate limit counts by what auth found: without auth before it, it does not start', async (t) => {
   const bare = fastify()
   t.teardown(() => bare.close())
-  await bare.register(redisPlugin, { settings: null })
+  await bare.register(sharedStatePlugin, { config: loadConfig({}) })
   await t.rejects(async () => { await bare.register(rateLimitPlugin, { max: 1, windowMs: 1000 }) }, /apiKeyId/)
   const decoratedByHand = fastify()
   t.teardown(() => decoratedByHand.close())
   decoratedByHand.decorateRequest('apiKeyId', undefined)
-  await decoratedByHand.register(redisPlugin, { settings: null })
+  await decoratedByHand.register(sharedStatePlugin, { config: loadConfig({}) })
   await t.rejects(async () => { await decoratedByHand.register(rateLimitPlugin, { max: 1, windowMs: 1000 }) }, /auth/, 'auth\'s hook sets it')
 })
 

@@ -5,6 +5,7 @@ import { outcomeTag } from '../../src/orders/live/predicates.js'
 import { createWatchers } from '../../src/orders/live/watchers.js'
 import type { Order } from '../../src/orders/schema.js'
 import { MAX_WAIT_S, nextChange, preferredWait } from '../../src/routes/long-poll.js'
+import { createMemoryWatchBus } from '../../src/shared-state/memory/watch-bus.js'
 import { order } from '../orders/fixtures/read-through.js'
 import { fakeClock } from '../orders/fixtures/fake-clock.js'
 
@@ -37,7 +38,7 @@ t.test('the wait preference of RFC 7240, clamped, malformed ones ignored', async
 function setup () {
   const clock = fakeClock()
   let answer: () => Served = () => served(order(1))
-  const watchers = createWatchers({ getOrder: async () => answer(), log: QUIET, intervalMs: 1000, clock })
+  const watchers = createWatchers({ getOrder: async () => answer(), log: QUIET, intervalMs: 1000, bus: createMemoryWatchBus(), clock })
   const wait = (id: number, tag: string, signal?: AbortSignal) => nextChange(watchers, { id, machineNo: '16327129', tag, timeoutMs: 5000, signal }, clock)
   return { clock, watchers, wait, answer: (next: () => Served) => { answer = next } }
 }

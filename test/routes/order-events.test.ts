@@ -6,6 +6,7 @@ import { serializerCompiler } from '../../src/http/serializer.js'
 import { createWatchers } from '../../src/orders/live/watchers.js'
 import type { Served } from '../../src/orders/outcome.js'
 import { orderEventsRoute } from '../../src/routes/order-events.js'
+import { createMemoryWatchBus } from '../../src/shared-state/memory/watch-bus.js'
 import { createMetrics } from '../../src/observability/metrics.js'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
@@ -175,7 +176,7 @@ async function routeOnClock (t: Test, events: AppConfig['events']) {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.decorate('orders', { getOrder } as unknown as FastifyInstance['orders'])
-  app.decorate('watchers', createWatchers({ getOrder, log: app.log, intervalMs: 60_000, clock }))
+  app.decorate('watchers', createWatchers({ getOrder, log: app.log, intervalMs: 60_000, bus: createMemoryWatchBus(), clock }))
   await app.register(orderEventsRoute, { events, clock })
   t.teardown(async () => { app.watchers.close(); await app.close() })
   return { clock, url: await app.listen({ host: '127.0.0.1', port: 0 }) }

@@ -2,7 +2,6 @@ import { ERROR_KINDS, isAppError } from '../../errors/catalogue.js'
 import type { VendorLog } from '../../upstream/client.js'
 import { orderKey } from '../cache-key.js'
 import type { Served } from '../outcome.js'
-import { createLocalBus } from '../../shared-state/memory/watch-bus.js'
 import type { WatchBus } from './bus.js'
 import { systemClock, type Clock } from './clock.js'
 import { createFanOut, type FanOut, type WatchListener } from './fan-out.js'
@@ -21,7 +20,7 @@ export interface WatchersOptions {
   maxBackoffMs?: number
   /** at most one forced refresh per key this often, however many wakes arrive (default 250 ms) */
   wakeIntervalMs?: number
-  bus?: WatchBus
+  bus: WatchBus
   /** told how many (order, machine) keys are watched, when that changes */
   onWatchedCount?: (count: number) => void
   clock?: Clock
@@ -49,7 +48,7 @@ interface Watched {
 export function createWatchers (options: WatchersOptions) {
   const {
     getOrder, log, minIntervalMs = 250, maxBackoffMs = 30_000, wakeIntervalMs = 250, onWatchedCount,
-    bus = createLocalBus(), clock = systemClock
+    bus, clock = systemClock
   } = options
   const intervalMs = Math.max(minIntervalMs, options.intervalMs)
   const watchedKeys = new Map<string, Watched>()

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import type { Kept, Outcome } from '../../orders/outcome.js'
+import type { Outcome, TieredOutcome } from '../../orders/outcome.js'
 import { representationOf } from '../../orders/representation.js'
 
 export interface MemoryOutcomeStoreOptions {
@@ -20,6 +20,7 @@ const ERROR_ENTRY_BYTES = 4096
 /** No single outcome may take more than this share of CACHE_MAX_BYTES, so one huge order never empties the store. */
 const MAX_ENTRY_SHARE = 8
 
+/** How often the entries nobody asks for again are checked for expiry. */
 const PURGE_EVERY_MS = 10_000
 
 /** What an entry costs in memory, roughly: the parsed order takes about as much heap as its body, and its representation keeps both. */
@@ -29,8 +30,8 @@ function outcomeBytes (outcome: Outcome): number {
 
 /** Outcomes in this process's memory, bounded in entries and in bytes (lru-cache), least recently used out first. */
 export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
-  // entries are Kept objects, made once when stored, so a hit allocates nothing
-  const lru = new LRUCache<string, Kept>({
+  // entries are made once when stored, so a hit allocates nothing
+  const lru = new LRUCache<string, TieredOutcome>({
     max: options.maxEntries,
     maxSize: options.maxBytes,
     maxEntrySize: Math.max(1, Math.floor(options.maxBytes / MAX_ENTRY_SHARE)),
@@ -41,11 +42,9 @@ export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
   purgePeriodically(lru, options.purgeEveryMs ?? PURGE_EVERY_MS)
 
   return {
-    get: (key: string): Kept | undefined => lru.get(key),
+    get: (key: string): TieredOutcome | undefined => lru.get(key),
     // lru-cache reads a TTL of 0 as forever
     set: (key: string, outcome: Outcome, keepMs: number): void => { lru.set(key, { outcome, tier: 'memory' }, { ttl: Math.max(1, keepMs) }) },
-    /** frees every entry past its time; runs on its own every PURGE_EVERY_MS */
-    purgeExpired: (): void => { lru.purgeStale() },
     get size () { return lru.size },
     /** the entries' counted bytes, never above CACHE_MAX_BYTES */
     get bytes () { return lru.calculatedSize }
@@ -56,7 +55,7 @@ export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
  * lru-cache frees an expired entry only when it is next asked for; this frees the rest. The
  * timer holds the cache weakly and does not hold the process, so a dropped store needs no close().
  */
-function purgePeriodically (lru: LRUCache<string, Kept>, everyMs: number): void {
+function purgePeriodically (lru: LRUCache<string, TieredOutcome>, everyMs: number): void {
   const cache = new WeakRef(lru)
   const timer = setInterval(() => {
     const live = cache.deref()

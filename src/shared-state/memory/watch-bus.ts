@@ -2,7 +2,7 @@ import type { WatchBus } from '../../orders/live/bus.js'
 import type { Outcome } from '../../orders/outcome.js'
 
 /** The in-process bus: publishing calls every handler at once. */
-export function createLocalBus (): WatchBus {
+export function createMemoryWatchBus (): WatchBus {
   const changes = new Set<(key: string, outcome: Outcome) => void>()
   const wakes = new Set<(orderId: number) => void>()
   return {

@@ -3,22 +3,23 @@ import { z } from 'zod'
 import { AppError, ERROR_KINDS, isAppError, type ErrorCode } from '../../errors/catalogue.js'
 import type { RedisLink } from './link.js'
 import { fromStored, toStored } from './outcome-codec.js'
-import type { Kept, Outcome } from '../../orders/outcome.js'
-import type { Exclusive } from '../../orders/read-through.js'
+import type { Outcome, TieredOutcome } from '../../orders/outcome.js'
+import type { Coalescing } from '../../orders/read-through.js'
+import { runInThisProcess } from '../memory/coalescing.js'
 
 /** The channel every replica hears every vendor call's outcome on (under the key prefix). */
 export const OUTCOMES_CHANNEL = 'outcomes'
 
 /** What a replica that asked the vendor tells the others: the outcome, or the error every waiter should answer with. */
-type News =
+type OutcomeMessage =
   | { key: string, outcome: Outcome }
   | { key: string, failure: { code: ErrorCode, detail: string, retryAfter?: number | undefined } }
   // it failed in a way not worth sharing: the waiters ask for themselves
   | { key: string, takeOver: true }
 
-type Wake = News | { takeOver: true } | { timedOut: true }
+type Wake = OutcomeMessage | { takeOver: true } | { timedOut: true }
 
-export interface ClusterCoalescingOptions {
+export interface RedisCoalescingOptions {
   link: RedisLink
   /** how long a replica may hold a key: its whole vendor deadline and the store's write; then another takes over */
   lockMs: number
@@ -37,14 +38,14 @@ const RELEASE = 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call
  * a waiter takes over; nobody waits past lockMs from its first try. Whenever Redis fails, the
  * replica asks the vendor itself (still once per key in this process, read-through's map).
  */
-export function createClusterCoalescing ({ link, lockMs, now, onOutcome }: ClusterCoalescingOptions): Exclusive {
+export function createRedisCoalescing ({ link, lockMs, now, onOutcome }: RedisCoalescingOptions): Coalescing {
   const waiters = new Map<string, Set<(wake: Wake) => void>>()
 
   link.subscribe(OUTCOMES_CHANNEL, (message) => {
-    const news = parseNews(message)
-    if (news === undefined) return
-    if ('outcome' in news) onOutcome?.(news.key, news.outcome)
-    for (const wake of waiters.get(news.key) ?? []) wake(news)
+    const told = parseOutcomeMessage(message)
+    if (told === undefined) return
+    if ('outcome' in told) onOutcome?.(told.key, told.outcome)
+    for (const wake of waiters.get(told.key) ?? []) wake(told)
   })
   // a message may never come now: everyone waiting asks for themselves
   link.onDown(() => {
@@ -72,7 +73,7 @@ export function createClusterCoalescing ({ link, lockMs, now, onOutcome }: Clust
     }
   }
 
-  async function hold (key: string, lock: string, token: string, work: () => Promise<Outcome>): Promise<Kept> {
+  async function hold (key: string, lock: string, token: string, work: () => Promise<Outcome>): Promise<TieredOutcome> {
     // each message goes out before the lock is released, so a waiter never finds the lock free and nothing said
     try {
       const outcome = await work()
@@ -87,15 +88,11 @@ export function createClusterCoalescing ({ link, lockMs, now, onOutcome }: Clust
     }
   }
 
-  async function here (work: () => Promise<Outcome>): Promise<Kept> {
-    return { outcome: await work(), tier: 'vendor' }
-  }
-
-  return async function exclusive (key, work) {
+  return async function coalesce (key, work) {
     const deadline = now() + lockMs
     const lock = `lock:${key}`
     for (;;) {
-      if (!link.isUp()) return await here(work)
+      if (!link.isUp()) return await runInThisProcess(key, work)
       const wait = waitFor(key)
       const token = randomUUID()
       let ours: boolean
@@ -107,7 +104,7 @@ export function createClusterCoalescing ({ link, lockMs, now, onOutcome }: Clust
       } catch (error) {
         wait.cancel()
         link.reportFailure(error)
-        return await here(work)
+        return await runInThisProcess(key, work)
       }
       if (ours) {
         wait.cancel()
@@ -116,7 +113,7 @@ export function createClusterCoalescing ({ link, lockMs, now, onOutcome }: Clust
       const woken = await wait.within(Math.min(Math.max(0, leftMs), deadline - now()))
       if ('outcome' in woken) return { outcome: woken.outcome, tier: 'redis' }
       if ('failure' in woken) throw new AppError(woken.failure.code, { detail: woken.failure.detail, retryAfter: woken.failure.retryAfter })
-      if ('takeOver' in woken) return await here(work)
+      if ('takeOver' in woken) return await runInThisProcess(key, work)
       // the lock ran out without a word: its holder died or stalled; take over unless the deadline passed
       if (now() >= deadline) throw new AppError('UPSTREAM_TIMEOUT', { detail: 'The replica asking the vendor for this order did not answer in time.' })
     }
@@ -125,17 +122,17 @@ export function createClusterCoalescing ({ link, lockMs, now, onOutcome }: Clust
 
 const ERROR_CODES = Object.keys(ERROR_KINDS) as [ErrorCode, ...ErrorCode[]]
 
-const NewsSchema = z.object({
+const OutcomeMessageSchema = z.object({
   key: z.string(),
   outcome: z.unknown().optional(),
   failure: z.object({ code: z.enum(ERROR_CODES), detail: z.string(), retryAfter: z.number().optional() }).optional()
 })
 
 /** A message read back through its schema; undefined for anything else (another version of the service, say). */
-function parseNews (message: string): News | undefined {
+function parseOutcomeMessage (message: string): OutcomeMessage | undefined {
   let parsed
   try {
-    parsed = NewsSchema.safeParse(JSON.parse(message))
+    parsed = OutcomeMessageSchema.safeParse(JSON.parse(message))
   } catch {
     return undefined
   }

@@ -95,7 +95,6 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
 
   return {
     client,
-    keyPrefix: settings.keyPrefix,
     commandTimeoutMs: settings.commandTimeoutMs,
     /** true while Redis answers; false: use the in-memory fallback */
     isUp: (): boolean => up,

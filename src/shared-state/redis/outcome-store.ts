@@ -1,6 +1,6 @@
 import type { RedisLink } from './link.js'
 import { decodeOutcome, encodeOutcome } from './outcome-codec.js'
-import { keepMs, type Kept, type Outcome } from '../../orders/outcome.js'
+import { keepMs, type Outcome, type TieredOutcome } from '../../orders/outcome.js'
 import type { OutcomeStore } from '../../orders/outcome-store.js'
 import type { MemoryOutcomeStore } from '../memory/outcome-store.js'
 
@@ -12,7 +12,7 @@ import type { MemoryOutcomeStore } from '../memory/outcome-store.js'
  */
 export const LOCAL_SHARE_OF_FRESHNESS = 1 / 4
 
-export interface SharedOutcomeStoreOptions {
+export interface RedisOutcomeStoreOptions {
   link: RedisLink
   /** the memory tier: answers first, and alone while Redis is down */
   local: MemoryOutcomeStore
@@ -26,7 +26,7 @@ export interface SharedOutcomeStoreOptions {
  * outcome written goes to both; Redis failing (down, or slower than REDIS_TIMEOUT_MS) makes the
  * memory tier answer alone, with the same TTL rules, until Redis is back.
  */
-export function createSharedOutcomeStore ({ link, local, staleMs, now }: SharedOutcomeStoreOptions): OutcomeStore & { remember: (key: string, outcome: Outcome) => void } {
+export function createRedisOutcomeStore ({ link, local, staleMs, now }: RedisOutcomeStoreOptions): OutcomeStore & { remember: (key: string, outcome: Outcome) => void } {
   const redisKey = (key: string): string => `outcome:${key}`
 
   /** Keeps an outcome another replica got in memory, as long as its writer keeps it. */
@@ -37,7 +37,7 @@ export function createSharedOutcomeStore ({ link, local, staleMs, now }: SharedO
 
   return {
     remember,
-    async get (key: string): Promise<Kept | undefined> {
+    async get (key: string): Promise<TieredOutcome | undefined> {
       const kept = local.get(key)
       if (!link.isUp()) return kept
       if (kept !== undefined && now() - kept.outcome.storedAt < kept.outcome.freshMs * LOCAL_SHARE_OF_FRESHNESS) return kept

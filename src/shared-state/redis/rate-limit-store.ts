@@ -15,7 +15,7 @@ type Callback = Parameters<FastifyRateLimitStore['incr']>[1]
  * atomic INCR + PEXPIRE script under the key prefix). While Redis is down or a count fails,
  * this replica counts alone in its bounded memory store, as a single process does.
  */
-class SharedRateLimitStore implements FastifyRateLimitStore {
+class RedisRateLimitStore implements FastifyRateLimitStore {
   constructor (private readonly link: RedisLink, private readonly shared: FastifyRateLimitStore, private readonly local: FastifyRateLimitStore) {}
 
   incr (key: string, callback: Callback, timeWindow: number, max: number): void {
@@ -28,13 +28,13 @@ class SharedRateLimitStore implements FastifyRateLimitStore {
   }
 
   child (routeOptions: Parameters<FastifyRateLimitStore['child']>[0]): FastifyRateLimitStore {
-    return new SharedRateLimitStore(this.link, this.shared.child(routeOptions), this.local.child(routeOptions))
+    return new RedisRateLimitStore(this.link, this.shared.child(routeOptions), this.local.child(routeOptions))
   }
 }
 
 /** The store class @fastify/rate-limit constructs with its options. */
-export function sharedRateLimitStore (link: RedisLink, local: BoundedStoreOptions): FastifyRateLimitStoreCtor {
-  return class extends SharedRateLimitStore {
+export function redisRateLimitStore (link: RedisLink, local: BoundedStoreOptions): FastifyRateLimitStoreCtor {
+  return class extends RedisRateLimitStore {
     // plain fixed windows, as rate-limit.ts configures them: neither continueExceeding nor exponentialBackoff
     constructor () {
       super(link, new RedisStore(false, false, link.client, 'rate-limit:'), new BoundedRateLimitStore(local))

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { RedisLink } from './link.js'
 import { fromStored, toStored } from './outcome-codec.js'
 import type { WatchBus } from '../../orders/live/bus.js'
-import { createLocalBus } from '../memory/watch-bus.js'
+import { createMemoryWatchBus } from '../memory/watch-bus.js'
 
 /** Channels under the key prefix: a change a replica's poller saw, and a delivery callback's wake-up. */
 export const CHANGES_CHANNEL = 'changes'
@@ -29,7 +29,7 @@ function parse<T> (schema: z.ZodType<T>, message: string): T | undefined {
  * follows its orders with its own pollers, as one process does.
  */
 export function createRedisWatchBus (link: RedisLink): WatchBus {
-  const local = createLocalBus()
+  const local = createMemoryWatchBus()
   const self = randomUUID()
   link.subscribe(CHANGES_CHANNEL, (message) => {
     const change = parse(Change, message)

@@ -6,7 +6,7 @@ import type { Order } from '../../../src/orders/schema.js'
 import type { WatchBus } from '../../../src/orders/live/bus.js'
 import type { WatchEvent } from '../../../src/orders/live/fan-out.js'
 import { createWatchers } from '../../../src/orders/live/watchers.js'
-import { createLocalBus } from '../../../src/shared-state/memory/watch-bus.js'
+import { createMemoryWatchBus } from '../../../src/shared-state/memory/watch-bus.js'
 import { order } from '../fixtures/read-through.js'
 import { fakeClock } from '../fixtures/fake-clock.js'
 
@@ -24,7 +24,7 @@ function setup (options: { intervalMs?: number, bus?: WatchBus } = {}) {
     },
     log: QUIET,
     intervalMs: options.intervalMs ?? 1000,
-    bus: options.bus,
+    bus: options.bus ?? createMemoryWatchBus(),
     clock
   })
   const events: WatchEvent[] = []
@@ -161,7 +161,7 @@ t.test('close tells every watcher and stops every poller', async (t) => {
 })
 
 t.test('the bus: changes published elsewhere reach local watchers, deduplicated by tag; wakes arrive through it', async (t) => {
-  const bus = createLocalBus()
+  const bus = createMemoryWatchBus()
   const published: string[] = []
   const spy: WatchBus = {
     ...bus,
@@ -181,7 +181,7 @@ t.test('the bus: changes published elsewhere reach local watchers, deduplicated 
 })
 
 t.test('a change says how it was got: the poller\'s result and tier, or another replica\'s call through the shared state', async (t) => {
-  const bus = createLocalBus()
+  const bus = createMemoryWatchBus()
   const { clock, watchers, events, record, answer } = setup({ bus })
   answer(() => ({ ...served(order(1), 'hit'), tier: 'memory' }))
   watchers.watch(1, '16327129', record)

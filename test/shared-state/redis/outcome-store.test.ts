@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { createMemoryOutcomeStore } from '../../../src/shared-state/memory/outcome-store.js'
 import type { Outcome } from '../../../src/orders/outcome.js'
-import { createSharedOutcomeStore, LOCAL_SHARE_OF_FRESHNESS } from '../../../src/shared-state/redis/outcome-store.js'
+import { createRedisOutcomeStore, LOCAL_SHARE_OF_FRESHNESS } from '../../../src/shared-state/redis/outcome-store.js'
 import { createRedisLink } from '../../../src/shared-state/redis/link.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { OPTIONS, order } from '../../orders/fixtures/read-through.js'
@@ -18,12 +18,12 @@ async function twoStores (t: Test) {
     t.teardown(() => link.close())
     await link.connect()
     t.ok(link.isUp())
-    return { link, store: createSharedOutcomeStore({ link, local: createMemoryOutcomeStore({ ...OPTIONS, now: clock }), staleMs: OPTIONS.staleMs, now: clock }) }
+    return { link, store: createRedisOutcomeStore({ link, local: createMemoryOutcomeStore({ ...OPTIONS, now: clock }), staleMs: OPTIONS.staleMs, now: clock }) }
   }
   return { redis, a: await store(), b: await store(), tick: (ms: number) => { now += ms }, now: clock }
 }
 
-t.test('the shared outcome store', async (t) => {
+t.test('the Redis outcome store', async (t) => {
   if (!requireRedisServer(t)) return
 
   t.test('one replica\'s outcome is the other\'s; its own copy answers for a quarter of the freshness, then Redis again', async (t) => {

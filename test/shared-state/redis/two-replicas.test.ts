@@ -13,7 +13,7 @@ async function fleet (t: Test, env: Record<string, string> = {}, latencyMs = 200
   const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
   const settings = { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '60000', REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test-${redis.port}:`, VENDOR_TIMEOUT_MS: '5000', ...env }
   const replicas = [await buildTestApp(t, vendorUrl, {}, {}, settings), await buildTestApp(t, vendorUrl, {}, {}, settings)] as const
-  for (const replica of replicas) t.ok(replica.redis?.isUp(), 'the replica reached Redis')
+  for (const replica of replicas) t.ok(replica.sharedState.isShared(), 'the replica reached Redis')
   return { redis, simulator, replicas, vendorCalls: () => simulator.simulator.stats.calls }
 }
 
@@ -65,11 +65,11 @@ t.test('two replicas on one Redis', async (t) => {
     t.equal(answers.length, 180)
     const wrong = answers.filter(({ statusCode, body }) => statusCode !== 200 || !/"id":100[123]/.test(body))
     t.same(wrong, [], 'every answer is the order asked for')
-    t.notOk(replicas[0].redis?.isUp(), 'the replicas noticed')
+    t.notOk(replicas[0].sharedState.isShared(), 'the replicas noticed')
 
     await redis.restart()
     // each link checks every second; the test's timeout bounds the wait
-    await until(() => replicas.every((replica) => replica.redis?.isUp() === true))
+    await until(() => replicas.every((replica) => replica.sharedState.isShared()))
     const before = vendorCalls()
     await replicas[0].inject({ url: '/orders/1007?machine=16327129' })
     t.match((await replicas[1].inject({ url: '/orders/1007?machine=16327129' })).headers['cache-status'], /; hit;/, 'shared again, without a restart')
@@ -105,7 +105,7 @@ t.test('two replicas on one Redis', async (t) => {
     const password = 'p4ssw0rd-never-logged'
     await redis.kill()
     const app = await buildTestApp(t, vendorUrl, {}, { logger: logs.logger, metrics }, { CACHE_ENABLED: 'true', REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}`, LOG_LEVEL: 'trace' })
-    t.notOk(app.redis?.isUp(), 'nothing listens there now')
+    t.notOk(app.sharedState.isShared(), 'nothing listens there now')
     t.equal((await app.inject({ url: ORDER })).statusCode, 200, 'answered without Redis')
     t.match(await metrics.registry.metrics(), /^redis_up 0$/m)
     t.notOk(logs.lines().includes(password), 'not in any log line')
@@ -114,7 +114,7 @@ t.test('two replicas on one Redis', async (t) => {
     await redis.restart()
     const healthy = createMetrics({ defaultMetrics: false })
     const up = await buildTestApp(t, vendorUrl, {}, { metrics: healthy }, { CACHE_ENABLED: 'true', REDIS_URL: redis.url })
-    t.ok(up.redis?.isUp())
+    t.ok(up.sharedState.isShared())
     t.match(await healthy.registry.metrics(), /^redis_up 1$/m)
     t.notMatch(await createMetrics({ defaultMetrics: false }).registry.metrics(), /redis_up/, 'absent without REDIS_URL')
   })

@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Metrics } from '../observability/metrics.js'
+import { createSharedState } from '../shared-state/choose.js'
+import type { SharedState, SharedStateConfig } from '../shared-state/shared-state.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the outcome store, coalescing, watch bus and rate-limit store: shared through Redis with REDIS_URL, else this process's own */
+    sharedState: SharedState
+  }
+}
+
+export interface SharedStatePluginOptions {
+  config: SharedStateConfig
+  metrics?: Metrics | undefined
+}
+
+/**
+ * What replicas share, as `app.sharedState`. The service starts whether or not Redis answers
+ * (readiness never depends on it): until it does, and whenever it stops, each replica works
+ * from its own memory. Closing the app closes the connections.
+ */
+const sharedState: FastifyPluginAsync<SharedStatePluginOptions> = async (app, { config, metrics }) => {
+  // redis_up exists only where Redis is configured
+  if (config.redis !== null && metrics !== undefined) {
+    metrics.registry.registerMetric(metrics.redisUp)
+    metrics.redisUp.set(0)
+  }
+  const state = createSharedState(config, {
+    log: app.log.child({ component: 'redis' }),
+    onSharedState: metrics && ((up) => { metrics.redisUp.set(up ? 1 : 0) })
+  })
+  app.decorate('sharedState', state)
+  app.addHook('onClose', async () => { await state.close() })
+  await state.start()
+}
+
+export const sharedStatePlugin = fp(sharedState, { name: 'shared-state' })

@@ -1,0 +1,19 @@
+import type { SharedStateConfig, SharedStateDeps, SharedState } from '../shared-state.js'
+import { runInThisProcess } from './coalescing.js'
+import { createMemoryOutcomeStore } from './outcome-store.js'
+import { boundedStore } from './rate-limit-store.js'
+import { createMemoryWatchBus } from './watch-bus.js'
+
+/** Every replica alone: outcomes, vendor calls, watchers' news and rate-limit counters in this process only. */
+export function createMemorySharedState (config: SharedStateConfig, { now = Date.now }: Pick<SharedStateDeps, 'now'> = {}): SharedState {
+  const { maxEntries, maxBytes } = config.resilience.cache
+  return {
+    outcomeStore: createMemoryOutcomeStore({ maxEntries, maxBytes, now }),
+    coalescing: runInThisProcess,
+    watchBus: createMemoryWatchBus(),
+    rateLimitStore: boundedStore,
+    isShared: () => false,
+    start: async () => {},
+    close: async () => {}
+  }
+}

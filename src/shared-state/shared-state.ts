@@ -1,0 +1,39 @@
+import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
+import type { Config, ResilienceConfig } from '../config/config.js'
+import type { WatchBus } from '../orders/live/bus.js'
+import type { OutcomeStore } from '../orders/outcome-store.js'
+import type { Coalescing } from '../orders/read-through.js'
+import type { BoundedStoreOptions } from './memory/rate-limit-store.js'
+import type { LinkLog } from './redis/link.js'
+
+/** What the shared state is built from: where it is shared (config.redis), the memory tier's bounds and the vendor deadline. */
+export type SharedStateConfig = Pick<Config, 'redis' | 'vendorTimeoutMs'> & {
+  resilience: { cache: Pick<ResilienceConfig['cache'], 'maxEntries' | 'maxBytes' | 'staleMs'> }
+}
+
+export interface SharedStateDeps {
+  /** where the link to a shared store logs coming and going */
+  log: LinkLog
+  /** told each time the shared store starts or stops answering (the redis_up gauge) */
+  onSharedState?: ((up: boolean) => void) | undefined
+  /** wall-clock milliseconds, as outcomes' storedAt counts them (default Date.now) */
+  now?: () => number
+}
+
+/**
+ * Everything replicas may share, behind the interfaces their users own: the orders' outcome
+ * store and coalescing, the watchers' bus, and the rate limit's counters. Either every one of
+ * them is shared (through Redis) or every one stays in this process's memory.
+ */
+export interface SharedState {
+  outcomeStore: OutcomeStore
+  coalescing: Coalescing
+  watchBus: WatchBus
+  /** the store class @fastify/rate-limit constructs; `local` bounds the counters kept in memory */
+  rateLimitStore: (local: BoundedStoreOptions) => FastifyRateLimitStoreCtor
+  /** true while the other replicas share this state; false: this replica works from its own memory */
+  isShared: () => boolean
+  /** connects to the shared store, if any; resolves whether or not it answers (the service starts either way) */
+  start: () => Promise<void>
+  close: () => Promise<void>
+}
