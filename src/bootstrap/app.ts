@@ -8,7 +8,7 @@ import { authPlugin } from '../plugins/auth.js'
 import { connectionsPlugin } from '../plugins/connections.js'
 import { corsPlugin } from '../plugins/cors.js'
 import { drainingPlugin } from '../plugins/draining.js'
-import { healthPlugin } from '../routes/health.js'
+import { healthRoutes } from '../routes/health.js'
 import { ordersServicePlugin } from '../plugins/orders-service.js'
 import { pressurePlugin } from '../plugins/pressure.js'
 import { problemServerOptions, problemsPlugin } from '../plugins/problems.js'
@@ -20,8 +20,9 @@ import { swaggerPlugin } from '../plugins/swagger.js'
 import { demoRoutes } from '../routes/demo.js'
 import { orderWatchersPlugin } from '../plugins/watchers.js'
 import { callbacksRoute } from '../routes/callbacks.js'
-import { TracedLogController, tracingPlugin } from '../plugins/tracing.js'
-import { docsRoutes } from '../routes/docs.js'
+import { tracingPlugin } from '../plugins/tracing.js'
+import { TracedLogController } from '../observability/request-tracing.js'
+import { swaggerUiPlugin } from '../plugins/swagger-ui.js'
 import { orderEventsRoute } from '../routes/order-events.js'
 import { ordersRoute } from '../routes/orders.js'
 import type { WatchBus } from '../orders/live/bus.js'
@@ -105,8 +106,8 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   // the pollers behind event streams and long polls, over app.orders; closed before the server, so streams end first
   await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, bus: deps.watchBus, metrics: deps.metrics })
 
-  await app.register(healthPlugin)
-  await app.register(docsRoutes)
+  await app.register(healthRoutes)
+  await app.register(swaggerUiPlugin)
   // the live page, on the embedded simulator only: it is an example, not part of a deployment
   if (config.demo === true) await app.register(demoRoutes)
   // the vendor's delivery callback: no API key (the vendor has none), its own token and body limit

@@ -12,7 +12,7 @@ import { createMetrics } from '../observability/metrics.js'
 import { buildMetricsServer } from '../observability/metrics-server.js'
 import { buildSimulator } from '../simulator/app.js'
 import { DEMO_CREDENTIALS } from '../simulator/credentials.js'
-import { isUntracedPath, requestSpanHook } from '../plugins/tracing.js'
+import { isUntracedPath, requestSpanHook } from '../observability/request-tracing.js'
 import { loggableUrl, startTracing, tracingSettings, type Tracing, type TracingSettings } from '../observability/tracing.js'
 
 export interface StartOptions {

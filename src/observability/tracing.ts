@@ -86,7 +86,7 @@ export interface StartTracingOptions {
   serviceVersion: string
   /** ignored by @fastify/otel: no request span (health probes) */
   ignorePath?: (path: string) => boolean
-  /** renames the request span and rewrites its url.path (src/plugins/tracing.ts) */
+  /** renames the request span and rewrites its url.path (src/observability/request-tracing.ts) */
   requestHook: (span: Span, request: FastifyRequest) => void
 }
 

@@ -10,7 +10,7 @@ import type { Outcome } from '../orders/outcome.js'
 import { representationOf } from '../orders/representation.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
 import { isFinal, outcomeTag } from '../orders/live/watchers.js'
-import { clientKey } from '../plugins/rate-limit.js'
+import { clientKey } from '../http/client-key.js'
 import { ORDER_PROBLEMS, problem } from './orders.js'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isUntracedPath, tracedPath } from '../../src/plugins/tracing.js'
+import { isUntracedPath, tracedPath } from '../../src/observability/request-tracing.js'
 
 t.test('url.path: never the query, never a secret path parameter', async (t) => {
   t.equal(tracedPath('/orders/54?machine=16327129&access_token=x', '/orders/:id'), '/orders/54', 'the query goes')
