@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors/catalogue.js'
+import { sameDigest, secretDigest } from '../http/constant-time.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,8 +26,6 @@ export interface ApiKeyAuthOptions {
   keys: readonly string[]
 }
 
-const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest()
-
 // RFC 6750: the scheme is case-insensitive; the token is one b64token
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
 
@@ -38,14 +36,14 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
  */
 export function createKeyMatcher (keys: readonly string[]): (presented: string) => string | undefined {
   const digests = keys.map((key) => {
-    const digest = sha256(key)
+    const digest = secretDigest(key)
     return { digest, id: `key:${digest.subarray(0, 8).toString('hex')}` }
   })
   return (presented) => {
-    const digest = sha256(presented)
+    const digest = secretDigest(presented)
     let matched: string | undefined
     for (const key of digests) {
-      if (timingSafeEqual(digest, key.digest)) matched = key.id
+      if (sameDigest(digest, key.digest)) matched = key.id
     }
     return matched
   }
