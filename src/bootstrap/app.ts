@@ -29,12 +29,8 @@ import type { WatchBus } from '../orders/live/bus.js'
 import type { Tracing } from '../observability/tracing.js'
 import type { VendorClient } from '../upstream/client.js'
 
-/** What buildApp needs: the config with the vendor resolved (server.ts puts the simulator there in demo mode). */
-export type AppConfig = Omit<Config, 'vendor'> & {
-  vendor: VendorSettings
-  /** true when vendor is the embedded simulator (default false) */
-  demo?: boolean
-}
+/** What buildApp needs: the config with the vendor resolved (start() puts the simulator there in demo mode). */
+export type AppConfig = Omit<Config, 'vendor'> & { vendor: VendorSettings }
 
 export interface AppDeps {
   /** a pino logger; false for none (default: none) */
@@ -96,7 +92,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(problemsPlugin)
   if (deps.metrics !== undefined) await app.register(requestMetricsPlugin, { metrics: deps.metrics })
   await app.register(securityHeadersPlugin)
-  await app.register(corsPlugin, { origins: config.corsOrigins, demo: config.demo ?? false })
+  await app.register(corsPlugin, { origins: config.corsOrigins, mode: config.mode })
   await app.register(pressurePlugin, config.limits)
   await app.register(drainingPlugin)
   await app.register(swaggerPlugin)
@@ -109,7 +105,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(healthRoutes)
   await app.register(swaggerUiPlugin)
   // the live page, on the embedded simulator only: it is an example, not part of a deployment
-  if (config.demo === true) await app.register(demoRoutes)
+  if (config.mode === 'demo') await app.register(demoRoutes)
   // the vendor's delivery callback: no API key (the vendor has none), its own token and body limit
   if (config.callbackToken !== null) await app.register(callbacksRoute, { token: config.callbackToken, metrics: deps.metrics })
   // the API proper: keys (when configured) checked first, then the rate limit; docs and health stay open

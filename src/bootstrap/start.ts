@@ -56,7 +56,7 @@ export async function start (env: Record<string, string | undefined>, options: S
 
   let vendor: VendorSettings
   let simulator: FastifyInstance | undefined
-  if (config.vendor === null) {
+  if (config.mode === 'demo') {
     simulator = buildSimulator()
     const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
     vendor = { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS }
@@ -69,7 +69,7 @@ export async function start (env: Record<string, string | undefined>, options: S
   // in demo mode the simulator sends its delivery notifications here, as a merchant's notify_url would
   const callbackToken = config.callbackToken ?? (simulator === undefined ? null : randomBytes(24).toString('hex'))
   const metrics = createMetrics()
-  const app = await buildApp({ ...config, vendor, demo: simulator !== undefined, callbackToken }, { logger, metrics, tracing })
+  const app = await buildApp({ ...config, vendor, callbackToken }, { logger, metrics, tracing })
   const metricsServer = buildMetricsServer(metrics.registry)
   const { shutdownDelayMs } = config.limits
 
@@ -99,9 +99,9 @@ export async function start (env: Record<string, string | undefined>, options: S
     logger.info({ metrics: `${metricsUrl}/metrics` }, 'metrics listening')
     const url = await listenOrRefuse(app, 'PORT', config.port, config.host, logger)
     if (simulator !== undefined && callbackToken !== null) simulator.simulator.setNotifyUrl(`${loopbackUrl(app)}/callbacks/delivery/${callbackToken}`)
-    if (config.production && config.apiKeys.length === 0) logger.warn('API_KEYS is not set: anyone who can reach this service can query orders')
+    if (config.mode === 'production' && config.apiKeys.length === 0) logger.warn('API_KEYS is not set: anyone who can reach this service can query orders')
     // the base URL as configured, path prefix included (config refuses credentials in it)
-    logger.info({ vendor: vendor.baseUrl, vendorTimeoutMs: config.vendorTimeoutMs, demo: simulator !== undefined }, 'ready')
+    logger.info({ vendor: vendor.baseUrl, vendorTimeoutMs: config.vendorTimeoutMs, demo: config.mode === 'demo' }, 'ready')
     return { config, logger, app, metricsServer, simulator, tracing, url, metricsUrl, stop }
   } catch (error) {
     await Promise.all([app.close(), metricsServer.close(), simulator?.close(), tracing?.shutdown()])
