@@ -25,9 +25,7 @@ import { TracedLogController } from '../observability/request-tracing.js'
 import { swaggerUiPlugin } from '../plugins/swagger-ui.js'
 import { orderEventsRoute } from '../routes/order-events.js'
 import { ordersRoute } from '../routes/orders.js'
-import type { WatchBus } from '../orders/live/bus.js'
 import type { Tracing } from '../observability/tracing.js'
-import type { VendorClient } from '../upstream/client.js'
 
 /** What buildApp needs: the config with the vendor resolved (start() puts the simulator there in demo mode). */
 export type AppConfig = Omit<Config, 'vendor'> & { vendor: VendorSettings }
@@ -35,12 +33,8 @@ export type AppConfig = Omit<Config, 'vendor'> & { vendor: VendorSettings }
 export interface AppDeps {
   /** a pino logger; false for none (default: none) */
   logger?: Logger | false
-  /** a vendor client to use instead of one built from config.vendor; its owner closes it */
-  vendorClient?: VendorClient
   /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
   metrics?: Metrics
-  /** carries order changes and wake-ups between replicas (default: this process only) */
-  watchBus?: WatchBus
   /** traces, when start() turned them on (src/observability/tracing.ts); none: no spans. Trace ids reach the log lines of a logger made with createLogger's traceContext */
   tracing?: Tracing
 }
@@ -98,9 +92,9 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(swaggerPlugin)
   // before what shares state through it: the orders service's cache and coalescing, the rate limit
   await app.register(redisPlugin, { settings: config.redis, metrics: deps.metrics })
-  await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics, tracer: deps.tracing?.tracer })
+  await app.register(ordersServicePlugin, { config, metrics: deps.metrics, tracer: deps.tracing?.tracer })
   // the pollers behind event streams and long polls, over app.orders; closed before the server, so streams end first
-  await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, bus: deps.watchBus, metrics: deps.metrics })
+  await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, metrics: deps.metrics })
 
   await app.register(healthRoutes)
   await app.register(swaggerUiPlugin)

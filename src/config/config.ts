@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
-import { describeIssue, plainWords } from './issue-messages.js'
+import { describeIssue, plainWords } from './setting-problems.js'
 
 export class ConfigError extends Error {
   constructor (readonly problems: string[]) {

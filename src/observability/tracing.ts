@@ -7,8 +7,6 @@ export interface Tracing {
   tracer: Tracer
   /** @fastify/otel, registered on the app by src/plugins/tracing.ts */
   instrumentation: FastifyOtelInstrumentation
-  /** exports every ended span now */
-  forceFlush: () => Promise<void>
   /** exports what is left, stops exporting and unregisters from the OpenTelemetry API */
   shutdown: () => Promise<void>
 }
@@ -136,7 +134,6 @@ export async function startTracing (settings: TracingSettings, options: StartTra
   return {
     tracer: provider.getTracer('vending-orders-bff', options.serviceVersion),
     instrumentation,
-    forceFlush: () => provider.forceFlush(),
     shutdown: async () => {
       await (shutdown ??= (async () => {
         instrumentation.disable()
