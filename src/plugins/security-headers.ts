@@ -11,7 +11,7 @@ import { DOCS_PREFIX } from '../openapi/docs-pages.js'
  * HSTS and nosniff; and Cross-Origin-Resource-Policy, so no other site can embed an answer in a
  * no-cors load. Helmet's document headers (COOP, Referrer-Policy, Origin-Agent-Cluster, DNS
  * prefetch, IE and Flash switches) govern what a rendered page may do, so they go on /docs only:
- * each header costs every answer time on both ends of the connection (see bench/profiling.md).
+ * each header is bytes and parsing on every answer, for both ends of the connection.
  * @see https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html#security-headers
  */
 const API_HELMET_OPTIONS: HelmetOptions = {
@@ -34,8 +34,8 @@ const DOCUMENT_HELMET_OPTIONS: HelmetOptions = {
 
 /**
  * Helmet's headers for a configuration. They do not depend on the request (no CSP nonces), so
- * helmet runs once at start against a recording response. @fastify/helmet instead rebuilds
- * helmet's middleware on every request, which cost more than the rest of a cache hit did.
+ * helmet runs once at start against a recording response, where @fastify/helmet would rebuild
+ * helmet's middleware on every request.
  * @see https://helmetjs.github.io/
  */
 export function helmetHeaders (options: HelmetOptions): Record<string, string> {
