@@ -8,7 +8,7 @@ import { authPlugin } from '../plugins/auth.js'
 import { connectionsPlugin } from '../plugins/connections.js'
 import { corsPlugin } from '../plugins/cors.js'
 import { drainingPlugin } from '../plugins/draining.js'
-import { healthRoutes } from '../routes/health.js'
+import { healthRoutes, isHealthProbe } from '../routes/health.js'
 import { ordersServicePlugin } from '../plugins/orders-service.js'
 import { pressurePlugin } from '../plugins/pressure.js'
 import { problemServerOptions, problemsPlugin } from '../plugins/problems.js'
@@ -70,8 +70,7 @@ function createServer (config: AppConfig, deps: AppDeps, logController: LogContr
 
 /** The service as plugins and routes; never listens (server.ts does). */
 export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
-  // health probes every few seconds would drown the request log
-  const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => request.url.startsWith('/health/') }
+  const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => isHealthProbe(request.url) }
   const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions) }
   const logController = traced?.logController ?? new LogController(logOptions)
   const app = createServer(config, deps, logController)

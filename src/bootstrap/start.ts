@@ -12,7 +12,8 @@ import { createMetrics } from '../observability/metrics.js'
 import { buildMetricsServer } from '../observability/metrics-server.js'
 import { buildSimulator } from '../simulator/app.js'
 import { DEMO_CREDENTIALS } from '../simulator/credentials.js'
-import { isUntracedPath, requestSpanHook } from '../observability/request-tracing.js'
+import { requestSpanHook } from '../observability/request-tracing.js'
+import { isHealthProbe } from '../routes/health.js'
 import { loggableUrl, startTracing, tracingSettings, type Tracing, type TracingSettings } from '../observability/tracing.js'
 
 export interface StartOptions {
@@ -131,7 +132,7 @@ function configOrRefuse (env: Record<string, string | undefined>, destination: D
 async function tracingOrNot (settings: TracingSettings | undefined, warnings: string[], logger: Logger): Promise<Tracing | undefined> {
   for (const warning of warnings) logger.warn(`tracing: ${warning}`)
   if (settings === undefined) return undefined
-  const tracing = await startTracing(settings, { serviceVersion: API_VERSION, ignorePath: isUntracedPath, requestHook: requestSpanHook })
+  const tracing = await startTracing(settings, { serviceVersion: API_VERSION, ignorePath: isHealthProbe, requestHook: requestSpanHook })
   const otlp = settings.exporters.includes('otlp') ? { endpoint: loggableUrl(settings.otlp.url), protocol: settings.otlp.protocol } : {}
   logger.info({ tracing: { exporters: settings.exporters, ...otlp } }, 'tracing on')
   return tracing

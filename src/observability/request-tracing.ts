@@ -6,11 +6,6 @@ import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 /** Path parameters that are credentials: the delivery callback's `/callbacks/delivery/:token`. */
 const SECRET_PATH_PARAMETERS = new Set(['token'])
 
-/** Paths that get no request span: health probes every few seconds would drown the traces, as they would the log. */
-export function isUntracedPath (path: string): boolean {
-  return path.startsWith('/health/')
-}
-
 /**
  * The request path for `url.path`: never the query (its values may be credentials), and a secret
  * path parameter replaced, by the route pattern's segments; the pattern itself when they do not line up.

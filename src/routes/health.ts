@@ -3,6 +3,11 @@ import type { FastifyPluginAsync } from 'fastify'
 /** What readiness reads: the draining plugin's `readiness`, the pressure plugin's `isUnderPressure`. */
 const READINESS_DECORATORS = ['readiness', 'isUnderPressure']
 
+/** The platform's probes: every few seconds each, so they are left out of the request log and the traces. */
+export function isHealthProbe (url: string): boolean {
+  return url.startsWith('/health/')
+}
+
 /**
  * Liveness answers while the process runs; readiness answers 503 once shutdown starts (draining)
  * and while the process sheds load (pressure), so balancers send less. Both are left out of the

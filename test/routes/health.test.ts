@@ -1,7 +1,7 @@
 import fastify from 'fastify'
 import t from 'tap'
 import { drainingPlugin } from '../../src/plugins/draining.js'
-import { healthRoutes } from '../../src/routes/health.js'
+import { healthRoutes, isHealthProbe } from '../../src/routes/health.js'
 
 t.test('live and ready answer 200 while running; ready turns 503 once shutdown starts', async (t) => {
   const app = fastify()
@@ -41,4 +41,11 @@ t.test('health says what it reads: without readiness or the pressure reading it 
   const withoutPressure = fastify()
   await withoutPressure.register(drainingPlugin)
   await t.rejects(async () => { await withoutPressure.register(healthRoutes) }, /isUnderPressure/)
+})
+
+t.test('the probes are told by their path: they stay out of the request log and the traces', async (t) => {
+  t.ok(isHealthProbe('/health/live'))
+  t.ok(isHealthProbe('/health/ready'))
+  t.notOk(isHealthProbe('/orders/54'))
+  t.notOk(isHealthProbe('/healthz'))
 })
