@@ -2,12 +2,20 @@ import { randomUUID } from 'node:crypto'
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRequestHookHandler } from 'fastify'
 import { AppError } from '../errors/catalogue.js'
 import { UNMATCHED_ROUTE, type Metrics } from '../observability/metrics.js'
 import { sendProblem } from './problem.js'
 import { rawProblemAnswer } from './raw-problem.js'
-import { REQUEST_ID_HEADER } from './request-id.js'
+import { genRequestId, REQUEST_ID_HEADER } from './request-id.js'
+
+/**
+ * What the problems plugin needs from fastify() itself: the request id, and the answers to
+ * errors met before any hook or error handler (unroutable URLs, what Node's HTTP parser refuses).
+ */
+export function problemServerOptions (metrics?: Metrics): Pick<FastifyServerOptions, 'genReqId' | 'frameworkErrors' | 'clientErrorHandler'> {
+  return { genReqId: genRequestId, frameworkErrors: answerFrameworkErrors(metrics), clientErrorHandler: answerClientErrors(metrics) }
+}
 
 type FrameworkErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors/catalogue.js'
-import { sameDigest, secretDigest } from '../http/constant-time.js'
+import { createKeyMatcher } from '../http/api-key-matcher.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,26 +28,6 @@ export interface ApiKeyAuthOptions {
 
 // RFC 6750: the scheme is case-insensitive; the token is one b64token
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
-
-/**
- * Returns the id of the configured key `presented` equals, or undefined. Both sides are hashed
- * first, so every comparison is between equal-length digests, and every configured key is
- * compared on every call: neither the key's length nor which key matched shows in the timing.
- */
-export function createKeyMatcher (keys: readonly string[]): (presented: string) => string | undefined {
-  const digests = keys.map((key) => {
-    const digest = secretDigest(key)
-    return { digest, id: `key:${digest.subarray(0, 8).toString('hex')}` }
-  })
-  return (presented) => {
-    const digest = secretDigest(presented)
-    let matched: string | undefined
-    for (const key of digests) {
-      if (sameDigest(digest, key.digest)) matched = key.id
-    }
-    return matched
-  }
-}
 
 /**
  * Bearer-token authentication for the routes registered after it in the same scope, on only
