@@ -34,7 +34,7 @@ export type AppConfig = Omit<Config, 'vendor'> & { vendor: VendorSettings }
 export interface AppDeps {
   /** a pino logger; false for none (default: none) */
   logger?: Logger | false
-  /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
+  /** where to count requests and vendor calls (start() serves them on the metrics port); none: not counted */
   metrics?: Metrics
   /** traces, when start() turned them on (src/observability/tracing.ts); none: no spans. Trace ids reach the log lines of a logger made with createLogger's traceContext */
   tracing?: Tracing

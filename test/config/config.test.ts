@@ -51,7 +51,7 @@ t.test('defaults with nothing set: demo mode', async (t) => {
   })
 })
 
-t.test('wave-2 settings: Redis, callback token, event streams', async (t) => {
+t.test('Redis, callback token and event-stream settings', async (t) => {
   const config = loadConfig({ REDIS_URL: 'rediss://:s3cret@cache.internal:6380/2', REDIS_KEY_PREFIX: 'bff-eu:', CALLBACK_TOKEN: 'a'.repeat(32), EVENTS_MAX_STREAMS: '10' })
   t.same(config.redis, { url: 'rediss://:s3cret@cache.internal:6380/2', keyPrefix: 'bff-eu:', commandTimeoutMs: 250 })
   t.equal(config.callbackToken, 'a'.repeat(32))
