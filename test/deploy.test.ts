@@ -84,7 +84,7 @@ t.test('compose.yaml', async (t) => {
       const env = environment(services[name])
       for (const variable of Object.keys(env)) t.ok(isSetting(variable), `${name}: ${variable} is a setting`)
       const config = configs.get(name)!
-      t.equal(config.production, true, `${name} runs as in production`)
+      t.equal(config.mode, 'production', `${name} runs as in production`)
       t.same(config.vendor && { appId: config.vendor.appId, appSecret: config.vendor.appSecret, signKey: config.vendor.signKey }, DEMO_CREDENTIALS,
         `${name} signs with the simulator's demo credentials`)
       const vendor = new URL(config.vendor!.baseUrl)
@@ -176,7 +176,7 @@ t.test('kubernetes', async (t) => {
     for (const key of secretKeys) t.ok(key in STAND_INS, `the test knows a well-formed ${key}`)
     t.same(container.envFrom, [{ configMapRef: { name: configMap.metadata.name } }, { secretRef: { name: secret.metadata.name } }],
       'the container reads the ConfigMap and the Secret')
-    t.equal(config.production, true, 'production')
+    t.equal(config.mode, 'production', 'production')
   })
 
   t.test('the Secret template holds placeholders only, and a forgotten one stops the start', async (t) => {

@@ -40,6 +40,7 @@ export function testConfig (baseUrl: string, overrides: Partial<AppConfig> = {},
     host: '127.0.0.1',
     port: 0,
     vendor: { baseUrl, ...TEST_CREDENTIALS },
+    mode: 'development',
     ...overrides
   }
 }

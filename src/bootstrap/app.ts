@@ -8,10 +8,11 @@ import { authPlugin } from '../plugins/auth.js'
 import { connectionsPlugin } from '../plugins/connections.js'
 import { corsPlugin } from '../plugins/cors.js'
 import { drainingPlugin } from '../plugins/draining.js'
-import { healthPlugin } from '../routes/health.js'
+import { healthRoutes, isHealthProbe } from '../routes/health.js'
 import { ordersServicePlugin } from '../plugins/orders-service.js'
 import { pressurePlugin } from '../plugins/pressure.js'
-import { problemServerOptions, problemsPlugin } from '../plugins/problems.js'
+import { problemServerOptions } from '../http/framework-errors.js'
+import { problemsPlugin } from '../plugins/problems.js'
 import { rateLimitPlugin } from '../plugins/rate-limit.js'
 import { requestMetricsPlugin } from '../plugins/request-metrics.js'
 import { securityHeadersPlugin } from '../plugins/security-headers.js'
@@ -20,26 +21,20 @@ import { swaggerPlugin } from '../plugins/swagger.js'
 import { demoRoutes } from '../routes/demo.js'
 import { orderWatchersPlugin } from '../plugins/watchers.js'
 import { callbacksRoute } from '../routes/callbacks.js'
-import { TracedLogController, tracingPlugin } from '../plugins/tracing.js'
-import { docsRoutes } from '../routes/docs.js'
+import { tracingPlugin } from '../plugins/tracing.js'
+import { TracedLogController } from '../observability/request-tracing.js'
+import { swaggerUiPlugin } from '../plugins/swagger-ui.js'
 import { orderEventsRoute } from '../routes/order-events.js'
 import { ordersRoute } from '../routes/orders.js'
 import type { Tracing } from '../observability/tracing.js'
-import type { VendorClient } from '../upstream/client.js'
 
-/** What buildApp needs: the config with the vendor resolved (server.ts puts the simulator there in demo mode). */
-export type AppConfig = Omit<Config, 'vendor'> & {
-  vendor: VendorSettings
-  /** true when vendor is the embedded simulator (default false) */
-  demo?: boolean
-}
+/** What buildApp needs: the config with the vendor resolved (start() puts the simulator there in demo mode). */
+export type AppConfig = Omit<Config, 'vendor'> & { vendor: VendorSettings }
 
 export interface AppDeps {
   /** a pino logger; false for none (default: none) */
   logger?: Logger | false
-  /** a vendor client to use instead of one built from config.vendor; its owner closes it */
-  vendorClient?: VendorClient
-  /** where to count requests and vendor calls (server.ts serves them on the metrics port); none: not counted */
+  /** where to count requests and vendor calls (start() serves them on the metrics port); none: not counted */
   metrics?: Metrics
   /** traces, when start() turned them on (src/observability/tracing.ts); none: no spans. Trace ids reach the log lines of a logger made with createLogger's traceContext */
   tracing?: Tracing
@@ -76,8 +71,7 @@ function createServer (config: AppConfig, deps: AppDeps, logController: LogContr
 
 /** The service as plugins and routes; never listens (server.ts does). */
 export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
-  // health probes every few seconds would drown the request log
-  const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => request.url.startsWith('/health/') }
+  const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => isHealthProbe(request.url) }
   const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions) }
   const logController = traced?.logController ?? new LogController(logOptions)
   const app = createServer(config, deps, logController)
@@ -92,20 +86,20 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(problemsPlugin)
   if (deps.metrics !== undefined) await app.register(requestMetricsPlugin, { metrics: deps.metrics })
   await app.register(securityHeadersPlugin)
-  await app.register(corsPlugin, { origins: config.corsOrigins, demo: config.demo ?? false })
+  await app.register(corsPlugin, { origins: config.corsOrigins, mode: config.mode })
   await app.register(pressurePlugin, config.limits)
   await app.register(drainingPlugin)
   await app.register(swaggerPlugin)
   // before what shares state through it: the orders service's cache and coalescing, the rate limit
   await app.register(sharedStatePlugin, { config, metrics: deps.metrics })
-  await app.register(ordersServicePlugin, { config, vendorClient: deps.vendorClient, metrics: deps.metrics, tracer: deps.tracing?.tracer })
+  await app.register(ordersServicePlugin, { config, metrics: deps.metrics, tracer: deps.tracing?.tracer })
   // the pollers behind event streams and long polls, over app.orders; closed before the server, so streams end first
   await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, metrics: deps.metrics })
 
-  await app.register(healthPlugin)
-  await app.register(docsRoutes)
+  await app.register(healthRoutes)
+  await app.register(swaggerUiPlugin)
   // the live page, on the embedded simulator only: it is an example, not part of a deployment
-  if (config.demo === true) await app.register(demoRoutes)
+  if (config.mode === 'demo') await app.register(demoRoutes)
   // the vendor's delivery callback: no API key (the vendor has none), its own token and body limit
   if (config.callbackToken !== null) await app.register(callbacksRoute, { token: config.callbackToken, metrics: deps.metrics })
   // the API proper: keys (when configured) checked first, then the rate limit; docs and health stay open

@@ -5,14 +5,15 @@ import type { FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, VENDOR_SETTINGS, type Config, type VendorSettings } from '../config/config.js'
-import { DESCRIPTORS_BESIDES_CONNECTIONS, openFilesSoftLimit } from './descriptors.js'
+import { DESCRIPTORS_BESIDES_CONNECTIONS, openFilesSoftLimit } from './open-files-limit.js'
 import { API_VERSION } from '../openapi/document.js'
 import { createLogger } from '../observability/logger.js'
 import { createMetrics } from '../observability/metrics.js'
 import { buildMetricsServer } from '../observability/metrics-server.js'
 import { buildSimulator } from '../simulator/app.js'
 import { DEMO_CREDENTIALS } from '../simulator/credentials.js'
-import { isUntracedPath, requestSpanHook } from '../plugins/tracing.js'
+import { requestSpanHook } from '../observability/request-tracing.js'
+import { isHealthProbe } from '../routes/health.js'
 import { loggableUrl, startTracing, tracingSettings, type Tracing, type TracingSettings } from '../observability/tracing.js'
 
 export interface StartOptions {
@@ -56,7 +57,7 @@ export async function start (env: Record<string, string | undefined>, options: S
 
   let vendor: VendorSettings
   let simulator: FastifyInstance | undefined
-  if (config.vendor === null) {
+  if (config.mode === 'demo') {
     simulator = buildSimulator()
     const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
     vendor = { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS }
@@ -69,7 +70,7 @@ export async function start (env: Record<string, string | undefined>, options: S
   // in demo mode the simulator sends its delivery notifications here, as a merchant's notify_url would
   const callbackToken = config.callbackToken ?? (simulator === undefined ? null : randomBytes(24).toString('hex'))
   const metrics = createMetrics()
-  const app = await buildApp({ ...config, vendor, demo: simulator !== undefined, callbackToken }, { logger, metrics, tracing })
+  const app = await buildApp({ ...config, vendor, callbackToken }, { logger, metrics, tracing })
   const metricsServer = buildMetricsServer(metrics.registry)
   const { shutdownDelayMs } = config.limits
 
@@ -99,9 +100,9 @@ export async function start (env: Record<string, string | undefined>, options: S
     logger.info({ metrics: `${metricsUrl}/metrics` }, 'metrics listening')
     const url = await listenOrRefuse(app, 'PORT', config.port, config.host, logger)
     if (simulator !== undefined && callbackToken !== null) simulator.simulator.setNotifyUrl(`${loopbackUrl(app)}/callbacks/delivery/${callbackToken}`)
-    if (config.production && config.apiKeys.length === 0) logger.warn('API_KEYS is not set: anyone who can reach this service can query orders')
+    if (config.mode === 'production' && config.apiKeys.length === 0) logger.warn('API_KEYS is not set: anyone who can reach this service can query orders')
     // the base URL as configured, path prefix included (config refuses credentials in it)
-    logger.info({ vendor: vendor.baseUrl, vendorTimeoutMs: config.vendorTimeoutMs, demo: simulator !== undefined }, 'ready')
+    logger.info({ vendor: vendor.baseUrl, vendorTimeoutMs: config.vendorTimeoutMs, demo: config.mode === 'demo' }, 'ready')
     return { config, logger, app, metricsServer, simulator, tracing, url, metricsUrl, stop }
   } catch (error) {
     await Promise.all([app.close(), metricsServer.close(), simulator?.close(), tracing?.shutdown()])
@@ -131,7 +132,7 @@ function configOrRefuse (env: Record<string, string | undefined>, destination: D
 async function tracingOrNot (settings: TracingSettings | undefined, warnings: string[], logger: Logger): Promise<Tracing | undefined> {
   for (const warning of warnings) logger.warn(`tracing: ${warning}`)
   if (settings === undefined) return undefined
-  const tracing = await startTracing(settings, { serviceVersion: API_VERSION, ignorePath: isUntracedPath, requestHook: requestSpanHook })
+  const tracing = await startTracing(settings, { serviceVersion: API_VERSION, ignorePath: isHealthProbe, requestHook: requestSpanHook })
   const otlp = settings.exporters.includes('otlp') ? { endpoint: loggableUrl(settings.otlp.url), protocol: settings.otlp.protocol } : {}
   logger.info({ tracing: { exporters: settings.exporters, ...otlp } }, 'tracing on')
   return tracing

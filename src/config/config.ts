@@ -1,9 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
-import { describeIssue, plainWords } from './issue-messages.js'
-
-/** The four settings that point the service at the real vendor; all or none. */
-export const VENDOR_SETTINGS = ['VENDOR_BASE_URL', 'VENDOR_APP_ID', 'VENDOR_APP_SECRET', 'VENDOR_SIGN_KEY'] as const
+import { describeIssue, plainWords } from './setting-problems.js'
 
 export class ConfigError extends Error {
   constructor (readonly problems: string[]) {
@@ -68,159 +65,160 @@ function hasNoCredentials (value: string): boolean {
   return url === null || (url.username === '' && url.password === '')
 }
 
-/** Every setting, by its variable's name: its type, bounds and default. docs/operations.md's table is tested against it. */
-export const SETTINGS = z.object({
-  NODE_ENV: z.string().optional(),
-  PORT: int(0, 65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  VENDOR_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .refine(hasNoCredentials, 'must not contain a user or password: credentials do not belong in the URL (they would reach logs)')
-    .optional(),
-  VENDOR_APP_ID: z.string().optional(),
-  VENDOR_APP_SECRET: z.string().optional(),
-  VENDOR_SIGN_KEY: z.string().optional(),
-  VENDOR_TIMEOUT_MS: int(100, 120_000).default(5000),
-  VENDOR_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
-  // resilience (see README: caching, retries, circuit breaker, load shedding)
-  CACHE_ENABLED: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
-  CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
-  // a small share of the default MAX_RSS_BYTES, so a full cache never makes the service shed load
-  CACHE_MAX_BYTES: int(1024 * 1024, Number.MAX_SAFE_INTEGER).default(64 * 1024 * 1024),
-  CACHE_FRESH_MS: int(0, 3_600_000).default(1000),
-  CACHE_TERMINAL_MS: int(0, 86_400_000).default(300_000),
-  CACHE_NOT_FOUND_MS: int(0, 3_600_000).default(2000),
-  CACHE_STALE_MS: int(0, 86_400_000).default(60_000),
-  VENDOR_MAX_RETRIES: int(0, 5).default(2),
-  VENDOR_RETRY_BASE_MS: int(1, 10_000).default(50),
-  VENDOR_RETRY_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.1),
-  VENDOR_RETRY_BUDGET_FLOOR: int(0, 10_000).default(10),
-  BREAKER_THRESHOLD_PERCENT: int(1, 100).default(50),
-  BREAKER_MIN_CALLS: int(1, 10_000).default(10),
-  BREAKER_WINDOW_MS: int(1000, 600_000).default(10_000),
-  BREAKER_COOLDOWN_MS: int(100, 600_000).default(10_000),
-  VENDOR_MAX_CONCURRENCY: int(1, 10_000).default(64),
-  VENDOR_MAX_QUEUE: int(0, 100_000).default(64),
-  // process bounds
-  REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
-  // each connection holds a file descriptor: 800 leaves room under the common 1024 limit for the vendor pool, metrics and logs
-  MAX_CONNECTIONS: int(1, 1_000_000).default(800),
-  MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(1000),
-  MAX_RSS_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
-  SHUTDOWN_DELAY_MS: int(0, 120_000).optional(),
-  API_KEYS: list(ApiKey).optional(),
-  TRUST_PROXY: TrustProxy.default(false),
-  RATE_LIMIT_MAX: int(1, 1_000_000).default(120),
-  RATE_LIMIT_WINDOW_MS: int(1000, 24 * 60 * 60 * 1000).default(60_000),
-  CORS_ORIGINS: list(Origin).optional(),
-  // OpenTelemetry's Prometheus-exporter port; 9090 is Prometheus' own
-  METRICS_PORT: int(0, 65535).default(9464),
-  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
-  // scale-out: what replicas share (see docs/operations.md, Running several replicas)
-  REDIS_URL: RedisUrl.optional(),
-  REDIS_KEY_PREFIX: z.string().min(1).max(64).regex(/^[A-Za-z0-9:._-]+$/, 'must be letters, digits and : . _ - only').default('vending-bff:'),
-  REDIS_TIMEOUT_MS: int(10, 10_000).default(250),
-  // live tracking
-  CALLBACK_TOKEN: z.string().min(32).regex(/^[A-Za-z0-9._~-]+$/, 'must be URL-safe: letters, digits and - . _ ~ only').optional(),
-  EVENTS_MAX_STREAMS: int(0, 1_000_000).default(500),
-  EVENTS_MAX_PER_CLIENT: int(1, 10_000).default(16),
-  EVENTS_MAX_DURATION_MS: int(10_000, 86_400_000).default(600_000)
-})
+/** One setting: its environment variable and the schema of its value (type, bounds, default). */
+interface Setting<S extends z.ZodType = z.ZodType> {
+  readonly variable: string
+  readonly schema: S
+}
 
-// The Config every module reads, built from the parsed settings: its type is this function's.
-function toConfig (e: z.output<typeof SETTINGS>) {
-  const production = e.NODE_ENV === 'production'
+interface SettingTree { readonly [field: string]: Setting | SettingTree }
+
+/** The values of a tree of settings, shaped as the tree. */
+type ValuesOf<T> = { -readonly [K in keyof T]: T[K] extends Setting<infer S> ? z.output<S> : ValuesOf<T[K]> }
+
+const setting = <S extends z.ZodType>(variable: string, schema: S): Setting<S> => ({ variable, schema })
+const isSetting = (node: Setting | SettingTree): node is Setting => node.schema instanceof z.ZodType
+
+/**
+ * Every setting, where the Config holds its value: the only place a variable is named. In the
+ * order problems are reported; docs/operations.md's table is tested against it.
+ */
+const SETTING_TREE = {
+  nodeEnv: setting('NODE_ENV', z.string().optional()),
+  port: setting('PORT', int(0, 65535).default(3000)),
+  host: setting('HOST', z.string().min(1).default('0.0.0.0')),
+  logLevel: setting('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  /** all four or none (vendorProblems); none: run on the embedded simulator (never in production) */
+  vendor: {
+    baseUrl: setting('VENDOR_BASE_URL', z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .refine(hasNoCredentials, 'must not contain a user or password: credentials do not belong in the URL (they would reach logs)')
+      .optional()),
+    appId: setting('VENDOR_APP_ID', z.string().optional()),
+    appSecret: setting('VENDOR_APP_SECRET', z.string().optional()),
+    signKey: setting('VENDOR_SIGN_KEY', z.string().optional())
+  },
+  /** total deadline of one request's vendor work: queueing, every attempt and backoff */
+  vendorTimeoutMs: setting('VENDOR_TIMEOUT_MS', int(100, 120_000).default(5000)),
+  vendorMaxBodyBytes: setting('VENDOR_MAX_BODY_BYTES', int(1024, 64 * 1024 * 1024).default(1024 * 1024)),
+  // see README: caching, retries, circuit breaker, load shedding
+  resilience: {
+    cache: {
+      enabled: setting('CACHE_ENABLED', z.enum(['true', 'false']).default('true').transform((value) => value === 'true')),
+      maxEntries: setting('CACHE_MAX_ENTRIES', int(1, 10_000_000).default(10_000)),
+      /** bound on the cached answers' estimated heap bytes, besides the entry count; a small share of the default MAX_RSS_BYTES, so a full cache never makes the service shed load */
+      maxBytes: setting('CACHE_MAX_BYTES', int(1024 * 1024, Number.MAX_SAFE_INTEGER).default(64 * 1024 * 1024)),
+      freshMs: setting('CACHE_FRESH_MS', int(0, 3_600_000).default(1000)),
+      terminalMs: setting('CACHE_TERMINAL_MS', int(0, 86_400_000).default(300_000)),
+      notFoundMs: setting('CACHE_NOT_FOUND_MS', int(0, 3_600_000).default(2000)),
+      staleMs: setting('CACHE_STALE_MS', int(0, 86_400_000).default(60_000))
+    },
+    retry: {
+      maxRetries: setting('VENDOR_MAX_RETRIES', int(0, 5).default(2)),
+      baseDelayMs: setting('VENDOR_RETRY_BASE_MS', int(1, 10_000).default(50)),
+      budgetRatio: setting('VENDOR_RETRY_BUDGET_RATIO', z.coerce.number().min(0).max(1).default(0.1)),
+      budgetFloor: setting('VENDOR_RETRY_BUDGET_FLOOR', int(0, 10_000).default(10))
+    },
+    breaker: {
+      thresholdPercent: setting('BREAKER_THRESHOLD_PERCENT', int(1, 100).default(50)),
+      minCalls: setting('BREAKER_MIN_CALLS', int(1, 10_000).default(10)),
+      windowMs: setting('BREAKER_WINDOW_MS', int(1000, 600_000).default(10_000)),
+      cooldownMs: setting('BREAKER_COOLDOWN_MS', int(100, 600_000).default(10_000))
+    },
+    vendorConcurrency: setting('VENDOR_MAX_CONCURRENCY', int(1, 10_000).default(64)),
+    vendorQueue: setting('VENDOR_MAX_QUEUE', int(0, 100_000).default(64))
+  },
+  // process bounds
+  limits: {
+    requestTimeoutMs: setting('REQUEST_TIMEOUT_MS', int(1000, 600_000).default(30_000)),
+    /** open client connections beyond which a new one is answered 503 and closed; each holds a file descriptor: 800 leaves room under the common 1024 limit for the vendor pool, metrics and logs */
+    maxConnections: setting('MAX_CONNECTIONS', int(1, 1_000_000).default(800)),
+    maxEventLoopDelayMs: setting('MAX_EVENT_LOOP_DELAY_MS', int(0, 60_000).default(1000)),
+    maxRssBytes: setting('MAX_RSS_BYTES', int(0, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024)),
+    /** readiness fails this long before the listener closes; unset: by mode (toConfig) */
+    shutdownDelayMs: setting('SHUTDOWN_DELAY_MS', int(0, 120_000).optional())
+  },
+  /** bearer tokens accepted on /orders; none: client authentication is off */
+  apiKeys: setting('API_KEYS', list(ApiKey).optional()),
+  /** Fastify's trustProxy: the proxies whose X-Forwarded-For names the client; false: none */
+  trustProxy: setting('TRUST_PROXY', TrustProxy.default(false)),
+  rateLimitMax: setting('RATE_LIMIT_MAX', int(1, 1_000_000).default(120)),
+  rateLimitWindowMs: setting('RATE_LIMIT_WINDOW_MS', int(1000, 24 * 60 * 60 * 1000).default(60_000)),
+  /** exact origins allowed by CORS; unset: none, or all in demo mode */
+  corsOrigins: setting('CORS_ORIGINS', list(Origin).optional()),
+  // OpenTelemetry's Prometheus-exporter port; 9090 is Prometheus' own
+  metricsPort: setting('METRICS_PORT', int(0, 65535).default(9464)),
+  metricsHost: setting('METRICS_HOST', z.string().min(1).default('0.0.0.0')),
+  /** shared state for a fleet of replicas (see docs/operations.md, Running several replicas); no URL: every replica works alone, in memory */
+  redis: {
+    url: setting('REDIS_URL', RedisUrl.optional()),
+    keyPrefix: setting('REDIS_KEY_PREFIX', z.string().min(1).max(64).regex(/^[A-Za-z0-9:._-]+$/, 'must be letters, digits and : . _ - only').default('vending-bff:')),
+    commandTimeoutMs: setting('REDIS_TIMEOUT_MS', int(10, 10_000).default(250))
+  },
+  /** the path secret of POST /callbacks/delivery/{token}; unset: the route does not exist */
+  callbackToken: setting('CALLBACK_TOKEN', z.string().min(32).regex(/^[A-Za-z0-9._~-]+$/, 'must be URL-safe: letters, digits and - . _ ~ only').optional()),
+  events: {
+    /** open event streams in this process; one more is a 503 */
+    maxStreams: setting('EVENTS_MAX_STREAMS', int(0, 1_000_000).default(500)),
+    /** open event streams per API key (or client address) */
+    maxPerClient: setting('EVENTS_MAX_PER_CLIENT', int(1, 10_000).default(16)),
+    /** a stream is closed after this; the client reconnects with Last-Event-ID */
+    maxDurationMs: setting('EVENTS_MAX_DURATION_MS', int(10_000, 86_400_000).default(600_000))
+  }
+} satisfies SettingTree
+
+function settingsOf (tree: SettingTree): Setting[] {
+  return Object.values(tree).flatMap((node) => isSetting(node) ? [node] : settingsOf(node))
+}
+
+/** Every setting, by its variable's name: its type, bounds and default. */
+export const SETTINGS = z.object(Object.fromEntries(settingsOf(SETTING_TREE).map(({ variable, schema }) => [variable, schema])))
+
+/** The four settings that point the service at the real vendor; all or none. */
+export const VENDOR_SETTINGS = settingsOf(SETTING_TREE.vendor).map(({ variable }) => variable)
+
+function valuesOf<T extends SettingTree> (tree: T, parsed: Record<string, unknown>): ValuesOf<T> {
+  return Object.fromEntries(Object.entries(tree).map(([field, node]) => [field, isSetting(node) ? parsed[node.variable] : valuesOf(node, parsed)])) as ValuesOf<T>
+}
+
+// The Config every module reads: the settings' values shaped as SETTING_TREE, with what they leave to be derived.
+function toConfig (parsed: Record<string, unknown>) {
+  const { nodeEnv, vendor, limits, apiKeys, corsOrigins, redis, callbackToken, ...rest } = valuesOf(SETTING_TREE, parsed)
+  const { baseUrl, appId, appSecret, signKey } = vendor
+  const run = baseUrl !== undefined && appId !== undefined && appSecret !== undefined && signKey !== undefined
+    ? { mode: nodeEnv === 'production' ? 'production' as const : 'development' as const, vendor: { baseUrl, appId, appSecret, signKey } }
+    : { mode: 'demo' as const, vendor: null }
   return {
-    port: e.PORT,
-    host: e.HOST,
-    logLevel: e.LOG_LEVEL,
-    production,
-    /** null: no vendor configured, run on the embedded simulator (never in production) */
-    vendor: vendorOf(e),
-    /** total deadline of one request's vendor work: queueing, every attempt and backoff */
-    vendorTimeoutMs: e.VENDOR_TIMEOUT_MS,
-    vendorMaxBodyBytes: e.VENDOR_MAX_BODY_BYTES,
-    resilience: {
-      cache: {
-        enabled: e.CACHE_ENABLED,
-        maxEntries: e.CACHE_MAX_ENTRIES,
-        /** bound on the cached answers' estimated heap bytes, besides the entry count */
-        maxBytes: e.CACHE_MAX_BYTES,
-        freshMs: e.CACHE_FRESH_MS,
-        terminalMs: e.CACHE_TERMINAL_MS,
-        notFoundMs: e.CACHE_NOT_FOUND_MS,
-        staleMs: e.CACHE_STALE_MS
-      },
-      retry: {
-        maxRetries: e.VENDOR_MAX_RETRIES,
-        baseDelayMs: e.VENDOR_RETRY_BASE_MS,
-        budgetRatio: e.VENDOR_RETRY_BUDGET_RATIO,
-        budgetFloor: e.VENDOR_RETRY_BUDGET_FLOOR
-      },
-      breaker: {
-        thresholdPercent: e.BREAKER_THRESHOLD_PERCENT,
-        minCalls: e.BREAKER_MIN_CALLS,
-        windowMs: e.BREAKER_WINDOW_MS,
-        cooldownMs: e.BREAKER_COOLDOWN_MS
-      },
-      vendorConcurrency: e.VENDOR_MAX_CONCURRENCY,
-      vendorQueue: e.VENDOR_MAX_QUEUE
-    },
-    limits: {
-      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-      /** open client connections beyond which a new one is answered 503 and closed */
-      maxConnections: e.MAX_CONNECTIONS,
-      maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
-      maxRssBytes: e.MAX_RSS_BYTES,
-      // readiness fails this long before the listener closes; a developer's Ctrl-C should not wait
-      shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? (production ? 5000 : 0)
-    },
-    /** bearer tokens accepted on /orders; empty: client authentication is off */
-    apiKeys: [...new Set(e.API_KEYS ?? [])],
-    /** Fastify's trustProxy: the proxies whose X-Forwarded-For names the client; false: none */
-    trustProxy: e.TRUST_PROXY,
-    rateLimitMax: e.RATE_LIMIT_MAX,
-    rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
-    /** exact origins allowed by CORS; null when unset (none, or all in demo mode) */
-    corsOrigins: e.CORS_ORIGINS ?? null,
-    metricsPort: e.METRICS_PORT,
-    metricsHost: e.METRICS_HOST,
-    /** shared state for a fleet of replicas; null: every replica works alone, in memory */
-    redis: e.REDIS_URL === undefined
-      ? null
-      : { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_TIMEOUT_MS },
-    /** the path secret of POST /callbacks/delivery/{token}; null: the route does not exist */
-    callbackToken: e.CALLBACK_TOKEN ?? null,
-    events: {
-      /** open event streams in this process; one more is a 503 */
-      maxStreams: e.EVENTS_MAX_STREAMS,
-      /** open event streams per API key (or client address) */
-      maxPerClient: e.EVENTS_MAX_PER_CLIENT,
-      /** a stream is closed after this; the client reconnects with Last-Event-ID */
-      maxDurationMs: e.EVENTS_MAX_DURATION_MS
-    }
+    ...rest,
+    ...run,
+    // a developer's Ctrl-C should not wait
+    limits: { ...limits, shutdownDelayMs: limits.shutdownDelayMs ?? (run.mode === 'production' ? 5000 : 0) },
+    apiKeys: [...new Set(apiKeys ?? [])],
+    corsOrigins: corsOrigins ?? null,
+    redis: redis.url === undefined ? null : { ...redis, url: redis.url },
+    callbackToken: callbackToken ?? null
   }
 }
 
-function vendorOf (e: z.output<typeof SETTINGS>) {
-  const { VENDOR_BASE_URL: baseUrl, VENDOR_APP_ID: appId, VENDOR_APP_SECRET: appSecret, VENDOR_SIGN_KEY: signKey } = e
-  return baseUrl !== undefined && appId !== undefined && appSecret !== undefined && signKey !== undefined
-    ? { baseUrl, appId, appSecret, signKey }
-    : null
-}
+const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV } = SETTING_TREE
 
 /** Environment (empty strings already dropped) → Config; also refuses what no single setting can judge alone. */
 export const ConfigSchema = SETTINGS
   .check((payload) => {
-    const { PORT, METRICS_PORT } = payload.value
-    if (METRICS_PORT !== 0 && METRICS_PORT === PORT) {
-      payload.issues.push({ code: 'custom', input: METRICS_PORT, path: ['METRICS_PORT'], message: 'must differ from PORT, so metrics are never served with the API' })
+    const port = payload.value[PORT.variable]
+    const metricsPort = payload.value[METRICS_PORT.variable]
+    if (metricsPort !== 0 && metricsPort === port) {
+      payload.issues.push({ code: 'custom', input: metricsPort, path: [METRICS_PORT.variable], message: `must differ from ${PORT.variable}, so metrics are never served with the API` })
     }
   })
   .transform(toConfig)
 
 export type Config = z.output<typeof ConfigSchema>
 export type VendorSettings = NonNullable<Config['vendor']>
+/**
+ * How the service runs, decided by toConfig only: `demo` on the embedded simulator (no vendor
+ * set), `production` with NODE_ENV=production (which refuses demo), else `development`.
+ */
+export type RunMode = Config['mode']
 export type ResilienceConfig = Config['resilience']
 export type LimitsConfig = Config['limits']
 
@@ -230,8 +228,8 @@ function vendorProblems (present: Record<string, string>): string[] {
   if (missing.length > 0 && missing.length < VENDOR_SETTINGS.length) {
     return [`${missing.join(', ')}: missing; the vendor settings ${VENDOR_SETTINGS.join(', ')} must be set together`]
   }
-  if (missing.length > 0 && present.NODE_ENV === 'production') {
-    return [`${missing.join(', ')}: missing; NODE_ENV=production refuses to fall back to the embedded simulator`]
+  if (missing.length > 0 && present[NODE_ENV.variable] === 'production') {
+    return [`${missing.join(', ')}: missing; ${NODE_ENV.variable}=production refuses to fall back to the embedded simulator`]
   }
   return []
 }

@@ -2,11 +2,20 @@ import { randomUUID } from 'node:crypto'
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRequestHookHandler } from 'fastify'
 import { AppError } from '../errors/catalogue.js'
 import { UNMATCHED_ROUTE, type Metrics } from '../observability/metrics.js'
-import { PROBLEM_CONTENT_TYPE, sendProblem, toProblem } from './problem.js'
-import { REQUEST_ID_HEADER } from './request-id.js'
+import { sendProblem } from './problem.js'
+import { rawProblemAnswer } from './raw-problem.js'
+import { genRequestId, REQUEST_ID_HEADER } from './request-id.js'
+
+/**
+ * What the problems plugin needs from fastify() itself: the request id, and the answers to
+ * errors met before any hook or error handler (unroutable URLs, what Node's HTTP parser refuses).
+ */
+export function problemServerOptions (metrics?: Metrics): Pick<FastifyServerOptions, 'genReqId' | 'frameworkErrors' | 'clientErrorHandler'> {
+  return { genReqId: genRequestId, frameworkErrors: answerFrameworkErrors(metrics), clientErrorHandler: answerClientErrors(metrics) }
+}
 
 type FrameworkErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void
 
@@ -69,17 +78,7 @@ export function answerClientErrors (metrics?: Metrics): (this: FastifyInstance, 
     metrics?.parserRefusals.inc({ status: String(status) })
     this.log.info({ requestId, code: error.code, reason: (error as { reason?: unknown }).reason }, 'request refused by the HTTP parser')
     if (socket.writable && !responseStarted(socket)) {
-      const problem = new AppError('INVALID_REQUEST', { status, title: STATUS_CODES[status], detail: refusal.detail })
-      const body = JSON.stringify(toProblem(problem, requestId))
-      socket.write([
-        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-        `content-type: ${PROBLEM_CONTENT_TYPE}`,
-        `content-length: ${Buffer.byteLength(body)}`,
-        `${REQUEST_ID_HEADER}: ${requestId}`,
-        'connection: close',
-        '',
-        body
-      ].join('\r\n'))
+      socket.write(rawProblemAnswer(new AppError('INVALID_REQUEST', { status, title: STATUS_CODES[status], detail: refusal.detail }), requestId))
     }
     socket.destroy(error)
   }

@@ -7,8 +7,6 @@ export interface Tracing {
   tracer: Tracer
   /** @fastify/otel, registered on the app by src/plugins/tracing.ts */
   instrumentation: FastifyOtelInstrumentation
-  /** exports every ended span now */
-  forceFlush: () => Promise<void>
   /** exports what is left, stops exporting and unregisters from the OpenTelemetry API */
   shutdown: () => Promise<void>
 }
@@ -86,7 +84,7 @@ export interface StartTracingOptions {
   serviceVersion: string
   /** ignored by @fastify/otel: no request span (health probes) */
   ignorePath?: (path: string) => boolean
-  /** renames the request span and rewrites its url.path (src/plugins/tracing.ts) */
+  /** renames the request span and rewrites its url.path (src/observability/request-tracing.ts) */
   requestHook: (span: Span, request: FastifyRequest) => void
 }
 
@@ -136,7 +134,6 @@ export async function startTracing (settings: TracingSettings, options: StartTra
   return {
     tracer: provider.getTracer('vending-orders-bff', options.serviceVersion),
     instrumentation,
-    forceFlush: () => provider.forceFlush(),
     shutdown: async () => {
       await (shutdown ??= (async () => {
         instrumentation.disable()

@@ -1,6 +1,5 @@
 import { hash } from 'node:crypto'
-import fastJson from 'fast-json-stringify'
-import { z } from 'zod'
+import { schemaSerializer } from '../http/serializer.js'
 import type { CacheResult, Outcome, Served } from './outcome.js'
 import { OrderSchema, type Order } from './schema.js'
 
@@ -14,11 +13,11 @@ export interface Representation {
 }
 
 /**
- * The 200's only serializer (the route sends orders through it): fast-json-stringify, compiled
- * as http/serializer.ts compiles every other response; exactly the documented fields, and a
- * missing one throws. The values are the normalizer's (property-tested against OrderSchema).
+ * The 200's only serializer (the route sends orders through it): the one http/serializer.ts
+ * compiles for OrderSchema; exactly the documented fields, and a missing one throws. The values
+ * are the normalizer's (property-tested against OrderSchema).
  */
-const serializeOrder = fastJson(z.toJSONSchema(OrderSchema, { io: 'output', target: 'draft-7', unrepresentable: 'throw' }) as fastJson.AnySchema)
+const serializeOrder = schemaSerializer(OrderSchema)
 
 // one per order object, so per stored outcome: every poll of a kept order sends the same string
 const representations = new WeakMap<Order, Representation>()

@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors/catalogue.js'
+import { createKeyMatcher } from '../http/api-key-matcher.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,30 +26,8 @@ export interface ApiKeyAuthOptions {
   keys: readonly string[]
 }
 
-const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest()
-
 // RFC 6750: the scheme is case-insensitive; the token is one b64token
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
-
-/**
- * Returns the id of the configured key `presented` equals, or undefined. Both sides are hashed
- * first, so every comparison is between equal-length digests, and every configured key is
- * compared on every call: neither the key's length nor which key matched shows in the timing.
- */
-export function createKeyMatcher (keys: readonly string[]): (presented: string) => string | undefined {
-  const digests = keys.map((key) => {
-    const digest = sha256(key)
-    return { digest, id: `key:${digest.subarray(0, 8).toString('hex')}` }
-  })
-  return (presented) => {
-    const digest = sha256(presented)
-    let matched: string | undefined
-    for (const key of digests) {
-      if (timingSafeEqual(digest, key.digest)) matched = key.id
-    }
-    return matched
-  }
-}
 
 /**
  * Bearer-token authentication for the routes registered after it in the same scope, on only

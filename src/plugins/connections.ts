@@ -4,8 +4,7 @@ import type { Socket } from 'node:net'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors/catalogue.js'
-import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.js'
-import { REQUEST_ID_HEADER } from '../http/request-id.js'
+import { rawProblemAnswer } from '../http/raw-problem.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -76,22 +75,10 @@ export function guardConnections (server: Server, max: number, log: FastifyBaseL
 
 /** A minimal HTTP/1.1 503 problem, written straight to the socket; the socket is closed once it is sent. */
 function refuse (socket: Socket, detail: string): void {
-  const requestId = randomUUID()
-  const problem = new AppError('UNAVAILABLE', { detail })
-  const body = JSON.stringify(toProblem(problem, requestId))
   // no HTTP parser owns this socket: a client's reset would otherwise be an uncaught error
   socket.on('error', () => {})
   socket.once('finish', () => socket.destroy())
-  socket.end([
-    'HTTP/1.1 503 Service Unavailable',
-    `content-type: ${PROBLEM_CONTENT_TYPE}`,
-    `content-length: ${Buffer.byteLength(body)}`,
-    `retry-after: ${problem.retryAfter}`,
-    `${REQUEST_ID_HEADER}: ${requestId}`,
-    'connection: close',
-    '',
-    body
-  ].join('\r\n'))
+  socket.end(rawProblemAnswer(new AppError('UNAVAILABLE', { detail }), randomUUID()))
 }
 
 /** Guards the app's server; server.ts calls `app.connections.closeIdle()` at shutdown. */

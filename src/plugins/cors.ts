@@ -1,12 +1,13 @@
 import cors from '@fastify/cors'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import type { RunMode } from '../config/config.js'
 
 export interface CorsPolicyOptions {
   /** exact origins allowed; null when not configured */
   origins: readonly string[] | null
-  /** running on the embedded simulator: with no origins configured, every origin is allowed */
-  demo: boolean
+  /** in demo mode (the embedded simulator), with no origins configured, every origin is allowed */
+  mode: RunMode
 }
 
 /** Headers a browser app may read: request id, rate limiting, and what caches, conditional requests and long polls use. */
@@ -17,8 +18,8 @@ export const CORS_EXPOSED_HEADERS = ['x-request-id', 'retry-after', 'x-ratelimit
  * An allowlist of exact origins. Outside demo mode nothing is allowed until CORS_ORIGINS says
  * so. A disallowed origin gets no CORS header at all (its preflight is a 404), not a partial set.
  */
-const corsPolicy: FastifyPluginAsync<CorsPolicyOptions> = async (app, { origins, demo }) => {
-  const allowAll = origins === null && demo
+const corsPolicy: FastifyPluginAsync<CorsPolicyOptions> = async (app, { origins, mode }) => {
+  const allowAll = origins === null && mode === 'demo'
   if (allowAll) app.log.warn('CORS: demo mode allows every origin; set CORS_ORIGINS to the origins of your web apps')
   const allowed = new Set(origins ?? [])
   // nothing to allow: no plugin at all, so answers carry no `Vary: Origin` they do not vary by

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import type { Config, VendorSettings } from '../config/config.js'
 import { resilienceEvents, vendorCallHooks, type Metrics } from '../observability/metrics.js'
 import { createOrdersService, type OrdersService } from '../orders/service.js'
-import { createVendorClient, type VendorClient } from '../upstream/client.js'
+import { createVendorClient } from '../upstream/client.js'
 import { observeVendorCalls } from '../upstream/observed-call.js'
 import { createResilientVendor } from '../upstream/resilient.js'
 
@@ -16,8 +16,6 @@ declare module 'fastify' {
 
 export interface OrdersServicePluginOptions {
   config: Pick<Config, 'vendorTimeoutMs' | 'vendorMaxBodyBytes' | 'resilience'> & { vendor: VendorSettings }
-  /** a vendor client to use instead of one built from config.vendor; its owner closes it */
-  vendorClient?: VendorClient | undefined
   /** where to count vendor calls, retries, breaker states and cache results; none: not counted */
   metrics?: Metrics | undefined
   /** where the cache lookup, the waits for a vendor-call slot and the vendor calls are traced; none: not traced */
@@ -28,9 +26,9 @@ export interface OrdersServicePluginOptions {
  * The orders service over the vendor client stack (pool → observed calls → retry, limiter and breaker),
  * as `app.orders`; closing the app stops the resilience layer and closes the pool it opened.
  */
-const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app, { config, vendorClient, metrics, tracer }) => {
+const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app, { config, metrics, tracer }) => {
   // observed per attempt: every real call to the vendor is timed, logged, traced and its code counted
-  const client = observeVendorCalls(vendorClient ?? createVendorClient({
+  const client = observeVendorCalls(createVendorClient({
     ...config.vendor,
     timeoutMs: config.vendorTimeoutMs,
     maxBodyBytes: config.vendorMaxBodyBytes
@@ -38,8 +36,7 @@ const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app
   const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs, events: resilienceEvents(metrics), tracer })
   app.addHook('onClose', async () => {
     vendor.shutdown()
-    // whoever creates the pool closes it; an injected client belongs to whoever made it
-    if (vendorClient === undefined) await client.close()
+    await client.close()
   })
   app.decorate('orders', createOrdersService({
     vendor,

@@ -1,18 +1,9 @@
-import type { FastifyError, FastifyPluginAsync, FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Metrics } from '../observability/metrics.js'
-import { answerClientErrors, answerFrameworkErrors, refuseMissingHost } from '../http/framework-errors.js'
+import { refuseMissingHost } from '../http/framework-errors.js'
 import { answerNoRoute } from '../http/not-found.js'
 import { asAppError, sendProblem } from '../http/problem.js'
-import { genRequestId, REQUEST_ID_HEADER } from '../http/request-id.js'
-
-/**
- * What the problems plugin needs from fastify() itself: the request id, and the answers to
- * errors met before any hook or error handler (unroutable URLs, what Node's HTTP parser refuses).
- */
-export function problemServerOptions (metrics?: Metrics): Pick<FastifyServerOptions, 'genReqId' | 'frameworkErrors' | 'clientErrorHandler'> {
-  return { genReqId: genRequestId, frameworkErrors: answerFrameworkErrors(metrics), clientErrorHandler: answerClientErrors(metrics) }
-}
+import { REQUEST_ID_HEADER } from '../http/request-id.js'
 
 /**
  * Every error as RFC 9457 problem+json, every answer with x-request-id: the error handler, 404

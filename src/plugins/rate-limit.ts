@@ -1,8 +1,8 @@
-import { isIP } from 'node:net'
-import rateLimit, { normalizeIP } from '@fastify/rate-limit'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors/catalogue.js'
+import { clientKey } from '../http/client-key.js'
 import type { BoundedStoreOptions } from '../shared-state/memory/rate-limit-store.js'
 
 export interface RateLimitOptions extends BoundedStoreOptions {
@@ -32,31 +32,6 @@ const rateLimitGuard: FastifyPluginAsync<RateLimitOptions> = async (app, { max, 
       retryAfter: Math.ceil(context.ttl / 1000)
     })
   })
-}
-
-/** Who a request counts against: its valid API key (by its hash), else its client address. */
-export function clientKey (request: FastifyRequest): string {
-  return request.apiKeyId ?? `ip:${clientAddress(peerAddress(request))}`
-}
-
-/**
- * The client's address: request.ip, unless a trusted X-Forwarded-For put something there that
- * is not an address (a client can write anything in it), then the peer's. The peer's own
- * address needs no check, which keeps the check off the path when no proxy is trusted.
- */
-export function peerAddress (request: FastifyRequest): string {
-  const ip = request.ip
-  const peer = request.socket.remoteAddress ?? ''
-  return ip === peer || isIP(ip) !== 0 ? ip : peer
-}
-
-/**
- * The client's bucket: an IPv6 address by its /64 (normalizeIP), anything else as it is,
- * lowercased as normalizeIP would. Only IPv6 has a colon; IPv4 skips normalizeIP's isIPv6
- * regular expression on the cache-hit path (measured in bench/profiling.md).
- */
-export function clientAddress (ip: string): string {
-  return ip.includes(':') ? normalizeIP(ip) : ip.toLowerCase()
 }
 
 // auth's onRequest hook sets request.apiKeyId (or authFailure) before the limiter's route hook reads it

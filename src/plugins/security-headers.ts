@@ -2,29 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import helmet, { type HelmetOptions } from 'helmet'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-
-/**
- * Swagger UI's page: its scripts and styles come from 'self' (no inline script), it sets
- * inline styles and uses data: images, and "Try it out" calls this same origin. Set by
- * @fastify/swagger-ui's `staticCSP` on the /docs routes; no upgrade-insecure-requests, which
- * would break the page wherever it is served over plain HTTP (a laptop, a LAN address).
- */
-export const DOCS_CSP = [
-  "default-src 'self'",
-  "base-uri 'self'",
-  "connect-src 'self'",
-  "font-src 'self' data:",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "script-src 'self'",
-  "script-src-attr 'none'",
-  "style-src 'self' 'unsafe-inline'"
-].join('; ')
-
-/** The prefix of Swagger UI's routes: the only answers a browser renders as a page. */
-export const DOCS_PREFIX = '/docs'
+import { DOCS_PREFIX } from '../openapi/docs-pages.js'
 
 /**
  * The API answers JSON, which browsers never render as a page (nosniff holds them to the content
@@ -33,7 +11,7 @@ export const DOCS_PREFIX = '/docs'
  * HSTS and nosniff; and Cross-Origin-Resource-Policy, so no other site can embed an answer in a
  * no-cors load. Helmet's document headers (COOP, Referrer-Policy, Origin-Agent-Cluster, DNS
  * prefetch, IE and Flash switches) govern what a rendered page may do, so they go on /docs only:
- * each header costs every answer time on both ends of the connection (see bench/profiling.md).
+ * each header is bytes and parsing on every answer, for both ends of the connection.
  * @see https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html#security-headers
  */
 const API_HELMET_OPTIONS: HelmetOptions = {
@@ -56,8 +34,8 @@ const DOCUMENT_HELMET_OPTIONS: HelmetOptions = {
 
 /**
  * Helmet's headers for a configuration. They do not depend on the request (no CSP nonces), so
- * helmet runs once at start against a recording response. @fastify/helmet instead rebuilds
- * helmet's middleware on every request, which cost more than the rest of a cache hit did.
+ * helmet runs once at start against a recording response, where @fastify/helmet would rebuild
+ * helmet's middleware on every request.
  * @see https://helmetjs.github.io/
  */
 export function helmetHeaders (options: HelmetOptions): Record<string, string> {

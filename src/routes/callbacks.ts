@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { sameDigest, secretDigest } from '../http/constant-time.js'
 import { answerNotFound } from '../http/not-found.js'
 import { problem } from '../http/problem.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -15,12 +15,10 @@ export interface CallbacksOptions {
   metrics?: Metrics | undefined
 }
 
-const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest()
-
 /** True when `presented` is the token; both hashed first, so the comparison takes the same time whatever their lengths. */
 export function tokenMatcher (token: string): (presented: string) => boolean {
-  const expected = sha256(token)
-  return (presented) => timingSafeEqual(sha256(presented), expected)
+  const expected = secretDigest(token)
+  return (presented) => sameDigest(secretDigest(presented), expected)
 }
 
 // the vendor sends numbers as JSON numbers, or as strings in a form

@@ -1,12 +1,23 @@
 import type { FastifyPluginAsync } from 'fastify'
-import fp from 'fastify-plugin'
+
+/** What readiness reads: the draining plugin's `readiness`, the pressure plugin's `isUnderPressure`. */
+const READINESS_DECORATORS = ['readiness', 'isUnderPressure']
+
+/** The platform's probes: every few seconds each, so they are left out of the request log and the traces. */
+export function isHealthProbe (url: string): boolean {
+  return url.startsWith('/health/')
+}
 
 /**
  * Liveness answers while the process runs; readiness answers 503 once shutdown starts (draining)
  * and while the process sheds load (pressure), so balancers send less. Both are left out of the
  * OpenAPI document: they are for the platform, not for app developers.
  */
-const health: FastifyPluginAsync = async (app) => {
+export const healthRoutes: FastifyPluginAsync = async (app) => {
+  // refused at start, not on the first probe
+  for (const name of READINESS_DECORATORS) {
+    if (!app.hasDecorator(name)) throw new Error(`the health routes need the ${name} decorator, registered before them`)
+  }
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
     if (!app.readiness.ready) return reply.code(503).send({ status: 'shutting down' })
@@ -14,5 +25,3 @@ const health: FastifyPluginAsync = async (app) => {
     return { status: 'ok' }
   })
 }
-
-export const healthPlugin = fp(health, { name: 'health', decorators: { fastify: ['readiness', 'isUnderPressure'] } })

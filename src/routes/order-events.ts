@@ -12,7 +12,7 @@ import { representationOf } from '../orders/representation.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
 import { systemClock, type Clock } from '../orders/live/clock.js'
 import { isFinal, outcomeTag } from '../orders/live/predicates.js'
-import { clientKey } from '../plugins/rate-limit.js'
+import { clientKey } from '../http/client-key.js'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000

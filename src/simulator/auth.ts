@@ -1,13 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import { sameSecret } from '../http/constant-time.js'
 import type { SimulatorCredentials } from './credentials.js'
-
-/** Hashing first gives equal-length buffers, so timingSafeEqual never leaks the length either. */
-function sameSecret (given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given, 'utf8').digest()
-  const b = createHash('sha256').update(expected, 'utf8').digest()
-  return timingSafeEqual(a, b)
-}
 
 function header (headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name]

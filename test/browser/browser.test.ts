@@ -37,7 +37,7 @@ if (missing !== undefined) {
   })
 
   t.test('the demo page follows clock order 2001 from unpaid to its final state, and shows a problem with its title and code', async (t) => {
-    const { url, setElapsed } = await startClockedService(t, { demo: true })
+    const { url, setElapsed } = await startClockedService(t, { mode: 'demo' })
     const { page, errors, cspViolations } = await watchedPage(t, context)
     await page.goto(`${url}/demo`)
     await page.getByRole('button', { name: 'Watch' }).click()

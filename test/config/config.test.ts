@@ -26,7 +26,7 @@ t.test('defaults with nothing set: demo mode', async (t) => {
     port: 3000,
     host: '0.0.0.0',
     logLevel: 'info',
-    production: false,
+    mode: 'demo',
     vendor: null,
     vendorTimeoutMs: 5000,
     vendorMaxBodyBytes: 1024 * 1024,
@@ -51,7 +51,7 @@ t.test('defaults with nothing set: demo mode', async (t) => {
   })
 })
 
-t.test('wave-2 settings: Redis, callback token, event streams', async (t) => {
+t.test('Redis, callback token and event-stream settings', async (t) => {
   const config = loadConfig({ REDIS_URL: 'rediss://:s3cret@cache.internal:6380/2', REDIS_KEY_PREFIX: 'bff-eu:', CALLBACK_TOKEN: 'a'.repeat(32), EVENTS_MAX_STREAMS: '10' })
   t.same(config.redis, { url: 'rediss://:s3cret@cache.internal:6380/2', keyPrefix: 'bff-eu:', commandTimeoutMs: 250 })
   t.equal(config.callbackToken, 'a'.repeat(32))
@@ -98,7 +98,17 @@ t.test('partial vendor settings name every missing one', async (t) => {
 t.test('production refuses the simulator fallback and names the four settings', async (t) => {
   const problems = problemsOf({ NODE_ENV: 'production' })
   t.match(problems[0], /VENDOR_BASE_URL, VENDOR_APP_ID, VENDOR_APP_SECRET, VENDOR_SIGN_KEY: missing; NODE_ENV=production/)
-  t.equal(loadConfig({ NODE_ENV: 'production', ...VENDOR }).production, true)
+  t.equal(loadConfig({ NODE_ENV: 'production', ...VENDOR }).mode, 'production')
+})
+
+t.test('the run mode is decided once: demo without a vendor, production with NODE_ENV=production, else development', async (t) => {
+  t.equal(loadConfig({}).mode, 'demo')
+  t.equal(loadConfig({ NODE_ENV: 'development' }).mode, 'demo', 'any NODE_ENV but production may run on the simulator')
+  t.equal(loadConfig({ ...VENDOR }).mode, 'development')
+  t.equal(loadConfig({ ...VENDOR, NODE_ENV: 'test' }).mode, 'development')
+  t.equal(loadConfig({ ...VENDOR, NODE_ENV: 'production' }).mode, 'production')
+  t.equal(loadConfig({ ...VENDOR, NODE_ENV: 'production' }).limits.shutdownDelayMs, 5000, 'the mode sets the drain delay\'s default')
+  t.equal(loadConfig({ ...VENDOR }).limits.shutdownDelayMs, 0)
 })
 
 t.test('every problem is reported at once, by name, without any value', async (t) => {

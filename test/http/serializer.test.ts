@@ -1,6 +1,6 @@
 import t from 'tap'
 import { z } from 'zod'
-import { serializerCompiler } from '../../src/http/serializer.js'
+import { schemaSerializer, serializerCompiler } from '../../src/http/serializer.js'
 import { ProblemSchema } from '../../src/http/problem.js'
 import { ORDER_EXAMPLE, OrderSchema, type Order } from '../../src/orders/schema.js'
 
@@ -31,4 +31,11 @@ t.test('problems keep their optional fields optional', async (t) => {
 t.test('a schema JSON Schema cannot express is still serialized, by zod', async (t) => {
   const serialize = compile(z.object({ at: z.date() }))
   t.equal(serialize({ at: new Date(0) }), '{"at":"1970-01-01T00:00:00.000Z"}')
+})
+
+t.test('one serializer per schema: every route and status declaring it, and the order representation, share it', async (t) => {
+  t.equal(compile(OrderSchema), schemaSerializer(OrderSchema))
+  t.equal(serializerCompiler({ schema: OrderSchema, method: 'GET', url: '/orders/:id/other', httpStatus: '200' }), compile(OrderSchema))
+  t.not(compile(ProblemSchema), compile(OrderSchema))
+  t.throws(() => schemaSerializer(z.string().transform((value) => value.length)), 'what JSON Schema cannot express is refused, not cached')
 })

@@ -1,4 +1,3 @@
-import * as crypto from 'node:crypto'
 import t, { type Test } from 'tap'
 import type { AppConfig } from '../../src/bootstrap/app.js'
 import { assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
@@ -85,32 +84,4 @@ t.test('auth on: docs, health and unknown routes need no key', async (t) => {
     t.equal((await app.inject({ url })).statusCode, 200, url)
   }
   assertProblem(t, await app.inject({ url: '/nope' }), 404, 'NOT_FOUND')
-})
-
-t.test('keys are compared with timingSafeEqual over SHA-256 digests, against every key, with no early exit', async (t) => {
-  const calls: Array<[number, number]> = []
-  const { createKeyMatcher } = await t.mockImport<typeof import('../../src/plugins/auth.js')>('../../src/plugins/auth.js', {
-    'node:crypto': {
-      ...crypto,
-      timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
-        calls.push([a.byteLength, b.byteLength])
-        return crypto.timingSafeEqual(a, b)
-      }
-    }
-  })
-  const keys = [KEY_A, KEY_B, 'kc_' + 'c3'.repeat(20)]
-  const match = createKeyMatcher(keys)
-  for (const presented of [KEY_A, keys[2]!, 'wrong', 'x'.repeat(500)]) {
-    calls.length = 0
-    const id = match(presented)
-    t.equal(calls.length, keys.length, `every key compared for a ${presented.length}-character key`)
-    t.ok(calls.every(([a, b]) => a === 32 && b === 32), 'always two 32-byte digests')
-    if (keys.includes(presented)) {
-      t.match(id, /^key:[0-9a-f]{16}$/)
-      t.notMatch(id, presented.slice(0, 8), 'the id is a hash, not the key')
-    } else {
-      t.equal(id, undefined)
-    }
-  }
-  t.not(match(KEY_A), match(KEY_B), 'each key has its own id')
 })

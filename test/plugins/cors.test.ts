@@ -57,7 +57,7 @@ t.test('answers to an allowed origin carry CORS headers, errors included; other 
 })
 
 t.test('in production with CORS_ORIGINS unset, no origin is allowed', async (t) => {
-  const app = await setup(t, { production: true, corsOrigins: null })
+  const app = await setup(t, { mode: 'production', corsOrigins: null })
   for (const origin of [ALLOWED, OTHER]) {
     t.same(corsHeaders((await app.inject(preflight(origin))).headers), [])
     const answer = await app.inject({ url: ORDER, headers: { origin } })
@@ -68,13 +68,13 @@ t.test('in production with CORS_ORIGINS unset, no origin is allowed', async (t) 
 })
 
 t.test('outside demo mode with CORS_ORIGINS unset, no origin is allowed either', async (t) => {
-  const app = await setup(t, { corsOrigins: null, demo: false })
+  const app = await setup(t, { corsOrigins: null, mode: 'development' })
   t.same(corsHeaders((await app.inject(preflight(ALLOWED))).headers), [])
 })
 
 t.test('demo mode with CORS_ORIGINS unset allows every origin, and says so', async (t) => {
   const { logger, lines } = captureLogs()
-  const app = await setup(t, { corsOrigins: null, demo: true }, { logger })
+  const app = await setup(t, { corsOrigins: null, mode: 'demo' }, { logger })
   const res = await app.inject(preflight(OTHER))
   t.equal(res.statusCode, 204)
   t.equal(res.headers['access-control-allow-origin'], '*')
@@ -83,7 +83,7 @@ t.test('demo mode with CORS_ORIGINS unset allows every origin, and says so', asy
 })
 
 t.test('demo mode with CORS_ORIGINS set keeps to the allowlist', async (t) => {
-  const app = await setup(t, { corsOrigins: [ALLOWED], demo: true })
+  const app = await setup(t, { corsOrigins: [ALLOWED], mode: 'demo' })
   t.equal((await app.inject(preflight(ALLOWED))).headers['access-control-allow-origin'], ALLOWED)
   t.same(corsHeaders((await app.inject(preflight(OTHER))).headers), [])
 })

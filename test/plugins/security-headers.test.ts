@@ -1,5 +1,5 @@
 import t from 'tap'
-import { DOCS_CSP } from '../../src/plugins/security-headers.js'
+import { DOCS_CSP } from '../../src/openapi/docs-pages.js'
 import { buildTestApp, json, startUpstream } from '../helper.js'
 
 const API_CSP = "default-src 'none';frame-ancestors 'none'"

@@ -11,7 +11,7 @@ t.test('/demo is served in demo mode only', async (t) => {
 })
 
 t.test('the page, its module, the built client and openapi-fetch, under a CSP that allows the import map by its hash only', async (t) => {
-  const app = await buildTestApp(t, 'http://127.0.0.1:9', { demo: true })
+  const app = await buildTestApp(t, 'http://127.0.0.1:9', { mode: 'demo' })
   const page = await app.inject({ url: '/demo' })
   t.equal(page.statusCode, 200)
   t.match(page.headers['content-type'], /^text\/html/)

@@ -1,13 +1,13 @@
 import fastify from 'fastify'
 import t from 'tap'
 import { drainingPlugin } from '../../src/plugins/draining.js'
-import { healthPlugin } from '../../src/routes/health.js'
+import { healthRoutes, isHealthProbe } from '../../src/routes/health.js'
 
 t.test('live and ready answer 200 while running; ready turns 503 once shutdown starts', async (t) => {
   const app = fastify()
   app.decorate('isUnderPressure', () => false)
   await app.register(drainingPlugin)
-  await app.register(healthPlugin)
+  await app.register(healthRoutes)
   t.teardown(() => app.close())
   t.same((await app.inject({ url: '/health/live' })).json(), { status: 'ok' })
   t.same((await app.inject({ url: '/health/ready' })).json(), { status: 'ok' })
@@ -25,7 +25,7 @@ t.test('ready answers 503 overloaded while the process sheds load; live stays 20
   let underPressure = true
   app.decorate('isUnderPressure', () => underPressure)
   await app.register(drainingPlugin)
-  await app.register(healthPlugin)
+  await app.register(healthRoutes)
   t.teardown(() => app.close())
   const ready = await app.inject({ url: '/health/ready' })
   t.equal(ready.statusCode, 503)
@@ -37,5 +37,15 @@ t.test('ready answers 503 overloaded while the process sheds load; live stays 20
 
 t.test('health says what it reads: without readiness or the pressure reading it does not start', async (t) => {
   const app = fastify()
-  await t.rejects(async () => { await app.register(healthPlugin) }, /readiness/)
+  await t.rejects(async () => { await app.register(healthRoutes) }, /readiness/)
+  const withoutPressure = fastify()
+  await withoutPressure.register(drainingPlugin)
+  await t.rejects(async () => { await withoutPressure.register(healthRoutes) }, /isUnderPressure/)
+})
+
+t.test('the probes are told by their path: they stay out of the request log and the traces', async (t) => {
+  t.ok(isHealthProbe('/health/live'))
+  t.ok(isHealthProbe('/health/ready'))
+  t.notOk(isHealthProbe('/orders/54'))
+  t.notOk(isHealthProbe('/healthz'))
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { openFilesSoftLimit } from '../../src/bootstrap/descriptors.js'
+import { openFilesSoftLimit } from '../../src/bootstrap/open-files-limit.js'
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max processes             63344                63344                processes

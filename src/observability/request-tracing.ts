@@ -1,0 +1,56 @@
+import type { Span } from '@opentelemetry/api'
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+
+// What a request's span and log lines carry when tracing is on; the tracing plugin registers them.
+
+/** Path parameters that are credentials: the delivery callback's `/callbacks/delivery/:token`. */
+const SECRET_PATH_PARAMETERS = new Set(['token'])
+
+/**
+ * The request path for `url.path`: never the query (its values may be credentials), and a secret
+ * path parameter replaced, by the route pattern's segments; the pattern itself when they do not line up.
+ */
+export function tracedPath (url: string, route: string | undefined): string {
+  const path = url.split('?', 1)[0]!
+  if (route === undefined) return path
+  const routeSegments = route.split('/')
+  const secret = routeSegments.map((segment) => segment.startsWith(':') && SECRET_PATH_PARAMETERS.has(segment.slice(1)))
+  if (!secret.includes(true)) return path
+  const segments = path.split('/')
+  if (segments.length !== routeSegments.length) return route
+  return segments.map((segment, index) => secret[index] === true ? 'REDACTED' : segment).join('/')
+}
+
+/** @fastify/otel's requestHook: the semantic conventions' span name (method and route) and a url.path without query or secret. */
+export function requestSpanHook (span: Span, request: FastifyRequest): void {
+  const route = request.is404 ? undefined : request.routeOptions.url
+  span.updateName(route === undefined ? request.method : `${request.method} ${route}`)
+  span.setAttribute('url.path', tracedPath(request.url, route))
+}
+
+const kIncomingPending = Symbol('incoming request line not written yet')
+type Pending = FastifyRequest & { [kIncomingPending]?: boolean }
+
+/**
+ * Fastify writes "incoming request" at routing, before any hook, so before the request span
+ * exists. This controller holds that line back until the tracing plugin's onRequest hook has
+ * bound the trace id to the request's logger, or until the request completes without reaching
+ * any hook (framework errors), so no line of a traced request goes out without its trace id.
+ */
+export class TracedLogController extends LogController {
+  override incomingRequest (request: FastifyRequest, _reply: FastifyReply): void {
+    (request as Pending)[kIncomingPending] = true
+  }
+
+  /** writes the line held back, once */
+  incomingRequestNow (request: FastifyRequest, reply: FastifyReply): void {
+    if ((request as Pending)[kIncomingPending] !== true) return
+    (request as Pending)[kIncomingPending] = false
+    super.incomingRequest(request, reply)
+  }
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    this.incomingRequestNow(request, reply)
+    super.requestCompleted(error, request, reply)
+  }
+}
