@@ -6,36 +6,9 @@ import type { Order } from '../../../src/orders/schema.js'
 import type { WatchBus } from '../../../src/orders/live/bus.js'
 import { createWatchers, outcomeTag, type WatchEvent } from '../../../src/orders/live/watchers.js'
 import { createLocalBus } from '../../../src/shared-state/memory/watch-bus.js'
+import { fakeClock } from '../../fixtures/clock.js'
+import { QUIET } from '../../fixtures/logger.js'
 import { order } from '../fixtures/read-through.js'
-
-const QUIET = { info: () => {}, warn: () => {}, error: () => {} }
-
-/** A hand-driven clock with its timers: `advance` runs every timer due, in order, letting promises settle in between. */
-function fakeClock () {
-  let now = 0
-  let nextId = 0
-  const timers = new Map<number, { at: number, callback: () => void }>()
-  const settle = async () => { for (let i = 0; i < 10; i++) await Promise.resolve() }
-  return {
-    now: () => now,
-    setTimer: (callback: () => void, ms: number) => { timers.set(++nextId, { at: now + ms, callback }); return nextId },
-    clearTimer: (id: unknown) => { timers.delete(id as number) },
-    pending: () => timers.size,
-    async advance (ms: number) {
-      const until = now + ms
-      await settle()
-      for (;;) {
-        const due = [...timers.entries()].filter(([, timer]) => timer.at <= until).sort((a, b) => a[1].at - b[1].at)[0]
-        if (due === undefined) break
-        timers.delete(due[0])
-        now = due[1].at
-        due[1].callback()
-        await settle()
-      }
-      now = until
-    }
-  }
-}
 
 /** Watchers over a scripted orders service: `answer` sets what the next asks get; `asks` records each (refresh or not). */
 function setup (options: { intervalMs?: number, bus?: WatchBus } = {}) {
