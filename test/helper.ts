@@ -65,7 +65,7 @@ export function assertProblem (t: Test, res: { statusCode: number, headers: Reco
 }
 
 /** Where start() listens in tests: the loopback interface, ports the system picks. */
-const LOCAL_PORTS = { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1' }
+export const LOCAL_PORTS = { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1' }
 
 /**
  * The service as server.ts starts it (config from `env`, the simulator when no vendor is set, the
