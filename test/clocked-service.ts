@@ -4,6 +4,7 @@ import type { AppConfig } from '../src/bootstrap/app.js'
 import { buildSimulator } from '../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
 import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, PAID_AFTER_MS } from '../src/simulator/scenarios.js'
+import { fakeClock } from './fixtures/clock.js'
 import { buildTestApp } from './helper.js'
 
 /** The clock orders' phases, in the order they come: unpaid, paid, dispensing, finished. */
@@ -23,8 +24,9 @@ export interface ClockedService {
  * orders progress when the test says, not after tens of seconds of real time. Closed in teardown.
  */
 export async function startClockedService (t: Test, overrides: Partial<AppConfig> = {}, env: Record<string, string> = {}): Promise<ClockedService> {
-  let elapsed = 0
-  const simulator = buildSimulator({ now: () => elapsed })
+  // the shared fake clock, its timers too: a run's end (and its notification) comes when the test moves the clock
+  const clock = fakeClock()
+  const simulator = buildSimulator({ now: clock.now, scheduler: clock.scheduler })
   t.teardown(() => simulator.close())
   const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
   const app = await buildTestApp(t, simulatorUrl, { vendor: { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS }, ...overrides }, {}, env)
@@ -32,5 +34,6 @@ export async function startClockedService (t: Test, overrides: Partial<AppConfig
   // a clock order's run starts when it is first asked for: start them all at 0, so setElapsed counts from there
   // (from an address of its own, so the tests' rate-limit budgets stay whole)
   for (const id of [2001, 2002, 2003]) await app.inject({ url: `/orders/${id}?machine=16327129`, remoteAddress: '192.0.2.1' })
-  return { url, app, simulator, setElapsed: (ms) => { elapsed = ms } }
+  // advance moves the clock before any I/O is handled (its first await only lets promises settle): the next request sees it
+  return { url, app, simulator, setElapsed: (ms) => { clock.advance(ms - clock.now()).catch((error: unknown) => { t.error(error) }) } }
 }

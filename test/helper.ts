@@ -1,15 +1,19 @@
-import { once } from 'node:events'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { request } from 'undici'
 import { buildApp, type AppConfig } from '../src/bootstrap/app.js'
 import { loadConfig } from '../src/config/config.js'
-import { createLogger } from '../src/observability/logger.js'
 import { start, type Service } from '../src/bootstrap/start.js'
+import { lineSink } from './fixtures/logger.js'
+
+// The tests' shared helpers. The small ones live in test/fixtures/ and are re-exported here:
+// the fake clock (fixtures/clock.ts), the recording upstream (fixtures/upstream.ts), `until`
+// (fixtures/until.ts) and the quiet and capturing loggers (fixtures/logger.ts). Unit tests may
+// import those directly, without loading the app.
+export { fakeClock, type FakeClock } from './fixtures/clock.js'
+export { captureLogs, lineSink, QUIET } from './fixtures/logger.js'
+export { until, type UntilOptions } from './fixtures/until.js'
+export { answerOrder, json, startUpstream, type RecordedRequest, type Upstream } from './fixtures/upstream.js'
 
 export const TEST_CREDENTIALS = {
   appId: 'test-app-id-7d1f',
@@ -45,61 +49,6 @@ export function testConfig (baseUrl: string, overrides: Partial<AppConfig> = {},
   }
 }
 
-export interface RecordedRequest {
-  method: string
-  url: string
-  headers: IncomingMessage['headers']
-  body: string
-}
-
-export interface Upstream {
-  url: string
-  requests: RecordedRequest[]
-}
-
-/**
- * A throwaway HTTP upstream on port 0 that records every request and answers with `handler`:
- * real sockets, so resets and slow answers are real. Closed in teardown.
- */
-export async function startUpstream (t: Test, handler: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<Upstream> {
-  const requests: RecordedRequest[] = []
-  const server = createServer((req, res) => {
-    let body = ''
-    req.setEncoding('utf8')
-    req.on('data', (chunk: string) => { body += chunk })
-    req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body })
-      handler(req, res, body)
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(async () => {
-    server.closeAllConnections()
-    server.close()
-  })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests }
-}
-
-/** Answers with a JSON body and status. */
-export function json (res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
-  res.end(text)
-}
-
-/** The vendor's success envelope for the order the request asked for: a success must name that order. */
-export function answerOrder (req: IncomingMessage, res: ServerResponse, data: Record<string, unknown> = {}): void {
-  json(res, 200, { code: 0, data: { order_id: Number(/orders\/(\d+)/.exec(req.url ?? '')?.[1]), ...data } })
-}
-
-/** Everything a pino logger writes, kept in memory so tests can search the logs. */
-export function captureLogs (): { logger: ReturnType<typeof createLogger>, lines: () => string } {
-  const chunks: string[] = []
-  const stream = new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } })
-  return { logger: createLogger('trace', stream), lines: () => chunks.join('') }
-}
-
 /** buildApp against `baseUrl`, closed in teardown. */
 export async function buildTestApp (t: Test, baseUrl: string, overrides: Partial<AppConfig> = {}, deps: Parameters<typeof buildApp>[1] = {}, env: Record<string, string> = {}): Promise<FastifyInstance> {
   const app = await buildApp(testConfig(baseUrl, overrides, env), deps)
@@ -117,7 +66,7 @@ export function assertProblem (t: Test, res: { statusCode: number, headers: Reco
 }
 
 /** Where start() listens in tests: the loopback interface, ports the system picks. */
-const LOCAL_PORTS = { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1' }
+export const LOCAL_PORTS = { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1' }
 
 /**
  * The service as server.ts starts it (config from `env`, the simulator when no vendor is set, the
@@ -125,7 +74,7 @@ const LOCAL_PORTS = { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', METRICS_H
  */
 export async function startService (t: Test, env: Record<string, string> = {}): Promise<Service & { lines: Array<Record<string, unknown>> }> {
   const lines: Array<Record<string, unknown>> = []
-  const destination = new Writable({ write (chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done() } })
+  const destination = lineSink((text) => { lines.push(JSON.parse(text)) })
   const service = await start({ ...LOCAL_PORTS, ...env }, { destination })
   t.teardown(() => service.stop())
   return { ...service, lines }
@@ -200,9 +149,4 @@ export async function openEventStream (t: Test, url: string, headers: Record<str
     frames,
     close
   }
-}
-
-/** Resolves once `condition` holds, checking every few milliseconds: waits on an outcome, not for a time. */
-export async function until (condition: () => boolean | Promise<boolean>): Promise<void> {
-  while (!await condition()) await sleep(5)
 }

@@ -1,20 +1,20 @@
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { answering, freePort, SERVICE_NODE_FLAGS, spawnNode, type NodeProcess } from '../scripts/processes.js'
-import { buildSimulator } from '../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
-import { answerOrder, startService, startUpstream } from './helper.js'
+import { answerOrder, startUpstream, until } from './helper.js'
 
-// The tests here need a real process: signals, exit codes, the descriptor limit. A started service
-// alone is start()'s, in-process (test/helper.ts's startService).
+// src/server.ts itself: the tests here need a real process (signals, exit codes, the descriptor
+// limit). What start() does in-process is test/bootstrap/start.test.ts's.
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 
 // each test starts real processes that compile TypeScript on start: slow on a busy 2-core machine
 t.setTimeout(600_000)
+/** How long a process may take to get somewhere: generous, a guard against hanging, not a measurement. */
+const PATIENCE = { timeoutMs: 60_000, everyMs: 50 }
 
 interface Server extends NodeProcess {
   /** the API's URL once it answers; rejects if the process exits first */
@@ -40,38 +40,6 @@ async function startServer (env: Record<string, string>, { openFiles }: { openFi
   return { ...server, url }
 }
 
-t.test('with no vendor configured it runs on the embedded simulator and says so first', async (t) => {
-  const service = await startService(t)
-  t.match(service.lines[0], { level: 40, msg: /DEMO MODE/ }, 'the first log line is the demo warning')
-  t.ok(service.simulator, 'the simulator runs in this process')
-
-  const res = await fetch(`${service.url}/orders/54?machine=16327129`)
-  t.equal(res.status, 200)
-  t.match(await res.json(), { id: 54, status: 'SUCCESS', items: [{ id: 70 }, { id: 71 }, { id: 72 }] })
-
-  const metricsUrl = String(service.lines.find((line) => line.msg === 'metrics listening')?.metrics)
-  t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'metrics listen on a port of their own')
-  t.equal(metricsUrl, `${service.metricsUrl}/metrics`)
-  t.not(new URL(metricsUrl).port, new URL(service.url).port)
-  const metrics = await (await fetch(metricsUrl)).text()
-  t.match(metrics, /http_request_duration_seconds_count\{route="\/orders\/:id",method="GET",status="200"\} 1/)
-  t.match(metrics, /vendor_call_duration_seconds_count\{outcome="ok"\} 1/)
-  t.equal((await fetch(`${service.url}/metrics`)).status, 404, 'the API port does not serve metrics')
-
-  await service.stop()
-  t.equal(service.lines.at(-1)?.msg, 'stopped', 'stop() shuts everything down')
-  for (const url of [service.url, service.metricsUrl]) await t.rejects(fetch(`${url}/health/live`), `${url} no longer listens`)
-})
-
-t.test('in demo mode the simulator\'s delivery notifications wake the service: its notify URL is our callback route', async (t) => {
-  const service = await startService(t)
-  const notifyUrl = service.simulator?.simulator.notifyUrl ?? ''
-  t.match(notifyUrl, new RegExp(`^${service.url}/callbacks/delivery/[0-9a-f]{48}$`), 'a random token of its own')
-  const res = await fetch(notifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"method":"device.delivery.response","order_id":2001,"record_id":20011,"deliver_status":"1","floor_status":"1","error_msg":""}' })
-  t.equal(res.status, 204, 'the route exists and takes it')
-  t.notOk(JSON.stringify(service.lines).includes(notifyUrl.split('/').at(-1)!), 'the token is never logged')
-})
-
 t.test('NODE_ENV=production without vendor settings refuses to start, naming each one', async (t) => {
   const server = await startServer({ NODE_ENV: 'production', VENDOR_APP_SECRET: 'top-secret-value-123' })
   t.teardown(() => { server.child.kill('SIGKILL') })
@@ -82,49 +50,49 @@ t.test('NODE_ENV=production without vendor settings refuses to start, naming eac
 })
 
 t.test('SIGTERM under load: readiness fails first, in-flight requests complete, new connections are refused', async (t) => {
-  const simulator = buildSimulator({ faults: { latencyMs: 1200 } })
-  t.teardown(() => simulator.close())
-  const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  // the vendor holds every answer until the test releases them: the requests are surely in flight throughout the shutdown
+  const held: Array<() => void> = []
+  const upstream = await startUpstream(t, (req, res) => { held.push(() => { answerOrder(req, res) }) })
   const server = await startServer({
-    VENDOR_BASE_URL: vendorUrl,
+    VENDOR_BASE_URL: upstream.url,
     VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
     VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
     VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey,
-    SHUTDOWN_DELAY_MS: '400',
+    VENDOR_TIMEOUT_MS: '60000',
+    // the window in which readiness is off and the listener still open: long enough for a busy machine to look
+    SHUTDOWN_DELAY_MS: '1000',
     LOG_LEVEL: 'info'
   })
   t.teardown(() => { server.child.kill('SIGKILL') })
   const url = await server.url
 
   const inFlight = ['54', '1001', '1002', '1003', '1007'].map((id) => fetch(`${url}/orders/${id}?machine=16327129`).then((res) => res.status))
-  await until(() => simulator.simulator.stats.calls === 5, 20)
-  t.equal(simulator.simulator.stats.calls, 5, 'all five are at the vendor')
+  await until(() => upstream.requests.length === 5, { ...PATIENCE, what: 'all five at the vendor' })
+  t.equal(upstream.requests.length, 5, 'all five are at the vendor')
   server.child.kill('SIGTERM')
-  await sleep(100)
+  await until(() => server.lines.some((line) => line.msg === 'shutting down: readiness off, draining'), { ...PATIENCE, what: 'the shutdown line' })
 
   const ready = await fetch(`${url}/health/ready`)
   t.equal(ready.status, 503, 'readiness fails while draining')
-  await sleep(500)
-  await t.rejects(fetch(`${url}/health/live`, { headers: { connection: 'close' } }), 'new connections are refused once the listener closed')
+  // each look is a new connection: refused once the listener has closed, after the drain delay
+  const refused = async (): Promise<boolean> => await fetch(`${url}/health/live`, { headers: { connection: 'close' } }).then(async (res) => { await res.arrayBuffer(); return false }, () => true)
+  await until(refused, { ...PATIENCE, what: 'new connections refused' })
+  t.pass('new connections are refused once the listener closed, the vendor still holding every call')
 
+  for (const answer of held) answer()
   t.same(await Promise.all(inFlight), [200, 200, 200, 200, 200], 'no in-flight request was dropped')
   t.equal(await server.exit, 0)
 })
 
-/** Polls until `condition` holds, at most `tries` times: a guard against hanging, not a measurement. */
-async function until (condition: () => boolean, tries = 240): Promise<boolean> {
-  for (let i = 0; i < tries && !condition(); i++) await sleep(250)
-  return condition()
-}
-
-/** GET the documented example order until it answers 200 (or the tries run out); its last status. */
+/** GET the documented example order until it answers 200 (or the wait runs out); its last status. */
 async function orderStatusOnceServing (url: string): Promise<number | string> {
   let status: number | string = 'no answer'
-  for (let i = 0; i < 40; i++) {
+  const serving = async (): Promise<boolean> => {
     status = await fetch(`${url}/orders/54?machine=16327129`).then((res) => res.status, (error: Error) => error.message)
-    if (status === 200) break
-    await sleep(250)
+    return status === 200
   }
+  // the caller asserts the status: a wait that runs out fails there, naming the last one
+  await until(serving, { ...PATIENCE, everyMs: 250 }).catch(() => {})
   return status
 }
 
@@ -163,7 +131,7 @@ t.test('more slow-body sockets than the process has descriptors: the ones over M
   const attack = slowBodyAttack(t, url, 400)
   const isAnswered = (entry: AttackSocket): boolean => entry.received.startsWith('HTTP/1.1 200 ')
   const isRefused = (entry: AttackSocket): boolean => entry.received.startsWith('HTTP/1.1 503 ') && entry.received.includes('"code":"UNAVAILABLE"') && entry.closed
-  await until(() => attack.sockets.every((entry) => isAnswered(entry) || entry.closed))
+  await until(() => attack.sockets.every((entry) => isAnswered(entry) || entry.closed), { ...PATIENCE, everyMs: 250, what: 'every socket answered or closed' })
 
   t.equal(server.child.exitCode, null, 'the process is still running')
   const answered = attack.sockets.filter(isAnswered).length
@@ -184,8 +152,8 @@ t.test('with MAX_CONNECTIONS above the descriptor limit it warns at start, and r
   t.ok(server.lines.some((line) => /^MAX_CONNECTIONS=800 leaves too few of this process's 256 file descriptors/.test(String(line.msg))), 'warned at start')
 
   const attack = slowBodyAttack(t, url, 400)
-  const exhausted = await until(() => server.lines.some((line) => line.msg === 'cannot read memory use; keeping the last reading'))
-  t.ok(exhausted, 'the descriptors ran out (the memory sampler could not read /proc)')
+  await until(() => server.lines.some((line) => line.msg === 'cannot read memory use; keeping the last reading'), { ...PATIENCE, everyMs: 250, what: 'the descriptors running out' })
+  t.pass('the descriptors ran out (the memory sampler could not read /proc)')
   t.equal(server.child.exitCode, null, 'the process is still running')
 
   attack.stop()
@@ -195,19 +163,21 @@ t.test('with MAX_CONNECTIONS above the descriptor limit it warns at start, and r
 })
 
 t.test('SIGTERM with idle keep-alive and silent connections open: they are closed at once, a busy request is answered, the process stops cleanly', async (t) => {
-  // a vendor behind a path prefix, slow enough that a request is in flight at SIGTERM
-  const upstream = await startUpstream(t, (req, res) => { setTimeout(() => answerOrder(req, res), 1000) })
+  // a vendor behind a path prefix that holds its answer until the test releases it: a request is in flight at SIGTERM
+  let release = (): void => {}
+  const upstream = await startUpstream(t, (req, res) => { release = () => { answerOrder(req, res) } })
   const vendorBaseUrl = `${upstream.url}/vendor-api/v2`
   const server = await startServer({
     VENDOR_BASE_URL: vendorBaseUrl,
     VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
     VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
     VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey,
+    VENDOR_TIMEOUT_MS: '60000',
     SHUTDOWN_DELAY_MS: '200'
   })
   t.teardown(() => { server.child.kill('SIGKILL') })
   const url = await server.url
-  await until(() => server.lines.some((line) => line.msg === 'ready'))
+  await until(() => server.lines.some((line) => line.msg === 'ready'), { ...PATIENCE, what: 'the ready line' })
   t.match(server.lines.find((line) => line.msg === 'ready'), { vendor: vendorBaseUrl }, 'the ready line shows the base URL with its path prefix')
 
   const port = Number(new URL(url).port)
@@ -223,18 +193,20 @@ t.test('SIGTERM with idle keep-alive and silent connections open: they are close
   }
   const keptAlive = Array.from({ length: 20 }, () => open('GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n'))
   const silent = Array.from({ length: 20 }, () => open(''))
-  await until(() => keptAlive.every((entry) => entry.received.includes('"status":"ok"')) && silent.every((entry) => !entry.socket.connecting))
+  await until(() => keptAlive.every((entry) => entry.received.includes('"status":"ok"')) && silent.every((entry) => !entry.socket.connecting), { ...PATIENCE, what: 'the idle connections open' })
   const busy = fetch(`${url}/orders/54?machine=16327129`).then((res) => res.status)
-  await until(() => upstream.requests.length === 1)
+  await until(() => upstream.requests.length === 1, { ...PATIENCE, what: 'the busy request at the vendor' })
   t.match(upstream.requests[0]?.url, /^\/vendor-api\/v2\//, 'the vendor is called under its path prefix')
 
   server.child.kill('SIGTERM')
+  await until(() => [...keptAlive, ...silent].every((entry) => entry.closed), { ...PATIENCE, what: 'every idle connection closed' })
+  t.pass('every idle connection was closed, the busy request still at the vendor')
+  release()
   t.equal(await busy, 200, 'the busy request got its answer')
   t.equal(await server.exit, 0, 'exit code 0')
   const messages = server.lines.map((line) => String(line.msg))
   t.ok(messages.includes('stopped'), 'it logged "stopped"')
   t.notOk(messages.some((msg) => msg.startsWith('killed by timeout')), 'not killed by the close-with-grace timeout')
-  t.ok([...keptAlive, ...silent].every((entry) => entry.closed), 'every idle connection was closed')
 })
 
 /** A port some other process holds. */

@@ -1,13 +1,12 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { pino } from 'pino'
 import { createLogger, REDACT_PATHS } from '../../src/observability/logger.js'
-import { buildTestApp, captureLogs, json, startUpstream } from '../helper.js'
+import { buildTestApp, captureLogs, json, lineSink, startUpstream } from '../helper.js'
 
 /** A logger with createLogger's redaction, without timestamps. */
 function recorded (level: string) {
   const lines: string[] = []
-  const stream = new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } })
+  const stream = lineSink((text) => { lines.push(text) })
   const logger = pino({ level, timestamp: false, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream)
   return { logger, lines }
 }
@@ -85,7 +84,7 @@ t.test('query parameters other than machine are never logged as sent', async (t)
 
 t.test('createLogger still logs at its level', async (t) => {
   const chunks: string[] = []
-  const logger = createLogger('error', new Writable({ write (chunk, _enc, done) { chunks.push(String(chunk)); done() } }))
+  const logger = createLogger('error', lineSink((text) => { chunks.push(text) }))
   logger.child({ requestId: 'r-5' }).warn('below')
   logger.child({ requestId: 'r-5' }).error('at')
   t.equal(chunks.length, 1)

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { createMetrics, vendorCallHooks } from '../../src/observability/metrics.js'
 import { buildMetricsServer } from '../../src/observability/metrics-server.js'
-import { answerOrder, assertProblem, buildTestApp, json, startUpstream } from '../helper.js'
+import { answerOrder, assertProblem, buildTestApp, json, startUpstream, until } from '../helper.js'
 
 const KEY = 'ka_' + 'a1'.repeat(20)
 const AUTH = { authorization: `Bearer ${KEY}` }
@@ -141,7 +141,7 @@ t.test('in-flight vendor calls are counted while they wait', async (t) => {
   const app = await buildTestApp(t, upstream.url, {}, { metrics })
   const url = await startMetricsServer(t, metrics.registry)
   const pending = app.inject({ url: '/orders/54?machine=16327129' })
-  while (upstream.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until(() => upstream.requests.length === 1, { what: 'the call at the vendor' })
   t.equal(sample(await (await fetch(url)).text(), 'vendor_calls_in_flight'), 1)
   release()
   t.equal((await pending).statusCode, 200)

@@ -1,7 +1,4 @@
-import { once } from 'node:events'
-import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
-import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { tracingSettings } from '../../src/observability/tracing.js'
 import { answerOrder, NEUTRAL_ENV, startService, startUpstream, TEST_CREDENTIALS } from '../helper.js'
@@ -32,18 +29,9 @@ const attributesOf = (list: OtlpAttribute[] = []): Attributes => Object.fromEntr
 
 /** A throwaway OTLP/HTTP receiver on port 0: the spans of every JSON POST to /v1/traces. */
 async function startReceiver (t: Test): Promise<{ url: string, posts: () => number, spans: () => ExportedSpan[] }> {
-  const bodies: any[] = []
-  const server = createServer((req, res) => {
-    let body = ''
-    req.setEncoding('utf8').on('data', (chunk: string) => { body += chunk }).on('end', () => {
-      if (req.method === 'POST' && req.url === '/v1/traces') bodies.push(JSON.parse(body))
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => { server.close() })
-  const spans = (): ExportedSpan[] => bodies.flatMap((body) => body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((span: any): ExportedSpan => {
+  const receiver = await startUpstream(t, (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end('{}') })
+  const bodies = (): any[] => receiver.requests.filter((req) => req.method === 'POST' && req.url === '/v1/traces').map((req) => JSON.parse(req.body))
+  const spans = (): ExportedSpan[] => bodies().flatMap((body) => body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((span: any): ExportedSpan => {
     const attributes = attributesOf(span.attributes)
     const events = (span.events ?? []).flatMap((event: any) => [event.name, ...Object.values(attributesOf(event.attributes)).map(String)])
     return {
@@ -57,7 +45,7 @@ async function startReceiver (t: Test): Promise<{ url: string, posts: () => numb
       texts: [span.name, ...Object.values(attributes).map(String), span.status?.message ?? '', ...events]
     }
   }))))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts: () => bodies.length, spans }
+  return { url: receiver.url, posts: () => bodies().length, spans }
 }
 
 /** A vendor that answers the first call with a gateway's 503 page, then the order. */

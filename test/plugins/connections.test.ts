@@ -1,9 +1,8 @@
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { answerOrder, assertProblem, buildTestApp, captureLogs, startUpstream } from '../helper.js'
+import { answerOrder, assertProblem, buildTestApp, captureLogs, startUpstream, until } from '../helper.js'
 
 interface Client {
   socket: Socket
@@ -39,10 +38,6 @@ async function within<T> (promise: Promise<T>, ms: number, what: string): Promis
 async function listening (app: FastifyInstance): Promise<number> {
   await app.listen({ host: '127.0.0.1', port: 0 })
   return (app.server.address() as { port: number }).port
-}
-
-async function until (condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await sleep(25)
 }
 
 const GET_LIVE = 'GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n'
@@ -91,8 +86,10 @@ t.test('a client sending its body a byte at a time is cut off at the request dea
 })
 
 t.test('at shutdown closeIdle closes idle, silent and half-sent connections at once; a busy one gets its answer, then closes', async (t) => {
-  const upstream = await startUpstream(t, (req, res) => { setTimeout(() => answerOrder(req, res), 500) })
-  const app = await buildTestApp(t, upstream.url)
+  // the vendor holds its answer until the test releases it: the busy request is surely in flight at closeIdle
+  let release = (): void => {}
+  const upstream = await startUpstream(t, (req, res) => { release = () => { answerOrder(req, res) } })
+  const app = await buildTestApp(t, upstream.url, {}, {}, { VENDOR_TIMEOUT_MS: '60000' })
   const port = await listening(app)
   const keptAlive = await openClient(t, port, GET_LIVE)
   await until(() => keptAlive.received().includes('"status":"ok"'))
@@ -104,6 +101,7 @@ t.test('at shutdown closeIdle closes idle, silent and half-sent connections at o
   app.connections.closeIdle()
   await within(Promise.all([keptAlive.closed, silent.closed, halfSent.closed]), 5000, 'the idle connections are closed')
   t.equal(busy.socket.destroyed, false, 'the busy connection is still open')
+  release()
   await within(busy.closed, 10_000, 'the busy connection closes once answered')
   t.match(busy.received(), /^HTTP\/1\.1 200 OK\r\n/, 'and got its answer first')
 

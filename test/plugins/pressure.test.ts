@@ -1,14 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createPressureMonitor } from '../../src/plugins/pressure.js'
-import { answerOrder, buildTestApp, json, startUpstream } from '../helper.js'
+import { answerOrder, buildTestApp, json, startUpstream, until } from '../helper.js'
 
 t.test('under memory pressure orders get a 503 problem with Retry-After; health still answers', async (t) => {
   const upstream = await startUpstream(t, (req, res) => answerOrder(req, res))
   // a 1-byte RSS limit: every sample is over it
   const app = await buildTestApp(t, upstream.url, {}, {}, { MAX_RSS_BYTES: '1' })
   await app.ready()
-  await sleep(600) // one sample interval
+  // the first sample (on the plugin's real 500 ms timer) finds RSS over the limit: wait for that, not for a guessed time
+  await until(() => app.isUnderPressure(), { what: 'shedding load after a sample' })
   const res = await app.inject({ url: '/orders/54?machine=16327129' })
   t.equal(res.statusCode, 503)
   t.match(res.headers['content-type'], /problem\+json/)
@@ -24,9 +24,13 @@ t.test('under memory pressure orders get a 503 problem with Retry-After; health 
 
 t.test('without pressure requests pass', async (t) => {
   const upstream = await startUpstream(t, (_req, res) => json(res, 200, { code: 0, data: { order_id: 54 } }))
-  const app = await buildTestApp(t, upstream.url)
+  // an RSS limit far above what this process reaches (the event-loop limit stays off: a busy test machine must not
+  // trip it); the RSS reads tell when a sample has been taken
+  const rssReads = t.capture(process.memoryUsage, 'rss', process.memoryUsage.rss)
+  const app = await buildTestApp(t, upstream.url, {}, {}, { MAX_RSS_BYTES: String(64 * 1024 ** 3) })
   await app.ready()
-  await sleep(600)
+  await until(() => rssReads.calls.length > 0, { what: 'a pressure sample' })
+  t.notOk(app.isUnderPressure(), 'sampled, and not under pressure')
   t.equal((await app.inject({ url: '/orders/54?machine=16327129' })).statusCode, 200)
 })
 

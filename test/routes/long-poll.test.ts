@@ -7,7 +7,7 @@ import type { Order } from '../../src/orders/schema.js'
 import { MAX_WAIT_S, nextChange, preferredWait } from '../../src/routes/long-poll.js'
 import { createMemoryWatchBus } from '../../src/shared-state/memory/watch-bus.js'
 import { order } from '../orders/fixtures/read-through.js'
-import { fakeClock } from '../orders/fixtures/fake-clock.js'
+import { fakeClock } from '../fixtures/clock.js'
 
 const QUIET = { info: () => {}, warn: () => {}, error: () => {} }
 

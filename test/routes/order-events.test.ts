@@ -12,7 +12,7 @@ import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, MACHINE, ORDER, PAID_AFTER_MS } from '../../src/simulator/scenarios.js'
 import { answerOrder, buildTestApp, json, openEventStream, startUpstream, until, type SseFrame } from '../helper.js'
-import { fakeClock } from '../orders/fixtures/fake-clock.js'
+import { fakeClock } from '../fixtures/clock.js'
 import { order } from '../orders/fixtures/read-through.js'
 
 const KEY_A = 'a'.repeat(32)

@@ -3,6 +3,7 @@ import { buildSimulator } from '../../src/simulator/app.js'
 import { HUGE_MIN_BYTES } from '../../src/simulator/fault-replies.js'
 import { pickFault, DEFAULT_FAULTS } from '../../src/simulator/faults.js'
 import { MACHINE } from '../../src/simulator/scenarios.js'
+import { until } from '../fixtures/until.js'
 import { envelopeOf, HEADERS, queryOrder } from './fixtures/vendor.js'
 
 t.test('a forced error envelope', async (t) => {
@@ -73,7 +74,7 @@ t.test('closing the app cuts pending delays short', async (t) => {
   const pending = fetch(`http://127.0.0.1:${port}/api/openapi/v1/orders/54`, { method: 'POST', headers: HEADERS, body: '{}' })
     .then((r) => r.status, () => 'failed')
   // wait until the request is at the simulator (counted before its delay starts), not a guessed time
-  while (app.simulator.stats.calls === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until(() => app.simulator.stats.calls === 1, { what: 'the request at the simulator' })
   const started = performance.now()
   await app.close()
   t.ok(performance.now() - started < 5_000, 'close did not wait for the slow fault')

@@ -1,12 +1,12 @@
 import { once } from 'node:events'
-import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingHttpHeaders } from 'node:http'
 import t, { type Test } from 'tap'
 import { buildSimulator, type SimulatorOptions } from '../../src/simulator/app.js'
 import { REAL_SCHEDULER, type Scheduler } from '../../src/simulator/clock-orders.js'
 import { NOTIFY_RETRY_AFTER_MS } from '../../src/simulator/notify.js'
 import { FINISHED_AFTER_MS, MACHINE, ORDER, RESTART_AFTER_MS } from '../../src/simulator/scenarios.js'
-import { fakeTime } from './fixtures/fake-time.js'
+import { fakeClock } from '../fixtures/clock.js'
+import { startUpstream } from '../fixtures/upstream.js'
 import { envelopeOf, queryOrder } from './fixtures/vendor.js'
 
 interface Received {
@@ -16,27 +16,18 @@ interface Received {
   body: any
 }
 
-/** A notify_url receiver over real HTTP on port 0, answering `status`. */
+/** A notify_url receiver over real HTTP on port 0 (the shared recording upstream), answering `status`. */
 async function receiver (t: Test, status = 200) {
   const received: Received[] = []
-  const server = createServer((req, res) => {
-    let text = ''
-    req.setEncoding('utf8')
-    req.on('data', (chunk: string) => { text += chunk })
-    req.on('end', () => {
-      received.push({ method: req.method, path: req.url, headers: req.headers, body: JSON.parse(text) })
-      res.writeHead(status).end()
-    })
+  const { url, server } = await startUpstream(t, (req, res, body) => {
+    received.push({ method: req.method, path: req.url, headers: req.headers, body: JSON.parse(body) })
+    res.writeHead(status).end()
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => { server.closeAllConnections(); server.close() })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/callbacks/delivery/the-receivers-secret-token`
-  return { received, url, server }
+  return { received, url: `${url}/callbacks/delivery/the-receivers-secret-token`, server }
 }
 
 function setup (t: Test, options: SimulatorOptions = {}) {
-  const time = fakeTime()
+  const time = fakeClock()
   const logs: any[] = []
   const app = buildSimulator({
     now: time.now,
@@ -78,7 +69,7 @@ t.test('a clock order that finishes sends one device.delivery.response per line,
   t.same(await status(ORDER.progressingSuccess), ['IS_SUCCESS', 'IS_SUCCESS'])
   await time.advance(FINISHED_AFTER_MS)
   t.equal(received.length, 2, 'once per line per run')
-  t.equal(time.pending, 0)
+  t.equal(time.pending(), 0)
 
   // the next run sends its own
   t.same(await status(ORDER.progressingSuccess), ['', ''], 'a new run')
@@ -145,7 +136,7 @@ t.test('a receiver that is down costs one retry and a warning, never the simulat
   await time.advance(NOTIFY_RETRY_AFTER_MS)
   t.same(app.simulator.stats.notifications, { sent: 0, failed: 2 }, 'each line retried once, then dropped')
   await time.advance(10 * NOTIFY_RETRY_AFTER_MS)
-  t.equal(time.pending, 0, 'no further retries')
+  t.equal(time.pending(), 0, 'no further retries')
 
   const warnings = logs.filter((line) => line.level === 40)
   t.equal(warnings.length, 4, 'a warning per failed attempt')
@@ -175,14 +166,14 @@ t.test('closing the app cancels pending runs and retries', async (t) => {
   await status(ORDER.progressingSuccess)
   await time.advance(FINISHED_AFTER_MS)
   await status(ORDER.progressingFailed)
-  t.equal(time.pending, 3, 'two retries and a run')
+  t.equal(time.pending(), 3, 'two retries and a run')
   await app.close()
-  t.equal(time.pending, 0)
+  t.equal(time.pending(), 0)
 })
 
 t.test('a timer that fires a little early does not send before the order is final', async (t) => {
   const { received, url } = await receiver(t)
-  const time = fakeTime()
+  const time = fakeClock()
   const early: Scheduler = { ...time.scheduler, setTimeout: (fn, ms) => time.scheduler.setTimeout(fn, ms > 100 ? ms - 5 : ms) }
   const app = buildSimulator({ now: time.now, scheduler: early, notifyUrl: url })
   t.teardown(() => app.close())

@@ -1,11 +1,11 @@
 import t, { type Test } from 'tap'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, MACHINE, ORDER, PAID_AFTER_MS, RESTART_AFTER_MS } from '../../src/simulator/scenarios.js'
-import { fakeTime } from './fixtures/fake-time.js'
+import { fakeClock } from '../fixtures/clock.js'
 import { envelopeOf, HEADERS, queryOrder } from './fixtures/vendor.js'
 
 function setup (t: Test) {
-  const time = fakeTime()
+  const time = fakeClock()
   const app = buildSimulator({ now: time.now, scheduler: time.scheduler })
   t.teardown(() => app.close())
   const snapshot = async (orderId: number): Promise<any> => envelopeOf(await queryOrder(app, orderId, MACHINE.documented)).data
@@ -97,7 +97,7 @@ t.test('only an answered question starts a run: wrong machine, credentials or pa
   t.equal(envelopeOf(await queryOrder(app, orderId, MACHINE.documented, { payload: 'not json' })).code, 4003)
   await time.advance(DISPENSING_AFTER_MS)
   t.equal(await phase(orderId), 'NOTPAY/', 'the run starts now')
-  t.equal(time.pending, 1, 'one run, one timer for its end')
+  t.equal(time.pending(), 1, 'one run, one timer for its end')
 })
 
 t.test('POST /_simulator/reset forgets the runs; close cancels their timers', async (t) => {
@@ -108,7 +108,7 @@ t.test('POST /_simulator/reset forgets the runs; close cancels their timers', as
   t.equal(await phase(ORDER.progressingSuccess), 'SUCCESS/IS_SUCCESS')
   t.equal((await app.inject({ method: 'POST', url: '/_simulator/reset' })).statusCode, 204)
   t.equal(await phase(ORDER.progressingSuccess), 'NOTPAY/', 'started again after the reset')
-  t.equal(time.pending, 1)
+  t.equal(time.pending(), 1)
   await app.close()
-  t.equal(time.pending, 0, 'no timer outlives the app')
+  t.equal(time.pending(), 0, 'no timer outlives the app')
 })

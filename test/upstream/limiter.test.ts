@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createLimiter } from '../../src/upstream/limiter.js'
-import { answerOrder, buildTestApp, startUpstream } from '../helper.js'
+import { answerOrder, buildTestApp, startUpstream, until } from '../helper.js'
 
 const flush = () => new Promise((resolve) => setImmediate(resolve))
 
@@ -72,7 +71,7 @@ t.test('with the vendor holding every call and the cap reached, overflow gets 50
   const pending = Array.from({ length: 10 }, (_, i) => app.inject({ url: `/orders/${i + 1}?machine=16327129` })
     .then((res) => { done.push(res.statusCode); return res }))
   // the 6 beyond 2 running and 2 queued are answered while the vendor holds the 2 it got
-  for (let i = 0; i < 1000 && (done.length < 6 || held.length < 2); i++) await sleep(5)
+  await until(() => done.length >= 6 && held.length >= 2, { what: 'the overflow answered' })
   t.same(done, [503, 503, 503, 503, 503, 503])
   t.equal(held.length, 2, 'only the running calls reached the vendor, and it answered neither')
   answering = true

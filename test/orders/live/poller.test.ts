@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Poller, type PollResult } from '../../../src/orders/live/poller.js'
-import { fakeClock } from '../fixtures/fake-clock.js'
+import { fakeClock } from '../../fixtures/clock.js'
 
 /** A poller on a hand-driven clock whose polls answer what `result` says; `polls` records each (refresh or not). */
 function setup (options: { intervalMs?: number } = {}) {

@@ -7,10 +7,9 @@ import type { WatchBus } from '../../../src/orders/live/bus.js'
 import type { WatchEvent } from '../../../src/orders/live/fan-out.js'
 import { createWatchers } from '../../../src/orders/live/watchers.js'
 import { createMemoryWatchBus } from '../../../src/shared-state/memory/watch-bus.js'
+import { fakeClock } from '../../fixtures/clock.js'
+import { QUIET } from '../../fixtures/logger.js'
 import { order } from '../fixtures/read-through.js'
-import { fakeClock } from '../fixtures/fake-clock.js'
-
-const QUIET = { info: () => {}, warn: () => {}, error: () => {} }
 
 /** Watchers over a scripted orders service: `answer` sets what the next asks get; `asks` records each (refresh or not). */
 function setup (options: { intervalMs?: number, bus?: WatchBus } = {}) {

@@ -3,10 +3,9 @@ import { createMemoryOutcomeStore } from '../../../src/shared-state/memory/outco
 import type { Outcome } from '../../../src/orders/outcome.js'
 import { createRedisOutcomeStore, LOCAL_SHARE_OF_FRESHNESS } from '../../../src/shared-state/redis/outcome-store.js'
 import { createRedisLink } from '../../../src/shared-state/redis/link.js'
+import { QUIET } from '../../fixtures/logger.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { OPTIONS, order } from '../../orders/fixtures/read-through.js'
-
-const QUIET = { info: () => {}, warn: () => {} }
 
 /** Two replicas' stores on one Redis, on one hand-driven clock. */
 async function twoStores (t: Test) {
