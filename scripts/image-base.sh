@@ -45,7 +45,7 @@ for file in /etc/apt/sources.list.d/*.sources; do
 done
 if [ -z "$mirror" ]; then
   mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { if ($(i + 1) == "bookworm") { print $i; exit } else break } }')
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { if ($(i + 1) == "bookworm") { print $i; exit } else break } }' || true)
 fi
 [ -n "$mirror" ] || { echo "no bookworm mirror in /etc/apt/sources.list or /etc/apt/sources.list.d" >&2; exit 1; }
 
