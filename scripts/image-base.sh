@@ -82,8 +82,9 @@ install -d -o 1000 -g 1000 -m 0755 "$root/home/node"
 # what an image does not need
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
 
-chroot "$root" /usr/local/bin/node --version >&2
-chroot "$root" /usr/local/bin/npm --version >&2
+# node and npm run in the new root, with none of this shell's environment (a test runner's NODE_OPTIONS)
+chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin node --version >&2
+chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp npm --version >&2
 tar -C "$root" --numeric-owner -c . | podman import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change "ENV NODE_VERSION=${node_version#v}" \

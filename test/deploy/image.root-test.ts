@@ -22,7 +22,9 @@ const seconds = (since: number): string => `${((performance.now() - since) / 100
 
 /** A command's stdout; its output goes to the log as it comes, for a build that takes minutes. */
 async function sh (command: string, args: string[], options: { quiet?: boolean } = {}): Promise<string> {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  // not tap's NODE_OPTIONS (its loaders), which the base script's node inside the new root cannot find
+  const { NODE_OPTIONS: _, ...env } = process.env
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk })
