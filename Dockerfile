@@ -29,6 +29,11 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=prod-deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
+# /demo (demo mode only): its page and the typed client it loads, as built in the build stage
+# (openapi-fetch, the client's one dependency, is among the production dependencies)
+COPY --chown=root:root public ./public
+COPY --from=build --chown=root:root /app/clients/typescript/package.json ./clients/typescript/
+COPY --from=build --chown=root:root /app/clients/typescript/dist ./clients/typescript/dist
 COPY --chown=root:root package.json ./
 USER node
 EXPOSE 3000

@@ -73,7 +73,7 @@ export const demoRoutes: FastifyPluginAsync = async (app) => {
           try {
             body = await readFile(file.path, 'utf8')
           } catch {
-            throw new AppError('NOT_FOUND', { detail: `${url} is not built yet: run \`npm run build\`.` })
+            throw new AppError('NOT_FOUND', { detail: `${url} is missing from this installation: \`npm run build\` builds it in a checkout; the image ships it built.` })
           }
           cache.set(url, body)
         }
