@@ -33,8 +33,8 @@ export const ordersRoute: FastifyPluginAsyncZod = async (app) => {
     reply.header('vary', varyByPrefer(reply.getHeader('vary')))
     const order = sendable(served, reply)
     const { etag } = representationOf(order)
-    // nothing can change in a terminal order: no point waiting
-    const wait = order.terminal ? undefined : preferredWait(request.headers.prefer)
+    // a wait needs a version to wait past (If-None-Match), and nothing can change in a terminal order
+    const wait = order.terminal || request.headers['if-none-match'] === undefined ? undefined : preferredWait(request.headers.prefer)
     // said whenever the wait is honoured, also when the order changed already: the client learns long polling works
     if (wait !== undefined) reply.header('preference-applied', `wait=${wait}`)
     if (!matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.send(order)

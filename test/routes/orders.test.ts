@@ -217,6 +217,10 @@ t.test('long polling: 304 once the wait is over; a wait over 30 s is clamped; no
   t.equal(other.status, 200, 'the client\'s ETag is not the current one: the order at once')
   t.equal(other.headers.get('preference-applied'), 'wait=30', 'the wait is honoured: there was nothing to wait for')
   await other.text()
+  const noVersion = await fetch(`${url}/orders/7?machine=16327129`, { headers: { prefer: 'wait=30' } })
+  t.equal(noVersion.status, 200, 'without If-None-Match there is nothing to wait past: the order at once')
+  t.equal(noVersion.headers.get('preference-applied'), null, 'and the wait is not said to be applied')
+  await noVersion.text()
   // a clamped wait is still a wait: a client that leaves it early (closes its connection) releases the watcher
   const leaving = get(`${url}/orders/7?machine=16327129`, { headers: { 'if-none-match': etag, prefer: 'wait=3600' } })
   leaving.on('error', () => {})
