@@ -33,7 +33,7 @@ const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app
     timeoutMs: config.vendorTimeoutMs,
     maxBodyBytes: config.vendorMaxBodyBytes
   }), metrics === undefined ? {} : vendorCallHooks(metrics), tracer && { tracer, server: serverOf(config.vendor.baseUrl) })
-  const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs, events: resilienceEvents(metrics), tracer })
+  const vendor = createResilientVendor(client, { ...config.resilience, timeoutMs: config.vendorTimeoutMs, events: resilienceEvents(metrics), tracer, log: app.log.child({ component: 'vendor' }) })
   app.addHook('onClose', async () => {
     vendor.shutdown()
     await client.close()

@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum'
-import { AppError, ERROR_KINDS } from '../errors/catalogue.js'
+import { AppError, ERROR_KINDS, type ErrorCode } from '../errors/catalogue.js'
 
 export interface BreakerOptions {
   /** opens when more than this share of the calls in the window failed... */
@@ -16,7 +16,8 @@ export type BreakerState = 'closed' | 'open' | 'halfOpen'
 
 export interface Breaker {
   run: <T>(call: () => Promise<T>) => Promise<T>
-  onStateChange: (listener: (state: BreakerState) => void) => void
+  /** told of every change of state; an opening with the code of the vendor fault that tipped it */
+  onStateChange: (listener: (state: BreakerState, faultCode?: ErrorCode) => void) => void
   shutdown: () => void
 }
 
@@ -42,9 +43,12 @@ export function createBreaker (options: BreakerOptions): Breaker {
     errorFilter: (error: unknown) => !isVendorFault(error)
   })
   let openedAt = 0
-  const listeners: Array<(state: BreakerState) => void> = []
-  const notify = (state: BreakerState) => { for (const listener of listeners) listener(state) }
-  breaker.on('open', () => { openedAt = now(); notify('open') })
+  let lastFault: ErrorCode | undefined
+  const listeners: Array<(state: BreakerState, faultCode?: ErrorCode) => void> = []
+  const notify = (state: BreakerState, faultCode?: ErrorCode) => { for (const listener of listeners) listener(state, faultCode) }
+  // opossum reports the failure before the opening it causes
+  breaker.on('failure', (error: unknown) => { if (error instanceof AppError) lastFault = error.code })
+  breaker.on('open', () => { openedAt = now(); notify('open', lastFault) })
   breaker.on('halfOpen', () => notify('halfOpen'))
   breaker.on('close', () => notify('closed'))
 

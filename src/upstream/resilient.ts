@@ -1,5 +1,6 @@
 import type { Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config/config.js'
+import type { ErrorCode } from '../errors/catalogue.js'
 import { createBreaker, type BreakerState } from './breaker.js'
 import type { VendorClient, VendorLog } from './client.js'
 import type { VendorEndpoint } from './endpoint.js'
@@ -8,7 +9,7 @@ import { createRetryBudget, withRetries } from './retry.js'
 
 export interface ResilienceEvents {
   onRetry?: () => void
-  onBreakerState?: (state: BreakerState) => void
+  onBreakerState?: (state: BreakerState, faultCode?: ErrorCode) => void
 }
 
 export interface ResilientVendorOptions extends Pick<ResilienceConfig, 'retry' | 'breaker' | 'vendorConcurrency' | 'vendorQueue'> {
@@ -21,6 +22,8 @@ export interface ResilientVendorOptions extends Pick<ResilienceConfig, 'retry' |
   events?: ResilienceEvents
   /** where the wait for a vendor-call slot is traced (none: not traced) */
   tracer?: Tracer | undefined
+  /** where each change of the breaker's state is logged, once (default: nowhere) */
+  log?: Pick<VendorLog, 'info' | 'warn'> | undefined
 }
 
 export interface ResilientVendor {
@@ -41,6 +44,7 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
   const breaker = createBreaker({ ...options.breaker, now })
   const limiter = createLimiter({ concurrency: options.vendorConcurrency, maxQueue: options.vendorQueue, now, tracer: options.tracer })
   if (options.events?.onBreakerState) breaker.onStateChange(options.events.onBreakerState)
+  if (options.log !== undefined) breaker.onStateChange(breakerStateLogger(options.log, options.breaker.cooldownMs))
 
   async function call<P, R> (endpoint: VendorEndpoint<P, R>, params: P, log: VendorLog): Promise<R> {
     const deadlineAt = now() + options.timeoutMs
@@ -65,5 +69,18 @@ export function createResilientVendor (client: VendorClient, options: ResilientV
   return {
     call,
     shutdown: breaker.shutdown
+  }
+}
+
+/** One line per change of the breaker's state: an operator sees when calls to the vendor stop and resume. */
+function breakerStateLogger (log: Pick<VendorLog, 'info' | 'warn'>, cooldownMs: number) {
+  return (state: BreakerState, faultCode?: ErrorCode): void => {
+    if (state === 'open') {
+      log.warn({ breaker: 'open', code: faultCode, cooldownMs }, 'vendor circuit breaker open: vendor calls are answered 503 UNAVAILABLE without calling the vendor until a probe succeeds')
+    } else if (state === 'halfOpen') {
+      log.info({ breaker: 'halfOpen' }, 'vendor circuit breaker half-open: the next vendor call probes the vendor')
+    } else {
+      log.info({ breaker: 'closed' }, 'vendor circuit breaker closed: vendor calls resume')
+    }
   }
 }

@@ -3,6 +3,7 @@ import { AppError } from '../../src/errors/catalogue.js'
 import type { VendorClient } from '../../src/upstream/client.js'
 import { orderQuery, type VendorOrder } from '../../src/upstream/endpoints/order-query.js'
 import { createResilientVendor, type ResilientVendorOptions } from '../../src/upstream/resilient.js'
+import { until } from '../fixtures/until.js'
 
 const POLICIES = {
   retry: { maxRetries: 0, baseDelayMs: 50, budgetRatio: 1, budgetFloor: 100 },
@@ -92,4 +93,28 @@ t.test('a retry is logged with what the endpoint says about the call; an endpoin
   await t.rejects(vendor.call(payment, { orderId: 54, machineNo: '16327129' }, log), { code: 'UPSTREAM_UNREACHABLE' })
   t.equal(calls.length, 3, 'sent once: a second one could act twice')
   t.equal(lines.length, 1)
+})
+
+t.test('each change of the breaker\'s state is logged once: open with the fault\'s code, half-open, closed', async (t) => {
+  const lines: Array<{ obj: Record<string, unknown>, msg: string, level: string }> = []
+  const log = {
+    info: (obj: object, msg: string) => { lines.push({ obj: obj as Record<string, unknown>, msg, level: 'info' }) },
+    warn: (obj: object, msg: string) => { lines.push({ obj: obj as Record<string, unknown>, msg, level: 'warn' }) }
+  }
+  let failing = true
+  const { getOrder } = setup(t, async () => {
+    if (failing) throw new AppError('UPSTREAM_TIMEOUT')
+    return { order_id: 54 }
+  }, { breaker: { thresholdPercent: 50, minCalls: 2, windowMs: 10_000, cooldownMs: 50 }, log })
+  for (let i = 0; i < 4; i++) await getOrder(54).catch(() => {})
+  t.match(lines, [{ level: 'warn', obj: { breaker: 'open', code: 'UPSTREAM_TIMEOUT', cooldownMs: 50 } }], 'opened once, however many calls it then refused')
+  await t.rejects(getOrder(54), { code: 'UNAVAILABLE' }, 'refused while open')
+  t.equal(lines.length, 1)
+  // the cool-down runs on opossum's own timer
+  await until(() => lines.length === 2, { what: 'the half-open line' })
+  t.match(lines[1], { level: 'info', obj: { breaker: 'halfOpen' } })
+  failing = false
+  await getOrder(54)
+  t.match(lines[2], { level: 'info', obj: { breaker: 'closed' } })
+  t.equal(lines.length, 3)
 })
