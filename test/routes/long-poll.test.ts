@@ -8,8 +8,7 @@ import { MAX_WAIT_S, nextChange, preferredWait } from '../../src/routes/long-pol
 import { createMemoryWatchBus } from '../../src/shared-state/memory/watch-bus.js'
 import { order } from '../orders/fixtures/read-through.js'
 import { fakeClock } from '../fixtures/clock.js'
-
-const QUIET = { info: () => {}, warn: () => {}, error: () => {} }
+import { QUIET } from '../fixtures/logger.js'
 
 t.test('the wait preference of RFC 7240, clamped, malformed ones ignored', async (t) => {
   const cases: Array<[string | string[] | undefined, number | undefined]> = [

@@ -3,8 +3,7 @@ import { loadConfig } from '../../src/config/config.js'
 import { createSharedState } from '../../src/shared-state/choose.js'
 import { runInThisProcess } from '../../src/shared-state/memory/coalescing.js'
 import { requireRedisServer, startRedisServer } from '../fixtures/redis-server.js'
-
-const QUIET = { info: () => {}, warn: () => {} }
+import { QUIET } from '../fixtures/logger.js'
 
 t.test('without REDIS_URL, every seam stays in this process\'s memory', async (t) => {
   const states: boolean[] = []

@@ -4,6 +4,7 @@ import type { VendorClient } from '../../src/upstream/client.js'
 import { orderQuery, type VendorOrder } from '../../src/upstream/endpoints/order-query.js'
 import { createResilientVendor, type ResilientVendorOptions } from '../../src/upstream/resilient.js'
 import { until } from '../fixtures/until.js'
+import { QUIET } from '../fixtures/logger.js'
 
 const POLICIES = {
   retry: { maxRetries: 0, baseDelayMs: 50, budgetRatio: 1, budgetFloor: 100 },
@@ -11,7 +12,6 @@ const POLICIES = {
   vendorConcurrency: 1,
   vendorQueue: 5
 }
-const SILENT = { info () {}, warn () {}, error () {} }
 
 /**
  * The resilient vendor with VENDOR_TIMEOUT_MS=2000 on a fake clock (a backoff advances it, by
@@ -30,7 +30,7 @@ function setup (t: Test, behave: (clock: { now: number }) => Promise<VendorOrder
   }
   const vendor = createResilientVendor(client, { ...POLICIES, timeoutMs: 2000, now: () => clock.now, sleep: async (ms) => { clock.now += ms + timerLateMs }, ...options })
   t.teardown(vendor.shutdown)
-  return { clock, calls, vendor, getOrder: (id: number) => vendor.call(orderQuery, { orderId: id, machineNo: '16327129' }, SILENT) }
+  return { clock, calls, vendor, getOrder: (id: number) => vendor.call(orderQuery, { orderId: id, machineNo: '16327129' }, QUIET) }
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve))
@@ -82,7 +82,7 @@ t.test('a backoff timer that fires past the deadline starts no attempt; the vend
 t.test('a retry is logged with what the endpoint says about the call; an endpoint that is not idempotent is never retried', async (t) => {
   const unreachable = async () => { throw new AppError('UPSTREAM_UNREACHABLE') }
   const lines: Array<[object, string]> = []
-  const log = { ...SILENT, info: (obj: object, msg: string) => { lines.push([obj, msg]) } }
+  const log = { ...QUIET, info: (obj: object, msg: string) => { lines.push([obj, msg]) } }
   const { calls, vendor } = setup(t, unreachable, { retry: { ...POLICIES.retry, maxRetries: 1, baseDelayMs: 10 }, random: () => 0.5 })
 
   await t.rejects(vendor.call(orderQuery, { orderId: 54, machineNo: '16327129' }, log), { code: 'UPSTREAM_UNREACHABLE' })

@@ -11,7 +11,8 @@ import type { ReadOptions } from '../read-through.js'
 
 export interface WatchersOptions {
   getOrder: (id: number, machineNo: string, log: VendorLog, options?: ReadOptions) => Promise<Served>
-  log: VendorLog
+  /** the pollers' log: their vendor calls' lines go out at debug, a poll every CACHE_FRESH_MS per watched order being routine */
+  log: VendorLog & { debug: VendorLog['info'] }
   /** CACHE_FRESH_MS: a poller asks this often (the cache answers in between) */
   intervalMs: number
   /** the shortest interval, also when CACHE_FRESH_MS is 0 (default 250 ms) */
@@ -47,9 +48,11 @@ interface Watched {
  */
 export function createWatchers (options: WatchersOptions) {
   const {
-    getOrder, log, minIntervalMs = 250, maxBackoffMs = 30_000, wakeIntervalMs = 250, onWatchedCount,
+    getOrder, log: watchersLog, minIntervalMs = 250, maxBackoffMs = 30_000, wakeIntervalMs = 250, onWatchedCount,
     bus, clock = systemClock
   } = options
+  // what a request's vendor call says at info, a poll's says at debug; its warnings and errors stay as they are
+  const log: VendorLog = { info: (obj, msg) => { watchersLog.debug(obj, msg) }, warn: (obj, msg) => { watchersLog.warn(obj, msg) }, error: (obj, msg) => { watchersLog.error(obj, msg) } }
   const intervalMs = Math.max(minIntervalMs, options.intervalMs)
   const watchedKeys = new Map<string, Watched>()
   let closed = false

@@ -193,3 +193,25 @@ t.test('a change says how it was got: the poller\'s result and tier, or another 
   t.match(events.at(-1), { type: 'change', outcome: { order: { status: 'PAYERROR' } }, result: 'coalesced', tier: 'redis' })
   t.equal(events.length, 3)
 })
+
+t.test('a poll\'s vendor-call line goes out at debug; its warnings and errors stay as they are', async (t) => {
+  const clock = fakeClock()
+  const lines: Array<[string, string]> = []
+  const record = (level: string) => (_obj: object, msg: string) => { lines.push([level, msg]) }
+  const watchers = createWatchers({
+    getOrder: async (_id: number, _machine: string, log) => {
+      log.info({ vendor: { outcome: 'ok' } }, 'vendor call')
+      log.warn({}, 'vendor was slow')
+      return served(order(1))
+    },
+    log: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
+    intervalMs: 1000,
+    bus: createMemoryWatchBus(),
+    clock
+  })
+  t.teardown(() => { watchers.close() })
+  const unwatch = watchers.watch(1, '16327129', () => {})
+  await clock.advance(0)
+  unwatch()
+  t.same(lines, [['debug', 'vendor call'], ['warn', 'vendor was slow']])
+})

@@ -6,8 +6,8 @@ import { createRedisLink } from '../../../src/shared-state/redis/link.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
+import { QUIET } from '../../fixtures/logger.js'
 
-const QUIET = { info: () => {}, warn: () => {} }
 const PREFIX = 'coalescing-test:'
 const KEY = '54:16327129'
 const OUTCOME: Outcome = { kind: 'order', order: order(54), storedAt: 1_700_000_000_000, freshMs: 1000 }

@@ -4,8 +4,8 @@ import { createRedisLink } from '../../../src/shared-state/redis/link.js'
 import { redisRateLimitStore } from '../../../src/shared-state/redis/rate-limit-store.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { until } from '../../helper.js'
+import { QUIET } from '../../fixtures/logger.js'
 
-const QUIET = { info: () => {}, warn: () => {} }
 const PREFIX = 'rate-limit-test:'
 const WINDOW_MS = 60_000
 

@@ -6,12 +6,12 @@ import { createRedisSharedState } from '../../../src/shared-state/redis/shared-s
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
+import { QUIET } from '../../fixtures/logger.js'
 
-const QUIET: LinkLog = { info: () => {}, warn: () => {} }
 const KEY = '54:16327129'
 
 /** The shared state of a replica on the Redis at url: VENDOR_TIMEOUT_MS 1000 and REDIS_TIMEOUT_MS 250 make a 1500 ms lock. */
-function replica (t: Test, url: string, log = QUIET) {
+function replica (t: Test, url: string, log: LinkLog = QUIET) {
   const config = loadConfig({ REDIS_URL: url, REDIS_KEY_PREFIX: 'state-test:', REDIS_TIMEOUT_MS: '250', VENDOR_TIMEOUT_MS: '1000' })
   const state = createRedisSharedState({ ...config, redis: config.redis! }, { log })
   t.teardown(() => state.close())
