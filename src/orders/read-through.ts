@@ -1,6 +1,7 @@
 import { ERROR_KINDS, isAppError } from '../errors/catalogue.js'
 import type { VendorLog } from '../upstream/client.js'
 import { orderKey } from './cache-key.js'
+import type { ChangeMarks } from './change-marks.js'
 import { errorOutcome, isFresh, keepMs, orderOutcome, type Freshness, type Outcome, type Served, type TieredOutcome } from './outcome.js'
 import type { OutcomeStore } from './outcome-store.js'
 import type { Order } from './schema.js'
@@ -26,6 +27,8 @@ export interface ReadThroughOptions {
   now: () => number
   /** one vendor call per key across replicas; read-through itself makes it one per key in this process */
   coalescing: Coalescing
+  /** the orders the vendor said changed: what was kept from before is not fresh (default: none) */
+  changes?: ChangeMarks | undefined
 }
 
 /**
@@ -35,7 +38,7 @@ export interface ReadThroughOptions {
  * An order is kept CACHE_STALE_MS past its freshness and served when the vendor fails
  * (stale-if-error, RFC 5861's meaning); a kept error only while it is fresh.
  */
-export function createReadThrough ({ store, rules, load, now, coalescing }: ReadThroughOptions) {
+export function createReadThrough ({ store, rules, load, now, coalescing, changes }: ReadThroughOptions) {
   const inFlight = new Map<string, Promise<TieredOutcome>>()
 
   async function fetchOutcome (key: string, id: number, machineNo: string, log: VendorLog): Promise<Outcome> {
@@ -62,7 +65,9 @@ export function createReadThrough ({ store, rules, load, now, coalescing }: Read
     const key = orderKey(id, machineNo)
     // the common case of polling: answered from the store
     const kept = options.refresh === true ? undefined : await store.get(key)
-    if (kept !== undefined && isFresh(kept.outcome, now())) return { outcome: kept.outcome, result: 'hit', tier: kept.tier }
+    if (kept !== undefined && isFresh(kept.outcome, now()) && changes?.changedSince(id, kept.outcome.storedAt) !== true) {
+      return { outcome: kept.outcome, result: 'hit', tier: kept.tier }
+    }
     const joined = inFlight.get(key)
     try {
       if (joined !== undefined) return { ...await joined, result: 'coalesced' }

@@ -6,6 +6,7 @@ import type { ResilientVendor } from '../upstream/resilient.js'
 import { normalizeOrder } from './normalize.js'
 import type { OutcomeStore } from './outcome-store.js'
 import type { Served } from './outcome.js'
+import { createChangeMarks } from './change-marks.js'
 import { createReadThrough, type Coalescing, type ReadOptions } from './read-through.js'
 import type { Order } from './schema.js'
 import { createUnknownValueLog } from './unknown-values.js'
@@ -13,6 +14,8 @@ import { createUnknownValueLog } from './unknown-values.js'
 export interface OrdersService {
   /** the order, or a kept answer that there is none (no such order, expired), and how it was got; any other failure is thrown */
   getOrder: (id: number, machineNo: string, log: VendorLog, options?: ReadOptions) => Promise<Served>
+  /** the vendor said this order changed (its delivery callback): the next request for it asks the vendor */
+  markChanged: (orderId: number) => void
 }
 
 /** The vendor as the service asks it: any endpoint, through the whole call path (src/upstream/resilient.ts). */
@@ -34,6 +37,7 @@ export interface OrdersServiceOptions {
 
 export function createOrdersService ({ vendor, cache, store, coalescing, onServed, tracer, now = Date.now }: OrdersServiceOptions): OrdersService {
   const reportUnknown = createUnknownValueLog({ now })
+  const changes = createChangeMarks({ now, max: cache.maxEntries, ttlMs: Math.max(cache.freshMs, cache.terminalMs, cache.notFoundMs) })
 
   async function fetchOrder (id: number, machineNo: string, log: VendorLog): Promise<Order> {
     const data = await vendor.call(orderQuery, { orderId: id, machineNo }, log)
@@ -41,7 +45,7 @@ export function createOrdersService ({ vendor, cache, store, coalescing, onServe
   }
 
   const serve = cache.enabled
-    ? createReadThrough({ store, rules: cache, load: fetchOrder, now, coalescing })
+    ? createReadThrough({ store, rules: cache, load: fetchOrder, now, coalescing, changes })
     : async (id: number, machineNo: string, log: VendorLog): Promise<Served> =>
       ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log), storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' })
 
@@ -66,6 +70,7 @@ export function createOrdersService ({ vendor, cache, store, coalescing, onServe
       const served = await lookup(id, machineNo, log, options)
       if (served.outcome.kind === 'order') onServed?.(served)
       return served
-    }
+    },
+    markChanged: changes.mark
   }
 }

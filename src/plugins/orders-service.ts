@@ -38,14 +38,17 @@ const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app
     vendor.shutdown()
     await client.close()
   })
-  app.decorate('orders', createOrdersService({
+  const orders = createOrdersService({
     vendor,
     cache: config.resilience.cache,
     store: app.sharedState.outcomeStore,
     coalescing: app.sharedState.coalescing,
     onServed: metrics && (({ result, tier }) => metrics.cacheEvents.inc({ result, tier })),
     tracer
-  }))
+  })
+  // a delivery callback on any replica says the order changed: what is kept of it is no longer fresh
+  app.sharedState.watchBus.onWake(orders.markChanged)
+  app.decorate('orders', orders)
 }
 
 /** The vendor's host and port, as the vendor-call spans name them. */
