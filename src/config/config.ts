@@ -84,7 +84,8 @@ const isSetting = (node: Setting | SettingTree): node is Setting => node.schema 
  * order problems are reported; docs/operations.md's table is tested against it.
  */
 const SETTING_TREE = {
-  nodeEnv: setting('NODE_ENV', z.string().optional()),
+  // a typo such as `prod` would otherwise run as demo or development, silently: demo allows every CORS origin
+  nodeEnv: setting('NODE_ENV', z.enum(['production', 'development', 'test'], 'must be production, development or test, or unset').optional()),
   port: setting('PORT', int(0, 65535).default(3000)),
   host: setting('HOST', z.string().min(1).default('0.0.0.0')),
   logLevel: setting('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),

@@ -111,6 +111,17 @@ t.test('the run mode is decided once: demo without a vendor, production with NOD
   t.equal(loadConfig({ ...VENDOR }).limits.shutdownDelayMs, 0)
 })
 
+t.test('a NODE_ENV that is none of production, development or test is refused, naming it and the accepted values', async (t) => {
+  for (const typo of ['prod', 'Production', 'staging', 'dev']) {
+    for (const env of [{ NODE_ENV: typo }, { ...VENDOR, NODE_ENV: typo }]) {
+      const problems = problemsOf(env)
+      t.same(problems, ['NODE_ENV: must be production, development or test, or unset'], `${typo}, vendor ${'VENDOR_APP_ID' in env ? 'set' : 'unset'}: named, not repeated`)
+    }
+  }
+  for (const accepted of ['production', 'development', 'test']) t.ok(loadConfig({ ...VENDOR, NODE_ENV: accepted }), `${accepted} is accepted`)
+  t.equal(loadConfig({ NODE_ENV: '' }).mode, 'demo', 'empty is unset, still allowed')
+})
+
 t.test('every problem is reported at once, by name, without any value', async (t) => {
   const env = { ...VENDOR, VENDOR_SIGN_KEY: '', PORT: 'eighty', VENDOR_TIMEOUT_MS: '-5', LOG_LEVEL: 'loud', VENDOR_BASE_URL: 'ftp://x' }
   let message = ''
