@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { placeholderReason } from './placeholders.js'
 import { describeIssue, plainWords } from './setting-problems.js'
 
 export class ConfigError extends Error {
@@ -200,7 +201,7 @@ function toConfig (parsed: Record<string, unknown>) {
   }
 }
 
-const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV } = SETTING_TREE
+const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV, vendor: { baseUrl: VENDOR_BASE_URL } } = SETTING_TREE
 
 /** Environment (empty strings already dropped) → Config; also refuses what no single setting can judge alone. */
 export const ConfigSchema = SETTINGS
@@ -236,6 +237,19 @@ function vendorProblems (present: Record<string, string>): string[] {
 }
 
 /**
+ * In production, vendor settings still on the deploy examples' placeholders, as REDIS_URL, API_KEYS
+ * and CALLBACK_TOKEN are (REPLACE_ME fails their formats): named, never echoed.
+ */
+function placeholderProblems (present: Record<string, string>): string[] {
+  if (present[NODE_ENV.variable] !== 'production') return []
+  return VENDOR_SETTINGS.flatMap((name) => {
+    const value = present[name]
+    const reason = value === undefined ? undefined : placeholderReason(value, name === VENDOR_BASE_URL.variable ? 'url' : 'text')
+    return reason === undefined ? [] : [`${name}: ${reason}; ${NODE_ENV.variable}=production needs the real value`]
+  })
+}
+
+/**
  * Environment → typed Config. Every problem is reported at once, by variable name; values are
  * never echoed, since some of them are secrets.
  */
@@ -243,7 +257,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   // empty strings count as unset, so `FOO=` in an env file behaves like no FOO at all
   const present = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''))
   const parsed = ConfigSchema.safeParse(present, { error: plainWords(SETTINGS.shape) })
-  const problems = [...parsed.success ? [] : parsed.error.issues.map(describeIssue), ...vendorProblems(present)]
+  const problems = [...parsed.success ? [] : parsed.error.issues.map(describeIssue), ...vendorProblems(present), ...placeholderProblems(present)]
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
   return parsed.data
 }
