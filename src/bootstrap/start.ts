@@ -97,7 +97,8 @@ export async function start (env: Record<string, string | undefined>, options: S
   try {
     // metrics first: a taken metrics port stops the start before the API takes traffic
     const metricsUrl = await listenOrRefuse(metricsServer, 'METRICS_PORT', config.metricsPort, config.metricsHost, logger)
-    logger.info({ metrics: `${metricsUrl}/metrics` }, 'metrics listening')
+    // what is listened on: the host as configured (0.0.0.0 by default, not the loopback URL listen() returns) and the port taken
+    logger.info({ metrics: { host: config.metricsHost, port: (metricsServer.server.address() as AddressInfo).port, path: '/metrics' } }, 'metrics listening')
     const url = await listenOrRefuse(app, 'PORT', config.port, config.host, logger)
     if (simulator !== undefined && callbackToken !== null) simulator.simulator.setNotifyUrl(`${loopbackUrl(app)}/callbacks/delivery/${callbackToken}`)
     if (config.mode === 'production' && config.apiKeys.length === 0) logger.warn('API_KEYS is not set: anyone who can reach this service can query orders')

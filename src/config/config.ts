@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { placeholderReason } from './placeholders.js'
 import { describeIssue, plainWords } from './setting-problems.js'
 
 export class ConfigError extends Error {
@@ -93,7 +94,8 @@ const isSetting = (node: Setting | SettingTree): node is Setting => node.schema 
  * order problems are reported; docs/operations.md's table is tested against it.
  */
 const SETTING_TREE = {
-  nodeEnv: setting('NODE_ENV', z.string().optional()),
+  // a typo such as `prod` would otherwise run as demo or development, silently: demo allows every CORS origin
+  nodeEnv: setting('NODE_ENV', z.enum(['production', 'development', 'test'], 'must be production, development or test, or unset').optional()),
   port: setting('PORT', int(0, 65535).default(3000)),
   host: setting('HOST', z.string().min(1).default('0.0.0.0')),
   logLevel: setting('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
@@ -228,7 +230,7 @@ function toRedisSettings ({ url, sentinels, sentinelMaster, sentinelPassword, cl
   return null
 }
 
-const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV } = SETTING_TREE
+const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV, vendor: { baseUrl: VENDOR_BASE_URL } } = SETTING_TREE
 const REDIS = SETTING_TREE.redis
 
 /** Exactly one way to reach Redis, or none; the password and TLS settings only where a URL does not carry them. */
@@ -290,6 +292,19 @@ function vendorProblems (present: Record<string, string>): string[] {
 }
 
 /**
+ * In production, vendor settings still on the deploy examples' placeholders, as REDIS_URL, API_KEYS
+ * and CALLBACK_TOKEN are (REPLACE_ME fails their formats): named, never echoed.
+ */
+function placeholderProblems (present: Record<string, string>): string[] {
+  if (present[NODE_ENV.variable] !== 'production') return []
+  return VENDOR_SETTINGS.flatMap((name) => {
+    const value = present[name]
+    const reason = value === undefined ? undefined : placeholderReason(value, name === VENDOR_BASE_URL.variable ? 'url' : 'text')
+    return reason === undefined ? [] : [`${name}: ${reason}; ${NODE_ENV.variable}=production needs the real value`]
+  })
+}
+
+/**
  * Environment → typed Config. Every problem is reported at once, by variable name; values are
  * never echoed, since some of them are secrets.
  */
@@ -297,7 +312,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   // empty strings count as unset, so `FOO=` in an env file behaves like no FOO at all
   const present = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''))
   const parsed = ConfigSchema.safeParse(present, { error: plainWords(SETTINGS.shape) })
-  const problems = [...parsed.success ? [] : parsed.error.issues.map(describeIssue), ...vendorProblems(present)]
+  const problems = [...parsed.success ? [] : parsed.error.issues.map(describeIssue), ...vendorProblems(present), ...placeholderProblems(present)]
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
   return parsed.data
 }

@@ -61,6 +61,8 @@ export const ERROR_KINDS = {
   NOT_FOUND: answer(404, 'Not found'),
   METHOD_NOT_ALLOWED: answer(405, 'Method not allowed'),
   UNAUTHORIZED: answer(401, 'Unauthorized'),
+  // a browser's preflight from an origin outside CORS_ORIGINS: a 404 would read as a wrong path
+  ORIGIN_NOT_ALLOWED: answer(403, 'Origin not allowed'),
   RATE_LIMITED: answer(429, 'Too many requests', { retryAfterS: 5 }),
   // what the vendor said about the order or machine: answers, never retried, never a breaker failure
   ORDER_NOT_FOUND: answer(404, 'Order not found', { cache: 'notFound', final: true }),

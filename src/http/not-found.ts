@@ -5,7 +5,7 @@ import { sendProblem } from './problem.js'
 /**
  * The answer when no route matched this method and path: 405 with Allow when the path has
  * routes for other methods, else 404. Fastify's router is asked, so routes added later count.
- * OPTIONS stays a 404: it belongs to CORS, which answers a refused preflight with a 404.
+ * OPTIONS stays a 404: a preflight is CORS' to answer (a refused one with 403); any other OPTIONS has no route.
  */
 export function answerNoRoute (request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const path = request.url.split('?')[0] ?? '/'

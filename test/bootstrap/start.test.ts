@@ -28,9 +28,9 @@ t.test('with no vendor configured it runs on the embedded simulator and says so 
   t.equal(res.status, 200)
   t.match(await res.json(), { id: 54, status: 'SUCCESS', items: [{ id: 70 }, { id: 71 }, { id: 72 }] })
 
-  const metricsUrl = String(service.lines.find((line) => line.msg === 'metrics listening')?.metrics)
-  t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'metrics listen on a port of their own')
-  t.equal(metricsUrl, `${service.metricsUrl}/metrics`)
+  const listening = service.lines.find((line) => line.msg === 'metrics listening')?.metrics
+  t.same(listening, { host: '127.0.0.1', port: Number(new URL(service.metricsUrl).port), path: '/metrics' }, 'metrics listen on a port of their own')
+  const metricsUrl = `${service.metricsUrl}/metrics`
   t.not(new URL(metricsUrl).port, new URL(service.url).port)
   const metrics = await (await fetch(metricsUrl)).text()
   t.match(metrics, /http_request_duration_seconds_count\{route="\/orders\/:id",method="GET",status="200"\} 1/)
@@ -40,6 +40,16 @@ t.test('with no vendor configured it runs on the embedded simulator and says so 
   await service.stop()
   t.equal(service.lines.at(-1)?.msg, 'stopped', 'stop() shuts everything down')
   for (const url of [service.url, service.metricsUrl]) await t.rejects(fetch(`${url}/health/live`), `${url} no longer listens`)
+})
+
+t.test('the metrics line says what is listened on: METRICS_HOST as configured (0.0.0.0 by default) and the port taken', async (t) => {
+  // empty counts as unset: the default
+  const service = await startService(t, { METRICS_HOST: '' })
+  t.equal(service.config.metricsHost, '0.0.0.0', 'the default')
+  const listening = service.lines.find((line) => line.msg === 'metrics listening')?.metrics as { host: string, port: number } | undefined
+  t.match(listening, { host: '0.0.0.0', port: Number, path: '/metrics' }, 'not the loopback address listen() reports')
+  t.not(listening?.port, 0, 'the port the system picked, not the configured 0')
+  t.equal((await fetch(`http://127.0.0.1:${listening?.port}/metrics`)).status, 200, 'that port serves the metrics')
 })
 
 t.test('in demo mode the simulator\'s delivery notifications wake the service: its notify URL is our callback route', async (t) => {
@@ -79,8 +89,9 @@ t.test('a taken PORT: StartRefused naming it, and the metrics server it had star
   t.type(error, StartRefused)
   t.equal((error as Error).message, `PORT=${port} is already in use by another process`)
   t.match(lines.at(-1), { level: 60, code: 'EADDRINUSE', msg: `PORT=${port} is already in use by another process; not starting` })
-  const metricsUrl = String(lines.find((line) => line.msg === 'metrics listening')?.metrics)
-  t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'metrics had started listening')
+  const listening = lines.find((line) => line.msg === 'metrics listening')?.metrics as { host: string, port: number } | undefined
+  t.match(listening, { host: '127.0.0.1', port: Number }, 'metrics had started listening')
+  const metricsUrl = `http://127.0.0.1:${listening?.port}/metrics`
   await t.rejects(fetch(metricsUrl), 'and no longer do')
 })
 

@@ -159,6 +159,38 @@ t.test('the run mode is decided once: demo without a vendor, production with NOD
   t.equal(loadConfig({ ...VENDOR }).limits.shutdownDelayMs, 0)
 })
 
+t.test('a NODE_ENV that is none of production, development or test is refused, naming it and the accepted values', async (t) => {
+  for (const typo of ['prod', 'Production', 'staging', 'dev']) {
+    for (const env of [{ NODE_ENV: typo }, { ...VENDOR, NODE_ENV: typo }]) {
+      const problems = problemsOf(env)
+      t.same(problems, ['NODE_ENV: must be production, development or test, or unset'], `${typo}, vendor ${'VENDOR_APP_ID' in env ? 'set' : 'unset'}: named, not repeated`)
+    }
+  }
+  for (const accepted of ['production', 'development', 'test']) t.ok(loadConfig({ ...VENDOR, NODE_ENV: accepted }), `${accepted} is accepted`)
+  t.equal(loadConfig({ NODE_ENV: '' }).mode, 'demo', 'empty is unset, still allowed')
+})
+
+t.test('production refuses vendor settings left on the deploy examples\' placeholders, naming each, never the value', async (t) => {
+  const placeholders = {
+    VENDOR_BASE_URL: 'https://vendor.example.invalid',
+    VENDOR_APP_ID: 'REPLACE_ME',
+    VENDOR_APP_SECRET: 'half-typed-secret-REPLACE_ME',
+    VENDOR_SIGN_KEY: 'REPLACE_ME-sign-key-begun'
+  }
+  const problems = problemsOf({ ...placeholders, NODE_ENV: 'production' })
+  t.same(problems.map((problem) => problem.split(':')[0]), Object.keys(placeholders), 'each one, in order')
+  t.match(problems[0], /^VENDOR_BASE_URL: its host is the example's placeholder \(under example\.invalid\); NODE_ENV=production needs the real value$/)
+  for (const problem of problems.slice(1)) t.match(problem, /: still holds the example's placeholder REPLACE_ME; NODE_ENV=production needs the real value$/)
+  for (const part of ['half-typed-secret', 'sign-key-begun', 'vendor.example.invalid']) t.notMatch(problems.join('\n'), part, 'no value is repeated')
+  for (const url of ['https://example.invalid', 'http://a.b.example.invalid:8080/open', 'https://REPLACE_ME.example.com']) {
+    t.same(problemsOf({ ...VENDOR, VENDOR_BASE_URL: url, NODE_ENV: 'production' }).map((problem) => problem.split(':')[0]), ['VENDOR_BASE_URL'], url)
+  }
+  for (const url of ['https://example.invalid.vendor.com', 'https://notexample.invalid', 'https://vendor.example.test']) {
+    t.equal(loadConfig({ ...VENDOR, VENDOR_BASE_URL: url, NODE_ENV: 'production' }).mode, 'production', `${url} is a real host`)
+  }
+  t.equal(loadConfig({ ...placeholders }).mode, 'development', 'outside production the examples may run (against nothing)')
+})
+
 t.test('every problem is reported at once, by name, without any value', async (t) => {
   const env = { ...VENDOR, VENDOR_SIGN_KEY: '', PORT: 'eighty', VENDOR_TIMEOUT_MS: '-5', LOG_LEVEL: 'loud', VENDOR_BASE_URL: 'ftp://x' }
   let message = ''

@@ -32,13 +32,27 @@ t.test('a preflight from an allowed origin succeeds, without an API key', async 
   t.match(res.headers.vary, /Origin/)
 })
 
-t.test('a preflight from another origin gets no CORS headers', async (t) => {
+t.test('a preflight from another origin gets no CORS headers, and a 403 saying the origin is not allowed', async (t) => {
   const app = await setup(t, { corsOrigins: [ALLOWED] })
   for (const origin of [OTHER, ALLOWED + '.evil.net', 'http://app.example.com', 'null']) {
     const res = await app.inject(preflight(origin))
     t.same(corsHeaders(res.headers), [], origin)
-    assertProblem(t, res, 404, 'NOT_FOUND')
+    const body = assertProblem(t, res, 403, 'ORIGIN_NOT_ALLOWED')
+    t.match(body.detail, /origin is not in the deployment's CORS allowlist \(CORS_ORIGINS\)/, 'it says why, not "no route"')
+    t.notMatch(body.detail, origin, 'the origin is not echoed')
+    t.match(res.headers.vary, /Origin/, 'the answer varies by origin')
   }
+  const elsewhere = await app.inject({ ...preflight(OTHER), url: '/no/such/path' })
+  assertProblem(t, elsewhere, 403, 'ORIGIN_NOT_ALLOWED')
+})
+
+t.test('an OPTIONS that is not a preflight is answered as before: no route', async (t) => {
+  const app = await setup(t, { corsOrigins: [ALLOWED] })
+  const withoutMethod = await app.inject({ method: 'OPTIONS', url: ORDER, headers: { origin: OTHER } })
+  assertProblem(t, withoutMethod, 404, 'NOT_FOUND')
+  const withoutOrigin = await app.inject({ method: 'OPTIONS', url: ORDER, headers: { 'access-control-request-method': 'GET' } })
+  assertProblem(t, withoutOrigin, 404, 'NOT_FOUND')
+  t.same(corsHeaders(withoutOrigin.headers), [])
 })
 
 t.test('answers to an allowed origin carry CORS headers, errors included; other origins get none', async (t) => {
@@ -59,7 +73,9 @@ t.test('answers to an allowed origin carry CORS headers, errors included; other 
 t.test('in production with CORS_ORIGINS unset, no origin is allowed', async (t) => {
   const app = await setup(t, { mode: 'production', corsOrigins: null })
   for (const origin of [ALLOWED, OTHER]) {
-    t.same(corsHeaders((await app.inject(preflight(origin))).headers), [])
+    const refused = await app.inject(preflight(origin))
+    t.same(corsHeaders(refused.headers), [])
+    assertProblem(t, refused, 403, 'ORIGIN_NOT_ALLOWED')
     const answer = await app.inject({ url: ORDER, headers: { origin } })
     t.equal(answer.statusCode, 200)
     t.same(corsHeaders(answer.headers), [])
@@ -69,7 +85,9 @@ t.test('in production with CORS_ORIGINS unset, no origin is allowed', async (t) 
 
 t.test('outside demo mode with CORS_ORIGINS unset, no origin is allowed either', async (t) => {
   const app = await setup(t, { corsOrigins: null, mode: 'development' })
-  t.same(corsHeaders((await app.inject(preflight(ALLOWED))).headers), [])
+  const refused = await app.inject(preflight(ALLOWED))
+  t.same(corsHeaders(refused.headers), [])
+  assertProblem(t, refused, 403, 'ORIGIN_NOT_ALLOWED')
 })
 
 t.test('demo mode with CORS_ORIGINS unset allows every origin, and says so', async (t) => {
@@ -85,7 +103,9 @@ t.test('demo mode with CORS_ORIGINS unset allows every origin, and says so', asy
 t.test('demo mode with CORS_ORIGINS set keeps to the allowlist', async (t) => {
   const app = await setup(t, { corsOrigins: [ALLOWED], mode: 'demo' })
   t.equal((await app.inject(preflight(ALLOWED))).headers['access-control-allow-origin'], ALLOWED)
-  t.same(corsHeaders((await app.inject(preflight(OTHER))).headers), [])
+  const refused = await app.inject(preflight(OTHER))
+  t.same(corsHeaders(refused.headers), [])
+  assertProblem(t, refused, 403, 'ORIGIN_NOT_ALLOWED')
 })
 
 t.test('an event stream carries the CORS headers of its origin', async (t) => {
