@@ -43,15 +43,26 @@ const TokenParamsSchema = z.object({
  * POST /callbacks/delivery/:token: the vendor says a line of an order was dispensed (or not).
  * The notification is not signed, so it is only a wake-up call: the watched (order, machine)
  * keys of that order id are asked of the vendor again at once, and what the vendor then says is
- * what watchers see. A wrong token is the 404 of an unknown route, answered before the body is
- * read. Not behind API keys (the vendor has none) or the API's rate limit: refreshes are
+ * what watchers see. A wrong token, and any other method on the path, is the 404 of an unknown
+ * route, answered before the body is read. Not behind API keys (the vendor has none) or the API's rate limit: refreshes are
  * bounded per order by the watchers, and the body by a small limit.
  */
-export const callbacksRoute: FastifyPluginAsyncZod<CallbacksOptions> = async (app, { token, metrics }) => {
+export const callbacksRoute: FastifyPluginAsyncZod<CallbacksOptions> = async (app, options) => {
+  await app.register(callbacks, { ...options, prefix: '/callbacks' })
+}
+
+/**
+ * Under /callbacks, every answer that is not the route's is the plain 404 of an unknown path:
+ * the app's 405 with `Allow: POST` would show that the route exists.
+ */
+const callbacks: FastifyPluginAsyncZod<CallbacksOptions> = async (app, { token, metrics }) => {
+  app.setNotFoundHandler(answerNotFound)
+  // Fastify's text/plain parser would hand the schema a string (a 400); only JSON and forms are notifications (415)
+  app.removeContentTypeParser('text/plain')
   await app.register(formbody, { bodyLimit: CALLBACK_BODY_LIMIT })
   const isToken = tokenMatcher(token)
 
-  app.post('/callbacks/delivery/:token', {
+  app.post('/delivery/:token', {
     bodyLimit: CALLBACK_BODY_LIMIT,
     schema: {
       tags: ['callbacks'],
@@ -71,11 +82,11 @@ export const callbacksRoute: FastifyPluginAsyncZod<CallbacksOptions> = async (ap
         415: problem('Neither JSON nor form-encoded (INVALID_REQUEST with status 415).')
       }
     },
-    // before the body is read or checked: a wrong token learns nothing more than an unknown path would
+    // before the body is read or checked, by the not-found handler of any other path here: a wrong token learns nothing more than an unknown path would
     onRequest: (request, reply, done) => {
       if (isToken((request.params as { token: string }).token)) return done()
       metrics?.deliveryCallbacks.inc({ outcome: 'refused' })
-      answerNotFound(request, reply)
+      reply.callNotFound()
     },
     // a body that is not a notification (malformed, too large, another type); the app's error handler answers it
     onError: (_request, _reply, _error, done) => {

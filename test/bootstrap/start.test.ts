@@ -1,6 +1,8 @@
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import t from 'tap'
 import { start, StartRefused } from '../../src/bootstrap/start.js'
-import { LOCAL_PORTS, lineSink, startService, startUpstream } from '../helper.js'
+import { LOCAL_PORTS, lineSink, startService, startUpstream, until } from '../helper.js'
 
 // start(env), in this process: config, logger, the simulator in demo mode, the API and the metrics
 // server listening, and stop(). What only a process shows (signals, exit codes, the descriptor
@@ -106,4 +108,21 @@ t.test('stop() is idempotent: every call waits for the one shutdown, which logs 
   t.equal(messages.at(-1), 'stopped', 'the last line')
   t.equal(service.app.readiness.ready, false, 'readiness is off')
   for (const url of [service.url, service.metricsUrl]) await t.rejects(fetch(`${url}/health/live`), `${url} no longer listens`)
+})
+
+t.test('a half-sent request on the metrics port does not hold the shutdown: stop() resolves, "stopped" logged', async (t) => {
+  const service = await startService(t)
+  const { hostname, port } = new URL(service.metricsUrl)
+  const socket = connect(Number(port), hostname)
+  socket.on('error', () => {})
+  t.teardown(() => { socket.destroy() })
+  await once(socket, 'connect')
+  socket.write('GET /metrics HTTP/1.1\r\nHost: metr')
+  await until(async () => await new Promise<number>((resolve) => { service.metricsServer.server.getConnections((_error, count) => { resolve(count) }) }) === 1, { what: 'the metrics server holding the connection' })
+  // not events.once: a reset is an 'error' first, and that would reject it
+  const closed = new Promise((resolve) => socket.once('close', resolve))
+  await service.stop()
+  t.equal(service.lines.at(-1)?.msg, 'stopped')
+  await closed
+  t.pass('the half-sent connection was closed by the server')
 })

@@ -35,6 +35,33 @@ t.test('a wrong or missing token is the 404 of an unknown route, and asks the ve
   t.equal(upstream.requests.length, calls, 'no vendor call')
 })
 
+/** What an answer shows of itself: status, header names (values that differ per request left out), content type, body fields. */
+async function shape (res: Response) {
+  const body = await res.json() as Record<string, unknown>
+  const headers = [...res.headers.keys()].filter((name) => !['date', 'content-length'].includes(name)).sort()
+  return { status: res.status, contentType: res.headers.get('content-type'), headers, keys: Object.keys(body).sort(), code: body.code, title: body.title, type: body.type }
+}
+
+t.test('no other method on the callback path shows it exists: each answers as an unknown path does', async (t) => {
+  const { url, post } = await setup(t)
+  const unknown = await shape(await fetch(`${url}/nowhere`))
+  t.match(unknown, { status: 404, contentType: /^application\/problem\+json/, code: 'NOT_FOUND' })
+  t.notOk(unknown.headers.includes('allow'))
+  t.same(await shape(await post('/nowhere', '{"order_id":7}')), unknown, 'a POST to an unknown path: the same')
+  for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
+    for (const path of [`/callbacks/delivery/${TOKEN}`, '/callbacks/delivery/wrong-token']) {
+      const body = method === 'GET' ? undefined : '{"order_id":7}'
+      const res = await fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json' }, body })
+      t.same(await shape(res), unknown, `${method} ${path === '/callbacks/delivery/wrong-token' ? 'a wrong token' : 'the token'}: no 405, no Allow`)
+    }
+  }
+  const head = await fetch(`${url}/callbacks/delivery/${TOKEN}`, { method: 'HEAD' })
+  t.equal(head.status, (await fetch(`${url}/nowhere`, { method: 'HEAD' })).status, 'HEAD as on an unknown path')
+  t.equal(head.headers.get('allow'), null)
+  t.same(await shape(await post('/callbacks/delivery/wrong-token', '{"order_id":7}')), unknown, 'a wrong token: the same')
+  t.same(await shape(await post('/callbacks/nowhere', '{"order_id":7}')), unknown, 'another path under /callbacks: the same')
+})
+
 t.test('the token: JSON and form bodies are accepted with 204; a bad body is a 400 problem', async (t) => {
   const { upstream, post } = await setup(t)
   const accepted = await post(`/callbacks/delivery/${TOKEN}`, JSON.stringify({ method: 'device.delivery.response', order_id: 7, record_id: 71, deliver_status: '1', floor_status: 1, error_msg: '' }))
@@ -51,8 +78,12 @@ t.test('the token: JSON and form bodies are accepted with 204; a bad body is a 4
   }
   const huge = await post(`/callbacks/delivery/${TOKEN}`, JSON.stringify({ order_id: 7, error_msg: 'x'.repeat(8192) }))
   t.equal(huge.status, 413)
-  const other = await post(`/callbacks/delivery/${TOKEN}`, '<order_id>7</order_id>', 'application/xml')
-  t.equal(other.status, 415)
+  for (const type of ['application/xml', 'text/plain', 'text/plain; charset=utf-8', 'multipart/form-data; boundary=x']) {
+    const other = await post(`/callbacks/delivery/${TOKEN}`, '{"order_id":7}', type)
+    t.equal(other.status, 415, type)
+    t.match(other.headers.get('content-type'), /^application\/problem\+json/)
+    t.match(await other.json(), { code: 'INVALID_REQUEST', status: 415 }, `${type}: the documented 415`)
+  }
   t.equal(upstream.requests.length, 0, 'nobody watches order 7: no vendor call')
 })
 
