@@ -35,6 +35,7 @@ export interface Metrics {
   eventStreams: Gauge
   watchedOrders: Gauge
   eventsSent: Counter<'event'>
+  slowReadersClosed: Counter
   deliveryCallbacks: Counter<'outcome'>
 }
 
@@ -123,6 +124,11 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
       name: 'events_sent_total',
       help: 'Events sent on order event streams, by event name: order, problem.',
       labelNames: ['event'],
+      registers
+    }),
+    slowReadersClosed: new Counter({
+      name: 'events_slow_readers_closed_total',
+      help: 'Order event streams closed because the client stopped reading: the socket did not drain for 30 s.',
       registers
     }),
     deliveryCallbacks: new Counter({

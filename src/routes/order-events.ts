@@ -8,11 +8,13 @@ import { problem, ProblemSchema, toProblem } from '../http/problem.js'
 import { createStreamSlots } from './stream-slots.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Outcome } from '../orders/outcome.js'
-import { representationOf } from '../orders/representation.js'
 import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
 import { systemClock, type Clock } from '../orders/live/clock.js'
 import { isFinal, outcomeTag } from '../orders/live/predicates.js'
+import { formatFrame, orderFrame } from '../orders/live/event-frame.js'
 import { clientKey } from '../http/client-key.js'
+import { ERROR_KINDS, isAppError } from '../errors/catalogue.js'
+import { createEventWriter, SLOW_READER_MS } from './event-writer.js'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000
@@ -26,13 +28,13 @@ export const RETRY_MS = 2000
  */
 const fastifySse = fastifySseModule as unknown as FastifyPluginAsync<SSEPluginOptions>
 
-/** Why a stream ended: a terminal order or final problem was sent, it lasted EVENTS_MAX_DURATION_MS, the service is shutting down, or the client left. */
-type Ending = 'final' | 'duration' | 'shutdown' | 'client'
+/** Why a stream ended: a terminal order or final problem was sent, it lasted EVENTS_MAX_DURATION_MS, the service is shutting down, the client left, or it stopped reading. */
+type Ending = 'final' | 'duration' | 'shutdown' | 'client' | 'slow'
 
 export interface OrderEventsOptions {
   events: Config['events']
   metrics?: Metrics | undefined
-  /** the timer that ends a stream after EVENTS_MAX_DURATION_MS (default: the system's) */
+  /** the timers that end a stream after EVENTS_MAX_DURATION_MS and a slow reader's after SLOW_READER_MS (default: the system's) */
   clock?: Pick<Clock, 'setTimer' | 'clearTimer'> | undefined
 }
 
@@ -44,6 +46,7 @@ const OrderEventSchema = z.object({
 }).meta({ description: 'The order now: on connect (unless Last-Event-ID is its ETag) and on every change. The stream ends after the one whose order is `terminal`.' })
 const ProblemEventSchema = z.object({
   event: z.literal('problem'),
+  id: z.string().meta({ description: '`problem:` and the problem\'s code (e.g. `problem:ORDER_NOT_FOUND`): a reconnect that sends it back is answered 204.' }),
   data: ProblemSchema
 }).meta({ description: 'The order or machine is gone (ORDER_NOT_FOUND, MACHINE_NOT_FOUND) or the order expired (ORDER_EXPIRED): the last event of the stream.' })
 const EventStreamSchema = z.union([OrderEventSchema, ProblemEventSchema]).meta({
@@ -69,12 +72,13 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
       tags: ['orders'],
       operationId: 'getOrderEvents',
       summary: 'Follow one order as it changes',
-      description: 'The order as Server-Sent Events: an `order` event now and on every change, until the order is `terminal`. One vendor poll per order however many clients follow it. Reconnect with `Last-Event-ID` (EventSource does) to skip an order you already have. A stream is closed after EVENTS_MAX_DURATION_MS, and at shutdown: reconnect.',
+      description: 'The order as Server-Sent Events: an `order` event now and on every change, until the order is `terminal`. One vendor poll per order however many clients follow it. Reconnect with `Last-Event-ID` (EventSource does) to skip an order you already have; a reconnect whose `Last-Event-ID` is the id of the stream\'s last event (the terminal order\'s ETag, or the final problem\'s `problem:CODE`) is answered 204, which stops an EventSource. A stream is closed after EVENTS_MAX_DURATION_MS, and at shutdown: reconnect. A client that stops reading is sent only the newest event once it reads again, and its stream is closed after 30 s without reading.',
       params: OrderParamsSchema,
       querystring: OrderQuerySchema,
       security: [{ bearerAuth: [] }],
       response: {
         200: { description: 'The event stream (text/event-stream).', content: { 'text/event-stream': { schema: EventStreamSchema } } },
+        204: z.null().meta({ description: 'The stream had ended: `Last-Event-ID` is the terminal order\'s ETag or the final problem\'s id, and nothing can follow it. An EventSource stops reconnecting on it.' }),
         ...ORDER_PROBLEMS,
         405: problem('A method other than GET (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
         429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams open for it (EVENTS_MAX_PER_CLIENT); see Retry-After.'),
@@ -84,7 +88,17 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
   }, async (request, reply) => {
     const release = slots.take(clientKey(request))
     try {
-      const { outcome } = await app.orders.getOrder(request.params.id, request.query.machine, request.log)
+      const lastEventId = request.headers['last-event-id']
+      let outcome: Outcome
+      try {
+        ({ outcome } = await app.orders.getOrder(request.params.id, request.query.machine, request.log))
+      } catch (error) {
+        // a final problem the cache did not keep: a reconnect that was sent it is over all the same
+        if (isAppError(error) && ERROR_KINDS[error.code].final && lastEventId === `problem:${error.code}`) return await reply.code(204).send(null)
+        throw error
+      }
+      // the client already had the stream's last event: 204 stops an EventSource reconnecting
+      if (isFinal(outcome) && lastEventId === outcomeTag(outcome)) return await reply.code(204).send(null)
       if (outcome.kind === 'error') throw outcome.error
       metrics?.eventStreams.inc()
       try {
@@ -110,19 +124,25 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
         over = true
         clock.clearTimer(closeAt)
         unwatch()
+        // the terminal frame may be the pending one: it goes out before the response ends
+        if (ending !== 'client' && ending !== 'slow') writer.flush()
         resolve(ending)
       }
       const closeAt = clock.setTimer(() => { end('duration') }, events.maxDurationMs)
       sse.onClose(() => { end('client') })
+      const writer = createEventWriter(reply.raw, {
+        clock,
+        stallMs: SLOW_READER_MS,
+        onStalled: () => { metrics?.slowReadersClosed.inc(); end('slow') }
+      })
 
       const send = (outcome: Outcome) => {
         if (over) return
-        const event = outcome.kind === 'order' ? 'order' : 'problem'
-        const message = outcome.kind === 'order'
-          ? { event, id: representationOf(outcome.order).etag, data: representationOf(outcome.order).body }
-          : { event, data: JSON.stringify(toProblem(outcome.error, requestId)) }
-        sse.send(message).catch(() => { end('client') })
-        metrics?.eventsSent.inc({ event })
+        // an order's frame is built once per change and shared by every stream; a problem carries this request's id
+        writer.write(outcome.kind === 'order'
+          ? orderFrame(outcome.order)
+          : formatFrame({ event: 'problem', id: outcomeTag(outcome), data: JSON.stringify(toProblem(outcome.error, requestId)) }))
+        metrics?.eventsSent.inc({ event: outcome.kind === 'order' ? 'order' : 'problem' })
         if (isFinal(outcome)) end('final')
       }
 

@@ -1,3 +1,6 @@
+import { connect } from 'node:net'
+import type { ServerResponse } from 'node:http'
+import { EventSource, request } from 'undici'
 import fastify, { type FastifyInstance } from 'fastify'
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import t, { type Test } from 'tap'
@@ -7,12 +10,15 @@ import { createWatchers } from '../../src/orders/live/watchers.js'
 import type { Served } from '../../src/orders/outcome.js'
 import { orderEventsRoute } from '../../src/routes/order-events.js'
 import { createMemoryWatchBus } from '../../src/shared-state/memory/watch-bus.js'
-import { createMetrics } from '../../src/observability/metrics.js'
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
+import { representationOf } from '../../src/orders/representation.js'
+import type { Order } from '../../src/orders/schema.js'
+import { SLOW_READER_MS } from '../../src/routes/event-writer.js'
 import { buildSimulator } from '../../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../../src/simulator/credentials.js'
 import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, MACHINE, ORDER, PAID_AFTER_MS } from '../../src/simulator/scenarios.js'
 import { answerOrder, buildTestApp, json, openEventStream, startUpstream, until, type SseFrame } from '../helper.js'
-import { fakeClock } from '../fixtures/clock.js'
+import { fakeClock, type FakeClock } from '../fixtures/clock.js'
 import { order } from '../orders/fixtures/read-through.js'
 
 const KEY_A = 'a'.repeat(32)
@@ -168,18 +174,27 @@ t.test('bounds: streams per client (429), streams in all (503 with Retry-After),
   t.equal(again.status, 200, 'a closed stream gives its slot back')
 })
 
-/** The events route alone, on an orders service that always has order 7 unpaid, its stream duration and pollers on a hand-driven clock. */
-async function routeOnClock (t: Test, events: AppConfig['events']) {
+interface OnClockOptions {
+  /** the order each read answers (default: order 7 unpaid, always the same) */
+  next?: () => Order
+  intervalMs?: number
+  metrics?: Metrics
+}
+
+/** The events route alone, on an orders service that answers `next()`, its stream duration, slow-reader watch and pollers on a hand-driven clock; `responses` are the server's side of each request. */
+async function routeOnClock (t: Test, events: AppConfig['events'], { next = () => order(7), intervalMs = 60_000, metrics }: OnClockOptions = {}) {
   const clock = fakeClock()
-  const getOrder = async (): Promise<Served> => ({ outcome: { kind: 'order', order: order(7), storedAt: 0, freshMs: 1000 }, result: 'hit', tier: 'memory' })
+  const getOrder = async (): Promise<Served> => ({ outcome: { kind: 'order', order: next(), storedAt: 0, freshMs: 1000 }, result: 'hit', tier: 'memory' })
   const app = fastify().withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
+  const responses: ServerResponse[] = []
+  app.addHook('onRequest', async (_request, reply) => { responses.push(reply.raw) })
   app.decorate('orders', { getOrder } as unknown as FastifyInstance['orders'])
-  app.decorate('watchers', createWatchers({ getOrder, log: app.log, intervalMs: 60_000, bus: createMemoryWatchBus(), clock }))
-  await app.register(orderEventsRoute, { events, clock })
+  app.decorate('watchers', createWatchers({ getOrder, log: app.log, intervalMs, bus: createMemoryWatchBus(), clock }))
+  await app.register(orderEventsRoute, { events, clock, metrics })
   t.teardown(async () => { app.watchers.close(); await app.close() })
-  return { clock, url: await app.listen({ host: '127.0.0.1', port: 0 }) }
+  return { clock, responses, url: await app.listen({ host: '127.0.0.1', port: 0 }) }
 }
 
 t.test('a stream is closed after EVENTS_MAX_DURATION_MS', async (t) => {
@@ -237,4 +252,155 @@ t.test('HEAD does not open a stream', async (t) => {
   t.equal(res.status, 405)
   t.equal(res.headers.get('allow'), 'GET')
   t.equal(vendor.upstream.requests.length, 0)
+})
+
+t.test('a reconnect after the terminal order is answered 204, and an EventSource stops there', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url)
+  const path = `${url}/orders/7/events?machine=16327129`
+  vendor.set({ status: 'SUCCESS', lines: 'IS_SUCCESS' })
+  const first = await openEventStream(t, path)
+  const terminal = await first.next()
+  t.equal(orderOf(terminal).terminal, true)
+  t.equal(await first.next(), undefined, 'the stream ends after the terminal order')
+  const again = await openEventStream(t, path, { 'last-event-id': terminal!.id! })
+  t.equal(again.status, 204, 'Last-Event-ID is the terminal ETag: nothing can follow it')
+  t.equal(await again.text(), '')
+  const stale = await openEventStream(t, path, { 'last-event-id': '"an-older-etag"' })
+  t.equal(stale.status, 200, 'an older ETag still gets the terminal order')
+  t.equal((await stale.next())?.id, terminal!.id)
+
+  // a browser's EventSource: the order, one reconnect (after the 2 s retry hint) that is answered 204, then closed for good
+  const source = new EventSource(path)
+  t.teardown(() => { source.close() })
+  const ids: string[] = []
+  let errors = 0
+  source.addEventListener('order', (event) => { ids.push((event as MessageEvent).lastEventId) })
+  source.onerror = () => { errors += 1 }
+  await until(() => source.readyState === EventSource.CLOSED, { what: 'the EventSource closed' })
+  t.same(ids, [terminal!.id], 'one order event, none after the reconnect')
+  t.ok(errors >= 1, 'the 204 is reported as an error, as the HTML standard says')
+  const streams = vendor.upstream.requests.length
+  t.equal(source.readyState, EventSource.CLOSED)
+  t.equal(vendor.upstream.requests.length, streams, 'no further reconnects')
+})
+
+t.test('a problem event has the id problem:CODE; a reconnect with it is answered 204', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url)
+  const path = `${url}/orders/7/events?machine=16327129`
+  const stream = await openEventStream(t, path)
+  await stream.next()
+  vendor.set({ status: '', code: 80002 })
+  const problem = await stream.next()
+  t.match(problem, { event: 'problem', id: 'problem:ORDER_NOT_FOUND' })
+  t.equal(await stream.next(), undefined)
+  const again = await openEventStream(t, path, { 'last-event-id': problem!.id! })
+  t.equal(again.status, 204)
+  t.equal(await again.text(), '')
+  const fresh = await openEventStream(t, path)
+  t.equal(fresh.status, 404, 'without it, the problem answer as before')
+  await fresh.text()
+  const other = await openEventStream(t, path, { 'last-event-id': 'problem:ORDER_EXPIRED' })
+  t.equal(other.status, 404, 'a different final problem is no match')
+  await other.text()
+})
+
+t.test('every stream gets the same bytes per change, in @fastify/sse\'s format', async (t) => {
+  const vendor = await stubVendor(t)
+  const { url } = await listen(t, vendor.upstream.url, {}, { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '250' })
+  const path = `${url}/orders/7/events?machine=16327129`
+  const bodies = await Promise.all(Array.from({ length: 5 }, async () => {
+    const res = await request(path, { headers: { accept: 'text/event-stream' } })
+    return res.body
+  }))
+  const texts = bodies.map((body) => body.text())
+  const plain = await fetch(`${url}/orders/7?machine=16327129`)
+  const unpaid = { etag: plain.headers.get('etag'), body: await plain.text() }
+  vendor.set({ status: 'SUCCESS', lines: 'IS_SUCCESS' })
+  const all = await Promise.all(texts)
+  const done = await fetch(`${url}/orders/7?machine=16327129`)
+  const terminal = { etag: done.headers.get('etag'), body: await done.text() }
+  const frame = ({ etag, body }: { etag: string | null, body: string }) => `id: ${etag}\nevent: order\ndata: ${body}\n\n`
+  for (const text of all) t.equal(text, `retry: 2000\n\n${frame(unpaid)}${frame(terminal)}`)
+})
+
+/** A few turns of the event loop, so the socket's writes complete and a drain, if any, is emitted. */
+async function ioTurns (turns = 3): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise(setImmediate)
+}
+
+/** One change per interval until the response stays undrained (the kernel's buffers are full too); returns how many it took. */
+async function fillSocket (clock: FakeClock, response: ServerResponse, intervalMs: number): Promise<number> {
+  for (let changes = 1; changes <= 5000; changes++) {
+    await clock.advance(intervalMs)
+    await ioTurns()
+    if (response.writableNeedDrain) return changes
+  }
+  throw new Error('the socket never filled')
+}
+
+/** A client that sends the stream request and never reads a byte of the answer. */
+function nonReadingClient (t: Test, url: string) {
+  const { port } = new URL(url)
+  const socket = connect(Number(port), '127.0.0.1')
+  socket.pause()
+  t.teardown(() => { socket.destroy() })
+  socket.write('GET /orders/7/events?machine=16327129 HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n')
+  return socket
+}
+
+t.test('a client that stops reading holds one pending event at most, and its stream is closed and counted', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false })
+  let version = 0
+  let latest = order(7)
+  // a ~20 KB order that changes at every poll
+  const next = () => { latest = { ...order(7, false, 200), notifySendCount: ++version }; return latest }
+  const intervalMs = 1000
+  const { clock, responses, url } = await routeOnClock(t, { maxStreams: 10, maxPerClient: 10, maxDurationMs: 1e9 }, { next, intervalMs, metrics })
+  nonReadingClient(t, url)
+  await until(() => responses[0]?.headersSent === true, { what: 'the stream opened' })
+  const response = responses[0]!
+  const frameBytes = Buffer.byteLength(`id: ${representationOf(latest).etag}\nevent: order\ndata: ${representationOf(latest).body}\n\n`)
+  t.ok(frameBytes > 19_000, `a ${frameBytes} B frame`)
+  // changes until the socket's buffers (the kernel's first) are full
+  const changes = await fillSocket(clock, response, intervalMs)
+  const bound = response.writableHighWaterMark + frameBytes + 1024
+  const atStall = response.writableLength
+  t.ok(atStall <= bound, `${atStall} B buffered in the response when the socket stopped draining after ${changes} changes (bound ${bound})`)
+  const sentBefore = (await metrics.eventsSent.get()).values.find((v) => v.labels.event === 'order')!.value
+  const stalledChanges = Math.floor(SLOW_READER_MS / intervalMs) - 2
+  for (let i = 0; i < stalledChanges; i++) { await clock.advance(intervalMs); await ioTurns() }
+  const sent = (await metrics.eventsSent.get()).values.find((v) => v.labels.event === 'order')!.value
+  t.equal(sent - sentBefore, stalledChanges, `${stalledChanges} more changes were sent to the stream`)
+  t.equal(response.writableLength, atStall, 'none of them was queued on the socket: the newest waits as the one pending event')
+  t.equal((await metrics.slowReadersClosed.get()).values[0]?.value ?? 0, 0, 'not closed yet')
+  t.equal(response.destroyed, false)
+  await clock.advance(SLOW_READER_MS)
+  await until(() => response.destroyed, { what: 'the slow stream was closed' })
+  t.equal((await metrics.slowReadersClosed.get()).values[0]?.value, 1, 'counted in events_slow_readers_closed_total')
+  await until(async () => (await metrics.eventStreams.get()).values[0]?.value === 0, { what: 'the stream gave its slot back' })
+})
+
+t.test('a reader that catches up gets the newest order, not the ones it missed', async (t) => {
+  let version = 0
+  let latest = order(7)
+  const next = () => { latest = { ...order(7, false, 200), notifySendCount: ++version }; return latest }
+  const intervalMs = 1000
+  const { clock, responses, url } = await routeOnClock(t, { maxStreams: 10, maxPerClient: 10, maxDurationMs: 1e9 }, { next, intervalMs })
+  const socket = nonReadingClient(t, url)
+  await until(() => responses[0]?.headersSent === true, { what: 'the stream opened' })
+  const response = responses[0]!
+  const changes = await fillSocket(clock, response, intervalMs)
+  const missed = 10
+  for (let i = 0; i < missed; i++) { await clock.advance(intervalMs); await ioTurns() }
+  const newest = representationOf(latest).etag
+  let text = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => { text += chunk })
+  socket.resume()
+  await until(() => text.includes(`id: ${newest}\n`), { what: 'the newest order arrived' })
+  const received = text.split('\nevent: order\n').length - 1
+  t.ok(received < changes + missed + 1, `${received} order events received of ${changes + missed + 1} changes: the missed ones were replaced`)
+  t.equal(response.destroyed, false, 'a reader that drains is not closed')
 })

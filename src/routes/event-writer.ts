@@ -1,0 +1,77 @@
+import type { ServerResponse } from 'node:http'
+import type { Clock } from '../orders/live/clock.js'
+
+/** How long a stream's socket may stay undrained before the stream is closed as a slow reader. */
+export const SLOW_READER_MS = 30_000
+
+export interface EventWriterOptions {
+  clock: Pick<Clock, 'setTimer' | 'clearTimer'>
+  /** SLOW_READER_MS unless a test says */
+  stallMs?: number
+  /** told once when the socket stayed undrained for stallMs; the connection is destroyed right after */
+  onStalled: () => void
+}
+
+/**
+ * Writes event frames to one stream without ever queueing more than one: while the socket has
+ * not drained, a newer frame replaces the pending one (each `order` event is the whole order, so
+ * only the newest matters), and a socket that stays undrained for stallMs is destroyed. What a
+ * client that stops reading holds is then bounded: the response's buffer (under its high-water
+ * mark plus the frame that crossed it) and one pending frame.
+ */
+export function createEventWriter (raw: ServerResponse, { clock, stallMs = SLOW_READER_MS, onStalled }: EventWriterOptions) {
+  let pending: Buffer | undefined
+  let stall: unknown
+  let done = false
+
+  const clearStall = () => {
+    if (stall === undefined) return
+    clock.clearTimer(stall)
+    stall = undefined
+  }
+  const awaitDrain = () => {
+    stall ??= clock.setTimer(() => {
+      stall = undefined
+      stop()
+      onStalled()
+      raw.destroy()
+    }, stallMs)
+  }
+  const put = (frame: Buffer) => {
+    if (!raw.write(frame)) awaitDrain()
+  }
+  const onDrain = () => {
+    clearStall()
+    const frame = pending
+    pending = undefined
+    if (frame !== undefined) put(frame)
+  }
+  function stop () {
+    if (done) return
+    done = true
+    clearStall()
+    pending = undefined
+    raw.off('drain', onDrain)
+    raw.off('close', stop)
+  }
+  raw.on('drain', onDrain)
+  raw.on('close', stop)
+
+  return {
+    /** Writes `frame` now, or keeps it as the one pending frame until the socket drains. */
+    write (frame: Buffer): void {
+      if (done) return
+      if (raw.writableNeedDrain) { pending = frame; awaitDrain() } else put(frame)
+    },
+    /** Writes the pending frame, if any, before the response ends (still bounded: one frame); the stall watch goes on until the socket closes. */
+    flush (): void {
+      if (done || pending === undefined) return
+      const frame = pending
+      pending = undefined
+      raw.write(frame)
+      awaitDrain()
+    },
+    /** bytes waiting to reach the client: the response's and socket's buffers plus the pending frame */
+    get bufferedBytes (): number { return raw.writableLength + (pending?.length ?? 0) }
+  }
+}
