@@ -22,10 +22,12 @@ const NO_LOGIC: Record<string, string> = {
 
 /** Covered by the test named, at another path: that test must exist. */
 const COVERED_ELSEWHERE: Record<string, { by: string, why: string }> = {
+  'config/placeholders.ts': { by: 'config/config.test.ts', why: 'production refusing each placeholder, through loadConfig' },
+  'orders/live/event-frame.ts': { by: 'routes/order-events.test.ts', why: 'the frames every stream gets, byte for byte, over real streams' },
+  'routes/event-writer.ts': { by: 'routes/order-events.test.ts', why: 'a client that never reads: its stream is ended and counted' },
   'bootstrap/app.ts': { by: 'integration.test.ts', why: 'every app test builds through it (helper.ts buildTestApp); the plugin order end to end' },
   'config/setting-problems.ts': { by: 'config/config.test.ts', why: 'the messages loadConfig gives for each bad setting' },
   'http/not-found.ts': { by: 'routes/orders.test.ts', why: '404 and 405 with Allow' },
-  'observability/metrics-server.ts': { by: 'observability/metrics.test.ts', why: 'GET /metrics on its own server' },
   'openapi/document.ts': { by: 'openapi/generate.test.ts', why: 'the document generated and compared with openapi/openapi.json' },
   'openapi/security.ts': { by: 'openapi/generate.test.ts', why: 'the security scheme in the generated document' },
   'orders/cache-key.ts': { by: 'orders/representation.test.ts', why: 'one template string; two machines for one order id never share an answer' },
