@@ -53,7 +53,7 @@ export interface paths {
         };
         /**
          * Follow one order as it changes
-         * @description The order as Server-Sent Events: an `order` event now and on every change, until the order is `terminal`. One vendor poll per order however many clients follow it. Reconnect with `Last-Event-ID` (EventSource does) to skip an order you already have. A stream is closed after EVENTS_MAX_DURATION_MS, and at shutdown: reconnect.
+         * @description The order as Server-Sent Events: an `order` event now and on every change, until the order is `terminal`. One vendor poll per order however many clients follow it. Reconnect with `Last-Event-ID` (EventSource does) to skip an order you already have; a reconnect whose `Last-Event-ID` is the id of the stream's last event (the terminal order's ETag, or the final problem's `problem:CODE`) is answered 204, which stops an EventSource. A stream is closed after EVENTS_MAX_DURATION_MS, and at shutdown: reconnect. A client that stops reading is sent only the newest event once it reads again, and its stream is closed after 30 s without reading.
          */
         get: operations["getOrderEvents"];
         put?: never;
@@ -631,9 +631,26 @@ export interface operations {
                     } | {
                         /** @enum {string} */
                         event: "problem";
+                        /** @description `problem:` and the problem's code (e.g. `problem:ORDER_NOT_FOUND`): a reconnect that sends it back is answered 204. */
+                        id: string;
                         data: components["schemas"]["Problem"];
                     };
                 };
+            };
+            /** @description The stream had ended: `Last-Event-ID` is the terminal order's ETag or the final problem's id, and nothing can follow it. An EventSource stops reconnecting on it. */
+            204: {
+                headers: {
+                    /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
+                    "x-request-id"?: string;
+                    /** @description Requests allowed per window for this API key (or client address when keys are off). */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the current window ends. */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed id or machine (INVALID_REQUEST); `errors` lists every failing field. */
             400: {
