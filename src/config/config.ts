@@ -60,15 +60,6 @@ const TrustProxy = z.string().transform((value, ctx): false | string[] => {
 
 const RedisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL (a password goes in it: redis://:password@host:6379/0)' })
 
-// host:port or [ipv6]:port, one entry of REDIS_SENTINELS or REDIS_CLUSTER_NODES
-const HostPort = z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})$/, 'must be host:port, such as redis-1.internal:26379')
-
-/** `[::1]:6379` → `{ host: '::1', port: 6379 }`, as ioredis takes its sentinels and seed nodes. */
-function toAddress (entry: string): { host: string, port: number } {
-  const at = entry.lastIndexOf(':')
-  return { host: entry.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(entry.slice(at + 1)) }
-}
-
 // an unparseable value is the URL check's to report
 function hasNoCredentials (value: string): boolean {
   const url = URL.parse(value)
@@ -162,16 +153,6 @@ const SETTING_TREE = {
   /** shared state for a fleet of replicas (see docs/operations.md, Running several replicas); no URL: every replica works alone, in memory */
   redis: {
     url: setting('REDIS_URL', RedisUrl.optional()),
-    /** instead of a URL, Sentinel: the sentinels' addresses and the name of the master they monitor (both or neither) */
-    sentinels: setting('REDIS_SENTINELS', list(HostPort).optional()),
-    sentinelMaster: setting('REDIS_SENTINEL_MASTER', z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits and . _ - only').optional()),
-    /** instead of a URL, Redis Cluster: seed nodes, the others are discovered */
-    clusterNodes: setting('REDIS_CLUSTER_NODES', list(HostPort).optional()),
-    /** Sentinel and Cluster only (a URL carries its own): the Redis nodes' password, also given to the sentinels */
-    password: setting('REDIS_PASSWORD', z.string().optional()),
-    /** the sentinels' own password, when they require one */
-    sentinelPassword: setting('REDIS_SENTINEL_PASSWORD', z.string().optional()),
-    tls: setting('REDIS_TLS', z.enum(['true', 'false']).default('false').transform((value) => value === 'true')),
     keyPrefix: setting('REDIS_KEY_PREFIX', z.string().min(1).max(64).regex(/^[A-Za-z0-9:._-]+$/, 'must be letters, digits and : . _ - only').default('vending-bff:')),
     commandTimeoutMs: setting('REDIS_TIMEOUT_MS', int(10, 10_000).default(250))
   },
@@ -215,47 +196,12 @@ function toConfig (parsed: Record<string, unknown>) {
     limits: { ...limits, shutdownDelayMs: limits.shutdownDelayMs ?? (run.mode === 'production' ? 5000 : 0) },
     apiKeys: [...new Set(apiKeys ?? [])],
     corsOrigins: corsOrigins ?? null,
-    redis: toRedisSettings(redis),
+    redis: redis.url === undefined ? null : { ...redis, url: redis.url },
     callbackToken: callbackToken ?? null
   }
 }
 
-/** The one Redis mode configured (redisModes refuses any other combination); null: none, every replica in memory. */
-function toRedisSettings ({ url, sentinels, sentinelMaster, sentinelPassword, clusterNodes, password, tls, ...common }: ValuesOf<typeof SETTING_TREE.redis>) {
-  if (url !== undefined) return { url, ...common }
-  if (sentinels !== undefined && sentinelMaster !== undefined) {
-    return { sentinels: sentinels.map(toAddress), sentinelMaster, sentinelPassword: sentinelPassword ?? null, password: password ?? null, tls, ...common }
-  }
-  if (clusterNodes !== undefined) return { clusterNodes: clusterNodes.map(toAddress), password: password ?? null, tls, ...common }
-  return null
-}
-
 const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV, vendor: { baseUrl: VENDOR_BASE_URL } } = SETTING_TREE
-const REDIS = SETTING_TREE.redis
-
-/** Exactly one way to reach Redis, or none; the password and TLS settings only where a URL does not carry them. */
-function redisModes (payload: z.core.ParsePayload<Record<string, unknown>>): void {
-  const value = payload.value
-  const refuse = (variable: string, message: string): void => { payload.issues.push({ code: 'custom', input: undefined, path: [variable], message }) }
-  const modes = [REDIS.url, REDIS.sentinels, REDIS.clusterNodes].map(({ variable }) => variable).filter((variable) => value[variable] !== undefined)
-  const sentinelsAlone = value[REDIS.sentinels.variable] !== undefined && value[REDIS.sentinelMaster.variable] === undefined
-  const masterAlone = value[REDIS.sentinelMaster.variable] !== undefined && value[REDIS.sentinels.variable] === undefined
-  if (modes.length > 1) {
-    refuse(modes.join(', '), `set together; set one of ${REDIS.url.variable}, ${REDIS.sentinels.variable} (with ${REDIS.sentinelMaster.variable}) or ${REDIS.clusterNodes.variable}`)
-  }
-  if (sentinelsAlone) refuse(REDIS.sentinelMaster.variable, `missing; ${REDIS.sentinels.variable} and ${REDIS.sentinelMaster.variable} must be set together`)
-  if (masterAlone) refuse(REDIS.sentinels.variable, `missing; ${REDIS.sentinels.variable} and ${REDIS.sentinelMaster.variable} must be set together`)
-  if (value[REDIS.sentinelPassword.variable] !== undefined && value[REDIS.sentinels.variable] === undefined) {
-    refuse(REDIS.sentinelPassword.variable, `is for ${REDIS.sentinels.variable} only`)
-  }
-  const urlOrNothing = value[REDIS.sentinels.variable] === undefined && value[REDIS.sentinelMaster.variable] === undefined && value[REDIS.clusterNodes.variable] === undefined
-  if (urlOrNothing && value[REDIS.password.variable] !== undefined) {
-    refuse(REDIS.password.variable, `is for ${REDIS.sentinels.variable} or ${REDIS.clusterNodes.variable}; with ${REDIS.url.variable} the password goes in the URL (redis://:password@host:6379/0)`)
-  }
-  if (urlOrNothing && value[REDIS.tls.variable] === true) {
-    refuse(REDIS.tls.variable, `is for ${REDIS.sentinels.variable} or ${REDIS.clusterNodes.variable}; with ${REDIS.url.variable} TLS is the rediss:// scheme`)
-  }
-}
 
 /** Environment (empty strings already dropped) → Config; also refuses what no single setting can judge alone. */
 export const ConfigSchema = SETTINGS
@@ -266,7 +212,6 @@ export const ConfigSchema = SETTINGS
       payload.issues.push({ code: 'custom', input: metricsPort, path: [METRICS_PORT.variable], message: `must differ from ${PORT.variable}, so metrics are never served with the API` })
     }
   })
-  .check(redisModes)
   .transform(toConfig)
 
 export type Config = z.output<typeof ConfigSchema>

@@ -63,54 +63,6 @@ t.test('Redis, callback token and event-stream settings', async (t) => {
   t.notOk(problems.join('\n').includes('short'), 'the token\'s value is not echoed')
 })
 
-t.test('Redis Sentinel: the sentinels\' addresses and the master\'s name; the password and TLS settings beside them', async (t) => {
-  const config = loadConfig({ REDIS_SENTINELS: 'sentinel-1.internal:26379, [fd00::7]:26380,10.0.0.9:26379', REDIS_SENTINEL_MASTER: 'mymaster', REDIS_PASSWORD: 'n0des-s3cret', REDIS_SENTINEL_PASSWORD: 'sent1nel-s3cret', REDIS_TLS: 'true' })
-  t.same(config.redis, {
-    sentinels: [{ host: 'sentinel-1.internal', port: 26379 }, { host: 'fd00::7', port: 26380 }, { host: '10.0.0.9', port: 26379 }],
-    sentinelMaster: 'mymaster',
-    sentinelPassword: 'sent1nel-s3cret',
-    password: 'n0des-s3cret',
-    tls: true,
-    keyPrefix: 'vending-bff:',
-    commandTimeoutMs: 250
-  })
-  t.same(loadConfig({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'm' }).redis, { sentinels: [{ host: 's', port: 26379 }], sentinelMaster: 'm', sentinelPassword: null, password: null, tls: false, keyPrefix: 'vending-bff:', commandTimeoutMs: 250 }, 'no password, no TLS')
-  t.same(problemsOf({ REDIS_SENTINELS: 's:26379' }), ['REDIS_SENTINEL_MASTER: missing; REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together'])
-  t.same(problemsOf({ REDIS_SENTINEL_MASTER: 'mymaster' }), ['REDIS_SENTINELS: missing; REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together'])
-})
-
-t.test('Redis Cluster: seed nodes, with the password and TLS settings', async (t) => {
-  t.same(loadConfig({ REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1:6379', REDIS_PASSWORD: 'n0des-s3cret', REDIS_KEY_PREFIX: 'bff-eu:' }).redis, {
-    clusterNodes: [{ host: 'redis-0', port: 6379 }, { host: 'redis-1', port: 6379 }],
-    password: 'n0des-s3cret',
-    tls: false,
-    keyPrefix: 'bff-eu:',
-    commandTimeoutMs: 250
-  })
-  for (const bad of ['redis-0', 'redis-0:0', 'redis-0:65536', ':6379', 'redis-0:63x9', 'fd00::7:6379']) {
-    t.match(problemsOf({ REDIS_CLUSTER_NODES: `redis-9:6379,${bad}` })[0], /^REDIS_CLUSTER_NODES: the 2nd entry must be host:port/, bad)
-  }
-  t.match(problemsOf({ REDIS_SENTINELS: 'nope', REDIS_SENTINEL_MASTER: 'm' })[0], /^REDIS_SENTINELS: the 1st entry must be host:port/)
-})
-
-t.test('one way to reach Redis at most: mixed or misplaced Redis settings stop the start, naming them and no value', async (t) => {
-  const url = 'redis://:url-s3cret@cache:6379'
-  const sentinel = { REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'mymaster' }
-  const one = 'set together; set one of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_MASTER) or REDIS_CLUSTER_NODES'
-  t.same(problemsOf({ REDIS_URL: url, REDIS_CLUSTER_NODES: 'n:6379' }), [`REDIS_URL, REDIS_CLUSTER_NODES: ${one}`])
-  t.same(problemsOf({ REDIS_URL: url, ...sentinel }), [`REDIS_URL, REDIS_SENTINELS: ${one}`])
-  t.same(problemsOf({ ...sentinel, REDIS_CLUSTER_NODES: 'n:6379' }), [`REDIS_SENTINELS, REDIS_CLUSTER_NODES: ${one}`])
-  t.same(problemsOf({ REDIS_URL: url, ...sentinel, REDIS_CLUSTER_NODES: 'n:6379' }), [`REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES: ${one}`])
-  t.same(problemsOf({ REDIS_URL: url, REDIS_PASSWORD: 'pw-s3cret', REDIS_TLS: 'true' }), [
-    'REDIS_PASSWORD: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL the password goes in the URL (redis://:password@host:6379/0)',
-    'REDIS_TLS: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL TLS is the rediss:// scheme'
-  ])
-  t.match(problemsOf({ REDIS_PASSWORD: 'pw-s3cret' })[0], /^REDIS_PASSWORD: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES/, 'a password for no Redis at all')
-  t.same(problemsOf({ REDIS_CLUSTER_NODES: 'n:6379', REDIS_SENTINEL_PASSWORD: 'pw-s3cret' }), ['REDIS_SENTINEL_PASSWORD: is for REDIS_SENTINELS only'])
-  const all = problemsOf({ REDIS_URL: url, ...sentinel, REDIS_PASSWORD: 'pw-s3cret', REDIS_SENTINEL_PASSWORD: 'spw-s3cret' }).join('\n')
-  for (const secret of ['url-s3cret', 'pw-s3cret', 'spw-s3cret']) t.notMatch(all, secret)
-})
-
 t.test('resilience settings are read and checked', async (t) => {
   const config = loadConfig({ CACHE_ENABLED: 'false', CACHE_FRESH_MS: '0', VENDOR_MAX_RETRIES: '0', VENDOR_RETRY_BUDGET_RATIO: '0.25', SHUTDOWN_DELAY_MS: '250' })
   t.equal(config.resilience.cache.enabled, false)

@@ -1,34 +1,13 @@
 import { createRequire } from 'node:module'
-import type { EventEmitter } from 'node:events'
-import type { Cluster, ClusterOptions, Redis as RedisClient, RedisCommander, RedisOptions } from 'ioredis'
+import type { Redis as RedisClient, RedisOptions } from 'ioredis'
 
-export interface RedisAddress { host: string, port: number }
-
-/** One of three ways to reach Redis (config.ts refuses any mix); the password is never logged. */
-export type RedisSettings = {
+export interface RedisSettings {
+  /** redis:// or rediss://, password included: never logged */
+  url: string
   /** before every key and channel, so deployments can share a server */
   keyPrefix: string
   /** every command's deadline */
   commandTimeoutMs: number
-} & (
-  /** redis:// or rediss://, password included */
-  | { url: string }
-  /** the master the sentinels monitor, followed through failovers */
-  | { sentinels: RedisAddress[], sentinelMaster: string, sentinelPassword: string | null, password: string | null, tls: boolean }
-  /** seed nodes of a Redis Cluster; the others are discovered */
-  | { clusterNodes: RedisAddress[], password: string | null, tls: boolean }
-)
-
-/** What the link's users need of a connection, the same for one server, a Sentinel-managed master and a Cluster. */
-export type RedisConnection = RedisCommander & EventEmitter & {
-  readonly status: string
-  connect: () => Promise<void>
-  disconnect: () => void
-}
-
-interface IORedis {
-  Redis: new (...args: [string, RedisOptions] | [RedisOptions]) => RedisClient
-  Cluster: new (nodes: RedisAddress[], options: ClusterOptions) => Cluster
 }
 
 export interface LinkLog {
@@ -50,10 +29,20 @@ export const RECHECK_EVERY_MS = 1000
 export function createRedisLink (settings: RedisSettings, log: LinkLog, onState: (up: boolean) => void = () => {}) {
   // loaded through require when first needed: OpenTelemetry's ioredis instrumentation (src/observability/tracing.ts,
   // started before the app is built) patches require, not ESM imports, and only what is loaded after it
-  const ioredis = createRequire(import.meta.url)('ioredis') as IORedis
-  const client = connectionTo(ioredis, settings, { keyPrefix: settings.keyPrefix })
+  const { Redis } = createRequire(import.meta.url)('ioredis') as { Redis: new (url: string, options: RedisOptions) => RedisClient }
+  const options: RedisOptions = {
+    commandTimeout: settings.commandTimeoutMs,
+    connectTimeout: Math.max(1000, 4 * settings.commandTimeoutMs),
+    // a command while disconnected fails at once rather than queueing until Redis returns
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // reconnect for as long as the process runs, at most a second apart
+    retryStrategy: (attempt) => Math.min(100 * attempt, RECHECK_EVERY_MS),
+    lazyConnect: true
+  }
+  const client = new Redis(settings.url, { ...options, keyPrefix: settings.keyPrefix })
   // subscriptions are made again on every reconnection, below
-  const subscriber = connectionTo(ioredis, settings, { autoResubscribe: false })
+  const subscriber = new Redis(settings.url, { ...options, autoResubscribe: false })
   const handlers = new Map<string, (message: string) => void>()
   const downListeners = new Set<() => void>()
   let up = false
@@ -142,44 +131,6 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
       subscriber.disconnect()
     }
   }
-}
-
-/** One connection in the configured mode: fails fast while disconnected and reconnects for as long as the process runs. */
-function connectionTo (ioredis: IORedis, settings: RedisSettings, extra: Pick<RedisOptions, 'keyPrefix' | 'autoResubscribe'>): RedisConnection {
-  const options: RedisOptions = {
-    commandTimeout: settings.commandTimeoutMs,
-    connectTimeout: Math.max(1000, 4 * settings.commandTimeoutMs),
-    // a command while disconnected fails at once rather than queueing until Redis returns
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    // reconnect for as long as the process runs, at most a second apart
-    retryStrategy: (attempt) => Math.min(100 * attempt, RECHECK_EVERY_MS),
-    lazyConnect: true
-  }
-  if ('url' in settings) return new ioredis.Redis(settings.url, { ...options, ...extra })
-  const secured = { ...settings.password === null ? {} : { password: settings.password }, ...settings.tls ? { tls: {} } : {} }
-  if ('sentinels' in settings) {
-    return new ioredis.Redis({
-      ...options,
-      ...extra,
-      ...secured,
-      sentinels: settings.sentinels,
-      name: settings.sentinelMaster,
-      ...settings.sentinelPassword === null ? {} : { sentinelPassword: settings.sentinelPassword },
-      ...settings.tls ? { sentinelTLS: {}, enableTLSForSentinelMode: true } : {},
-      sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, RECHECK_EVERY_MS),
-      // told of +switch-master by the sentinels, so a failover is followed at once rather than at the next error
-      failoverDetector: true
-    })
-  }
-  const { retryStrategy, enableOfflineQueue, keyPrefix, ...nodeOptions } = { ...options, ...extra, ...secured }
-  return new ioredis.Cluster(settings.clusterNodes, {
-    keyPrefix,
-    enableOfflineQueue,
-    lazyConnect: true,
-    clusterRetryStrategy: retryStrategy,
-    redisOptions: nodeOptions
-  })
 }
 
 /** A failure's message only: ioredis errors name host and port, never the password, but nothing else of theirs is logged. */
