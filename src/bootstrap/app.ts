@@ -89,7 +89,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(corsPlugin, { origins: config.corsOrigins, mode: config.mode })
   await app.register(pressurePlugin, config.limits)
   await app.register(drainingPlugin)
-  await app.register(swaggerPlugin)
+  await app.register(swaggerPlugin, { keysEnforced: config.apiKeys.length > 0 })
   // before what shares state through it: the orders service's cache and coalescing, the rate limit
   await app.register(sharedStatePlugin, { config, metrics: deps.metrics })
   await app.register(ordersServicePlugin, { config, metrics: deps.metrics, tracer: deps.tracing?.tracer })
