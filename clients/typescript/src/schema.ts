@@ -622,19 +622,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": {
-                        /** @enum {string} */
-                        event: "order";
-                        /** @description The order's ETag: send it back as Last-Event-ID when reconnecting. */
-                        id: string;
-                        data: components["schemas"]["Order"];
-                    } | {
-                        /** @enum {string} */
-                        event: "problem";
-                        /** @description `problem:` and the problem's code (e.g. `problem:ORDER_NOT_FOUND`): a reconnect that sends it back is answered 204. */
-                        id: string;
-                        data: components["schemas"]["Problem"];
-                    };
+                    "text/event-stream": string;
                 };
             };
             /** @description The stream had ended: `Last-Event-ID` is the terminal order's ETag or the final problem's id, and nothing can follow it. An EventSource stops reconnecting on it. */
