@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { createMetrics, vendorCallHooks } from '../../src/observability/metrics.js'
@@ -177,4 +178,15 @@ t.test('every app has its own registry', async (t) => {
   first.vendorRetries.inc()
   t.equal(sample(await second.registry.metrics(), 'vendor_retries_total'), 0)
   t.equal(sample(await first.registry.metrics(), 'vendor_retries_total'), 1)
+})
+
+t.test('docs/operations.md\'s metrics table lists every series this service registers, and none it does not', async (t) => {
+  const text = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
+  const documented = [...text.matchAll(/^\| `([a-z_]+)` \| (?:counter|gauge|histogram) \|/gm)].map((match) => match[1]!)
+  const metrics = createMetrics({ defaultMetrics: false })
+  // redis_up joins the registry only with Redis configured
+  metrics.registry.registerMetric(metrics.redisUp)
+  const registered = metrics.registry.getMetricsAsArray().map((metric) => metric.name)
+  t.ok(registered.length > 10, 'the registry was read')
+  t.same([...documented].sort(), [...registered].sort())
 })
