@@ -3,7 +3,7 @@ import { BUCKET_KEY, createRedisCallTokens, REPLICAS_KEY } from '../../../src/sh
 import { createRedisLink } from '../../../src/shared-state/redis/link.js'
 import type { CallBudgetLimits } from '../../../src/upstream/call-budget.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
-import { until } from '../../helper.js'
+import { answerOrder, buildTestApp, startUpstream, until } from '../../helper.js'
 import { QUIET } from '../../fixtures/logger.js'
 
 const PREFIX = 'call-budget-test:'
@@ -96,6 +96,26 @@ t.test('the vendor call budget on Redis', async (t) => {
     const waits = []
     for (let i = 0; i < 6; i++) waits.push(await a.tokens.take(false))
     t.same(waits, [0, 0, 0, 0, 0, 100])
+  })
+
+  t.test('two app instances on one Redis: together within one budget of 10 a second, 5 + 10 × T calls in T seconds', async (t) => {
+    const redis = await startRedisServer(t)
+    const upstream = await startUpstream(t, (req, res) => { answerOrder(req, res, { status: 'NOTPAY' }) })
+    // no cache: every request is a vendor call, and each waits for the budget at most 1 s (half of 5 s is more)
+    const settings = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `budget-${redis.port}:`, VENDOR_MAX_CALLS_PER_SECOND: '10', VENDOR_TIMEOUT_MS: '5000' }
+    const apps = [await buildTestApp(t, upstream.url, {}, {}, settings), await buildTestApp(t, upstream.url, {}, {}, settings)]
+    for (const app of apps) t.ok(app.sharedState.isShared(), 'the instance reached Redis')
+    const started = performance.now()
+    // 40 requests for 40 different orders at each instance at once: far more than the budget
+    const answers = await Promise.all(apps.flatMap((app, n) => Array.from({ length: 40 }, (_, i) => app.inject({ url: `/orders/${1 + n * 100 + i}?machine=16327129` }))))
+    const seconds = (performance.now() - started) / 1000
+    const calls = upstream.requests.length
+    t.ok(calls <= 5 + 10 * seconds + 1, `${calls} vendor calls in ${seconds.toFixed(2)} s: within 5 + 10 × T for both together (two budgets of their own would allow twice that)`)
+    const served = answers.filter((res) => res.statusCode === 200)
+    const refused = answers.filter((res) => res.statusCode === 503 && res.json().code === 'UPSTREAM_BUDGET_SPENT' && res.headers['retry-after'] === '1')
+    t.equal(served.length + refused.length, 80, 'every answer is the order or 503 UPSTREAM_BUDGET_SPENT with Retry-After: 1')
+    t.equal(served.length, calls, 'one vendor call per order served, none for a refused one')
+    t.ok(refused.length > 0, 'the budget was spent')
   })
 
   t.test('a take slower than REDIS_TIMEOUT_MS marks Redis down and is taken from the share instead', async (t) => {
