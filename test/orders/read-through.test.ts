@@ -110,7 +110,7 @@ t.test('stale-if-error: for CACHE_STALE_MS after the answer stopped being fresh,
 })
 
 t.test('stale-if-error follows the error catalogue: only failures of the vendor or of this service', async (t) => {
-  for (const [code, stale] of [['UPSTREAM_TIMEOUT', true], ['UPSTREAM_BAD_RESPONSE', true], ['UNAVAILABLE', true], ['MACHINE_OFFLINE', false], ['UPSTREAM_REJECTED', false], ['INTERNAL', false]] as const) {
+  for (const [code, stale] of [['UPSTREAM_TIMEOUT', true], ['UPSTREAM_BAD_RESPONSE', true], ['UNAVAILABLE', true], ['UPSTREAM_BUDGET_SPENT', true], ['MACHINE_OFFLINE', false], ['UPSTREAM_REJECTED', false], ['INTERNAL', false]] as const) {
     const { get, tick, answer } = setup()
     await get(1)
     tick(1001)
