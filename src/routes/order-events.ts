@@ -85,7 +85,7 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
         ...ORDER_PROBLEMS,
         405: problem('A method other than GET (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
         429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams open for it (EVENTS_MAX_PER_CLIENT); see Retry-After.'),
-        503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After.')
+        503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After.')
       }
     }
   }, async (request, reply) => {
