@@ -92,17 +92,19 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
     const release = slots.take(clientKey(request))
     try {
       const lastEventId = request.headers['last-event-id']
-      let outcome: Outcome
+      let outcome: Outcome | undefined
       try {
         ({ outcome } = await app.orders.getOrder(request.params.id, request.query.machine, request.log))
       } catch (error) {
         // a final problem the cache did not keep: a reconnect that was sent it is over all the same
         if (isAppError(error) && ERROR_KINDS[error.code].final && lastEventId === `problem:${error.code}`) return await reply.code(204).send(null)
-        throw error
+        // VENDOR_MAX_CALLS_PER_SECOND had no call left in time: the stream opens all the same and its
+        // first event comes from the poller, in the budget's line (an EventSource gives up on a 503)
+        if (!isAppError(error) || error.code !== 'UPSTREAM_BUDGET_SPENT') throw error
       }
       // the client already had the stream's last event: 204 stops an EventSource reconnecting
-      if (isFinal(outcome) && lastEventId === outcomeTag(outcome)) return await reply.code(204).send(null)
-      if (outcome.kind === 'error') throw outcome.error
+      if (outcome !== undefined && isFinal(outcome) && lastEventId === outcomeTag(outcome)) return await reply.code(204).send(null)
+      if (outcome?.kind === 'error') throw outcome.error
       metrics?.eventStreams.inc()
       try {
         const ending = await follow(reply, { id: request.params.id, machine: request.query.machine, requestId: String(request.id) }, outcome)
@@ -116,8 +118,8 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
     }
   })
 
-  /** Streams the order from `first` on; resolves, with why, when the stream is over. */
-  function follow (reply: FastifyReply, { id, machine, requestId }: { id: number, machine: string, requestId: string }, first: Outcome): Promise<Ending> {
+  /** Streams the order from `first` on (from the poller's first answer when there is none yet); resolves, with why, when the stream is over. */
+  function follow (reply: FastifyReply, { id, machine, requestId }: { id: number, machine: string, requestId: string }, first: Outcome | undefined): Promise<Ending> {
     const { sse } = reply
     return new Promise((resolve) => {
       let over = false
@@ -150,10 +152,12 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
 
       sse.sendHeaders()
       reply.raw.write(`retry: ${RETRY_MS}\n\n`)
-      const tag = outcomeTag(first)
+      const tag = first === undefined ? sse.lastEventId ?? undefined : outcomeTag(first)
       // a reconnecting client that already has this order gets only what follows it
-      if (sse.lastEventId !== tag) send(first)
-      else if (isFinal(first)) end('final')
+      if (first !== undefined) {
+        if (sse.lastEventId !== tag) send(first)
+        else if (isFinal(first)) end('final')
+      }
       if (over) return
       unwatch = app.watchers.watch(id, machine, (watched) => {
         if (watched.type === 'closed') end('shutdown')

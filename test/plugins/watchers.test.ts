@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { request } from 'node:http'
 import t, { type Test } from 'tap'
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { answerOrder, buildTestApp, fakeClock, startUpstream, until, type FakeClock } from '../helper.js'
@@ -76,4 +77,31 @@ t.test('with no budget (0), the watchers poll every interval', async (t) => {
   watch(app, ids)
   await run(2500)
   t.equal(calls.length, 150, 'each of the 50 at once, then every second')
+})
+
+t.test('streams opened while the budget is spent open all the same, and each gets its first event from the poller', async (t) => {
+  const { app, calls, run } = await budgetedApp(t, 1)
+  const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }))
+  const ids = [6001, 6002, 6003, 6004, 6005]
+  const streams = ids.map((id) => {
+    const stream = { status: 0, text: '' }
+    const req = request({ host: '127.0.0.1', port: url.port, path: `/orders/${id}/events?machine=${MACHINE}`, agent: false }, (res) => {
+      stream.status = res.statusCode ?? 0
+      res.setEncoding('utf8').on('data', (chunk: string) => { stream.text += chunk })
+    })
+    req.on('error', () => {})
+    req.end()
+    t.teardown(() => { req.destroy() })
+    return stream
+  })
+  await until(() => calls.length >= 1, { what: 'the first stream\'s call' })
+  // the others wait for a call at most 1 s of the clock, get none, and open without an event
+  await run(1_500)
+  await until(() => streams.every((stream) => stream.status !== 0), { what: 'every stream answered' })
+  t.same(streams.map((stream) => stream.status), [200, 200, 200, 200, 200], 'no 503: an EventSource would give up on one')
+  // one call a second, in the pollers' line
+  await run(8_000)
+  await until(() => streams.every((stream) => stream.text.includes('event: order')), { what: 'every stream\'s first event' })
+  t.ok(calls.length <= 1 + 1 + 9.5, `${calls.length} vendor calls in 9.5 s of the clock: within the budget`)
+  t.same(ids.filter((id) => calls.some((call) => call.id === id)), ids, 'every order was asked for')
 })
