@@ -40,12 +40,13 @@ export interface CallBudgetLimits {
 }
 
 /**
- * The bucket of a budget of `perSecond` calls: half a second's calls at most at once, so no
- * second ever sees more than 1.5 × perSecond; of those, half kept back for requests and
- * wake-ups, so one arriving while background polls use up the budget is called at once.
+ * The bucket of a budget of `perSecond` calls: a tenth of a second's calls at most at once (two
+ * at least), so no second sees more than 1.1 × perSecond once the budget is over a few tens; of
+ * those, half kept back for requests and wake-ups, so one arriving while background polls use
+ * up the budget is called at once.
  */
 export function budgetLimits (perSecond: number): CallBudgetLimits {
-  const burst = Math.max(1, Math.ceil(perSecond / 2))
+  const burst = Math.max(2, Math.ceil(perSecond / 10))
   return { perSecond, burst, reserve: Math.floor(burst / 2) }
 }
 

@@ -1,12 +1,13 @@
 import t from 'tap'
 import { createMemoryCallTokens } from '../../src/shared-state/memory/call-budget.js'
 import { budgetLimits, CallDeferred, createCallBudget, type CallPriority, type CallTokens } from '../../src/upstream/call-budget.js'
+import { halfSecondBucket } from '../fixtures/budget.js'
 import { fakeClock } from '../fixtures/clock.js'
 
 /** A budget of `perSecond` on the fake clock, over this process's bucket; `looks` counts the bucket's takes, `events` what was put off or refused. */
 function setup (perSecond: number) {
   const clock = fakeClock()
-  const bucket = createMemoryCallTokens(budgetLimits(perSecond), clock.now)
+  const bucket = createMemoryCallTokens(halfSecondBucket(perSecond), clock.now)
   let looks = 0
   const tokens: CallTokens = { take: async (background) => { looks += 1; return await bucket.take(background) } }
   const events: Array<[string, CallPriority]> = []
@@ -22,12 +23,12 @@ function setup (perSecond: number) {
   return { clock, admit, events, looks: () => looks }
 }
 
-t.test('the bucket of a budget: half a second of calls at once, half of those kept back', async (t) => {
-  t.same(budgetLimits(20), { perSecond: 20, burst: 10, reserve: 5 })
-  t.same(budgetLimits(10), { perSecond: 10, burst: 5, reserve: 2 })
-  t.same(budgetLimits(3), { perSecond: 3, burst: 2, reserve: 1 })
-  t.same(budgetLimits(1), { perSecond: 1, burst: 1, reserve: 0 })
-  t.same(budgetLimits(0.5), { perSecond: 0.5, burst: 1, reserve: 0 }, 'a replica\'s share while Redis is down may be a fraction')
+t.test('the bucket of a budget: a tenth of a second of calls at once, two at least, half of those kept back', async (t) => {
+  t.same(budgetLimits(100), { perSecond: 100, burst: 10, reserve: 5 }, 'so no second sees more than 110 calls')
+  t.same(budgetLimits(250), { perSecond: 250, burst: 25, reserve: 12 })
+  t.same(budgetLimits(20), { perSecond: 20, burst: 2, reserve: 1 }, 'the default')
+  t.same(budgetLimits(1), { perSecond: 1, burst: 2, reserve: 1 }, 'one kept back for requests however small the budget')
+  t.same(budgetLimits(0.5), { perSecond: 0.5, burst: 2, reserve: 1 }, 'a replica\'s share while Redis is down may be a fraction')
 })
 
 t.test('background polls leave the reserve: a request arriving then is called at once', async (t) => {

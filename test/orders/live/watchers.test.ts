@@ -8,7 +8,8 @@ import type { WatchEvent } from '../../../src/orders/live/fan-out.js'
 import { createWatchers } from '../../../src/orders/live/watchers.js'
 import { createMemoryCallTokens } from '../../../src/shared-state/memory/call-budget.js'
 import { createMemoryWatchBus } from '../../../src/shared-state/memory/watch-bus.js'
-import { budgetLimits, createCallBudget } from '../../../src/upstream/call-budget.js'
+import { createCallBudget } from '../../../src/upstream/call-budget.js'
+import { halfSecondBucket } from '../../fixtures/budget.js'
 import { fakeClock } from '../../fixtures/clock.js'
 import { QUIET } from '../../fixtures/logger.js'
 import { order } from '../fixtures/read-through.js'
@@ -226,7 +227,7 @@ t.test('a poll\'s vendor-call line goes out at debug; its warnings and errors st
 function budgeted (perSecond: number, intervalMs = 1000) {
   const clock = fakeClock()
   const budget = createCallBudget({
-    tokens: createMemoryCallTokens(budgetLimits(perSecond), clock.now),
+    tokens: createMemoryCallTokens(halfSecondBucket(perSecond), clock.now),
     now: clock.now,
     sleep: (ms) => new Promise((resolve) => { clock.setTimer(resolve, ms) })
   })

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { createMemoryCallTokens } from '../../../src/shared-state/memory/call-budget.js'
-import { budgetLimits } from '../../../src/upstream/call-budget.js'
+import { halfSecondBucket } from '../../fixtures/budget.js'
 
 /** The bucket of a budget of 10 a second (5 at once, 2 kept for requests and wake-ups), on a hand-moved clock. */
 function bucket (perSecond = 10) {
   const clock = { now: 0 }
-  return { clock, tokens: createMemoryCallTokens(budgetLimits(perSecond), () => clock.now) }
+  return { clock, tokens: createMemoryCallTokens(halfSecondBucket(perSecond), () => clock.now) }
 }
 
 const takes = async (tokens: ReturnType<typeof bucket>['tokens'], n: number, background = false) => {
@@ -49,8 +49,7 @@ t.test('under constant demand it gives at most burst + perSecond × T calls in T
   t.ok(calls >= 20 * 10, 'the whole budget is used')
 })
 
-t.test('a budget of one call a second keeps nothing back: background takes the one call', async (t) => {
+t.test('a bucket of one call that keeps nothing back: background takes the one call', async (t) => {
   const { tokens } = bucket(1)
-  t.same(budgetLimits(1), { perSecond: 1, burst: 1, reserve: 0 })
   t.same(await takes(tokens, 2, true), [0, 1000])
 })
