@@ -6,6 +6,7 @@ import { clusterScenarios } from './cluster.js'
 import { startSimulator } from './contestants.js'
 import { eventsScenario } from './events.js'
 import { slowReaders } from './slow-readers.js'
+import { vendorBudget } from './vendor-budget.js'
 import { parseOptions, UsageError } from './options.js'
 import { killAll, stopProcess } from '../scripts/processes.js'
 import { renderReport, type MachineInfo } from './report.js'
@@ -38,6 +39,7 @@ async function main (): Promise<void> {
     if (options.scenarios.has('tracing')) results.push(await tracingCost(options, simulator))
     if (options.scenarios.has('events')) results.push(await eventsScenario(options, simulator))
     if (options.scenarios.has('slow-readers')) results.push(await slowReaders(options))
+    if (options.scenarios.has('vendor-budget')) results.push(await vendorBudget(options))
   } finally {
     await stopProcess(simulator)
   }

@@ -2,15 +2,20 @@ import Fastify from 'fastify'
 import { envelope } from '../../src/simulator/envelope.js'
 import { MAX_ORDER_LINES } from '../../src/upstream/endpoints/order-query.js'
 
-// A vendor for the slow-readers scenario: every order it is asked for has the most lines the
-// service accepts (about 20 KB once normalized) and changes every CHANGE_MS, so each poll of the
-// service finds a change to push to every stream. It answers the vendor's order query in the
-// vendor's envelope and checks nothing (the simulator checks signing; this measures streams).
+// A vendor for the streaming scenarios: every order it is asked for, whatever its id, has LINES
+// lines (default: the most the service accepts, about 20 KB once normalized) and changes every
+// CHANGE_MS, so each poll of the service finds a change to push. It answers the vendor's order
+// query in the vendor's envelope and checks nothing (the simulator checks signing; this measures
+// streams), and counts the calls it gets, per second, at GET /stats.
 
 const env = process.env
 const changeMs = Number(env.CHANGE_MS ?? 250)
+const lines = Number(env.LINES ?? MAX_ORDER_LINES)
+/** calls answered in each second since start; [0] is the first second */
+const perSecond: number[] = []
+const started = Date.now()
 
-const records = Array.from({ length: MAX_ORDER_LINES }, (_, i) => ({
+const records = Array.from({ length: lines }, (_, i) => ({
   id: 100_000 + i,
   product_id: 500 + i,
   quantity: 1,
@@ -23,13 +28,18 @@ const app = Fastify({ logger: false })
 
 app.get('/health', async () => ({ status: 'ok' }))
 
+app.get('/stats', async () => ({ calls: perSecond.reduce((sum, n) => sum + n, 0), perSecond }))
+
 app.post('/api/openapi/v1/orders/:id', async (request) => {
   const orderId = Number((request.params as { id: string }).id)
+  const second = Math.floor((Date.now() - started) / 1000)
+  while (perSecond.length <= second) perSecond.push(0)
+  perSecond[second]!++
   return envelope(0, {
     order_id: orderId,
     trade_id: 'churning0000000000000000000000000',
     date: '2024-04-26',
-    amount: `${MAX_ORDER_LINES}.00`,
+    amount: `${lines}.00`,
     status: 'SUCCESS',
     // the change: a new value every changeMs
     notify_send_count: Math.floor(Date.now() / changeMs),
