@@ -37,7 +37,7 @@ export interface RedisConnections {
    * any node hears every PUBLISH (the cluster bus carries it to all of them).
    */
   subscriber: () => Redis
-  /** resolves once everything the commands may reach answers a PING: the server, or every cluster master */
+  /** resolves once everything the commands may reach answers a PING: the server, or the master of every cluster slot */
   probe: () => Promise<void>
 }
 
@@ -45,6 +45,8 @@ interface IORedis {
   Redis: new (...args: [string, RedisOptions] | [RedisOptions]) => Redis
   Cluster: new (nodes: RedisAddress[], options: ClusterOptions) => Cluster
 }
+
+const CLUSTER_SLOTS = 16384
 
 const retry = (attempt: number): number => Math.min(100 * attempt, RECHECK_EVERY_MS)
 
@@ -107,7 +109,8 @@ export function openConnections (settings: RedisSettings): RedisConnections {
     retryDelayOnTryAgain: 0,
     redisOptions: nodeOptions
   })
-  let next = 0
+  // replicas given the same seeds spread their subscribers over them
+  let next = Math.floor(Math.random() * settings.clusterNodes.length)
   return {
     commands: cluster,
     subscriber () {
@@ -118,9 +121,27 @@ export function openConnections (settings: RedisSettings): RedisConnections {
       return new Redis({ ...subscriberOptions, ...credentials, ...node, retryStrategy: () => null })
     },
     async probe () {
-      const masters = cluster.nodes('master')
-      if (masters.length === 0) throw new Error('no cluster master known yet')
-      await Promise.all(masters.map(async (master) => await master.ping()))
+      try {
+        // the masters of the slot table: ioredis drops a lost node's connection from cluster.nodes() until the slots are asked for again
+        const owners = new Set<string>()
+        let served = 0
+        for (const nodes of cluster.slots) {
+          if (nodes?.[0] === undefined) continue
+          served++
+          owners.add(nodes[0])
+        }
+        if (served < CLUSTER_SLOTS) throw new Error(`${CLUSTER_SLOTS - served} of the cluster's slots have no master known`)
+        const masters = new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]))
+        await Promise.all([...owners].map(async (owner) => {
+          const master = masters.get(owner)
+          if (master === undefined) throw new Error(`cluster master ${owner} not connected`)
+          await master.ping()
+        }))
+      } catch (error) {
+        // the slots may have moved (a replica promoted) or a master's connection may be gone: asked again for the next try
+        cluster.refreshSlotsCache(() => {})
+        throw error
+      }
     }
   }
 }
