@@ -75,6 +75,32 @@ t.test('Redis Cluster: REDIS_CLUSTER_NODES', async (t) => {
 
   sharesEverything(t, clusterEnv)
 
+  t.test('a master lost while serving: no error answers, each the order asked for; back, the replicas share again', async (t) => {
+    const { replicas, callsByOrder } = await startFleet(t, clusterEnv(), { CACHE_FRESH_MS: '1000', RATE_LIMIT_MAX: '1000000' }, 0)
+    const orders = [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009]
+    const ask = async (round: number) => await Promise.all(orders.flatMap((id) => [0, 1].map(async (replica) => {
+      const res = await replicas[replica]!.app.inject({ url: orderUrl(id) })
+      return { round, asked: id, status: res.statusCode, id: res.json().id }
+    })))
+    const answers = [...await ask(0)]
+    const node = cluster.nodes[1]!
+    await node.kill()
+    for (let round = 1; round <= 5 || replicas.some(({ app }) => app.sharedState.isShared()); round++) {
+      answers.push(...await ask(round))
+      if (round > 500) break
+    }
+    t.ok(replicas.every(({ app }) => !app.sharedState.isShared()), 'both replicas noticed, and answer from memory')
+    t.same(answers.filter(({ status }) => status !== 200), [], 'no error answers')
+    t.same(answers.filter(({ asked, id }) => asked !== id), [], `every one of ${answers.length} answers is the order asked for`)
+    await node.restart()
+    await cluster.healthy()
+    await until(() => replicas.every(({ app }) => app.sharedState.isShared()), { timeoutMs: 60_000, what: 'both replicas sharing again' })
+    const before = callsByOrder()
+    const again = await Promise.all([0, 1].map(async (replica) => await replicas[replica]!.app.inject({ url: orderUrl(54) })))
+    t.same(again.map((res) => res.json().id), [54, 54])
+    t.equal((callsByOrder()['54'] ?? 0) - (before['54'] ?? 0), 1, 'one vendor call for both replicas again')
+  })
+
   t.test('the whole cluster lost: every request still answered, from memory', async (t) => {
     const { replicas } = await startFleet(t, clusterEnv(), { REDIS_TIMEOUT_MS: '100' }, 0)
     await Promise.all(cluster.nodes.map((node) => node.kill()))
