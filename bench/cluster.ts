@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { firstAnswer, setVendorLatency, startService, TERMINAL_MS } from './contestants.js'
+import { firstAnswer, setVendorLatency, startOtlpSink, startService, TERMINAL_MS } from './contestants.js'
 import { paced, saturate } from './load.js'
 import type { BenchOptions } from './options.js'
-import { freePort, SERVICE_NODE_FLAGS, type Started } from '../scripts/processes.js'
+import { freePort, SERVICE_NODE_FLAGS, stopProcess, type Started } from '../scripts/processes.js'
 import { REDIS_SERVER, REDIS_SERVER_INSTALL, redisServerInstalled, startRedisServer, type RedisServer } from '../scripts/redis-server.js'
 import { LOCAL_SHARE_OF_FRESHNESS } from '../src/shared-state/redis/outcome-store.js'
 import type { Row, TargetResult } from './report.js'
@@ -15,7 +15,7 @@ import { FAN_IN_LATENCY_MS, LIVE_ORDER, ratio, TERMINAL_ORDER, TERMINAL_ORDER_ID
 // redis-server (Debian's binary) on a free port and stops it after; without the binary they are
 // skipped with a note, or fail when REQUIRE_REDIS=1 (as .ci/run sets it).
 
-const CLUSTER_SCENARIOS = ['two-replica-fan-in', 'redis-cache-hit'] as const
+const CLUSTER_SCENARIOS = ['two-replica-fan-in', 'redis-cache-hit', 'production'] as const
 
 /** With Redis, a replica's own copy of an outcome answers for this share of its freshness */
 const LOCAL_SHARE = `1/${Math.round(1 / LOCAL_SHARE_OF_FRESHNESS)}`
@@ -38,6 +38,7 @@ export async function clusterScenarios (options: BenchOptions, simulator: Starte
   const results: ScenarioResult[] = []
   if (options.scenarios.has('two-replica-fan-in')) results.push(await twoReplicaFanIn(options, simulator))
   if (options.scenarios.has('redis-cache-hit')) results.push(await redisCacheHit(options, simulator))
+  if (options.scenarios.has('production')) results.push(await productionConfiguration(options, simulator))
   return results
 }
 
@@ -47,14 +48,15 @@ export async function clusterScenarios (options: BenchOptions, simulator: Starte
  * round trip) on every request while the one client address the load comes from never runs
  * out of its million-request budget, shared or not.
  */
-async function startReplica (simulator: Started, options: BenchOptions, redis?: { url: string, prefix: string }): Promise<Replica> {
+async function startReplica (simulator: Started, options: BenchOptions, redis?: { url: string, prefix: string }, env: Record<string, string> = {}): Promise<Replica> {
   const metricsPort = await freePort()
   const started = await startService(simulator, options, true, SERVICE_NODE_FLAGS, {
     env: {
       METRICS_PORT: String(metricsPort),
       METRICS_HOST: '127.0.0.1',
       RATE_LIMIT_WINDOW_MS: '1000',
-      ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix }
+      ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix },
+      ...env
     }
   })
   return Object.assign(started, { metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` })
@@ -307,4 +309,65 @@ export async function redisCacheHit (options: BenchOptions, simulator: Started):
       return { rows, targets, notes }
     })
   })
+}
+
+/** Capacity is what is measured: no 503 from load shedding on this shared machine, for either. */
+const UNSHED = { MAX_EVENT_LOOP_DELAY_MS: '0' }
+
+/** The bench's API key: both contestants get it on every request; the demo configuration ignores it. */
+const BENCH_API_KEY = 'bench-api-key-0123456789abcdef0123456789abcdef'
+
+/**
+ * The configuration the README recommends for a fleet against the in-memory demo configuration,
+ * in one run: REDIS_URL, API_KEYS, the rate limit (a Redis round trip per request), tracing at 1%
+ * to an OTLP sink, and metrics; on the terminal order, then on order 54, fresh for
+ * CACHE_FRESH_MS. Both get the same Authorization header and the same 1 s rate-limit window
+ * of a million requests (never reached).
+ */
+export async function productionConfiguration (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
+  log(`production configuration: REDIS_URL, API_KEYS, rate limit, tracing 1% and metrics vs the in-memory demo configuration, order ${TERMINAL_ORDER_ID} (terminal), then order 54 (fresh ${options.freshMs} ms)`)
+  const sink = await startOtlpSink()
+  try {
+    return await withRedis(async (redis) => {
+      const production = {
+        API_KEYS: BENCH_API_KEY,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_SERVICE_NAME: 'vending-orders-bff-bench',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.01'
+      }
+      return await withProcesses([
+        async () => await startReplica(simulator, options, { url: redis.url, prefix: `bench-production-${redis.port}:` }, { ...production, ...UNSHED }),
+        async () => await startReplica(simulator, options, undefined, UNSHED)
+      ], async ([fleet, demo]) => {
+        await redisUp([fleet!])
+        const headers = { authorization: `Bearer ${BENCH_API_KEY}` }
+        const names = { fleet: 'service, production configuration', demo: 'service, demo configuration (in memory)' }
+        const contestants: Contestant[] = [
+          { name: names.fleet, process: fleet!, simulator },
+          { name: names.demo, process: demo!, simulator }
+        ]
+        const rows: Row[] = []
+        const targets: TargetResult[] = []
+        for (const [label, path] of [[`production, order ${TERMINAL_ORDER_ID} (terminal)`, TERMINAL_ORDER], [`production, order 54 (fresh ${options.freshMs} ms)`, LIVE_ORDER]] as const) {
+          for (const replica of [fleet!, demo!]) {
+            const res = await fetch(replica.url + path, { headers })
+            if (res.status !== 200) throw new Error(`${replica.name}: HTTP ${res.status} on ${path}`)
+          }
+          const [ff, dd] = await alternate(contestants, options, async (url, seconds) => await saturate(url + path, options.connections, seconds, headers))
+          const f = summarize(label, names.fleet, ff!)
+          const d = summarize(label, names.demo, dd!)
+          rows.push(f, d)
+          targets.push({ target: `${label}: req/s, production ÷ demo configuration`, measured: ratio(f.rps, d.rps), goal: '≥ 0.85×', pass: f.rps >= 0.85 * d.rps })
+        }
+        return {
+          rows,
+          targets,
+          notes: ['production configuration: both services run NODE_ENV=production with the same settings but these: REDIS_URL, API_KEYS (every request carries the key, also to the demo one, which ignores it), and OTEL_* for tracing at 1% (parentbased_traceidratio 0.01) to an OTLP sink; metrics are on in both, load shedding off in both (MAX_EVENT_LOOP_DELAY_MS=0: capacity is measured).']
+        }
+      })
+    })
+  } finally {
+    await stopProcess(sink)
+  }
 }

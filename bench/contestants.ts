@@ -61,6 +61,8 @@ export async function startService (simulator: Started, options: BenchOptions, c
     CACHE_TERMINAL_MS: String(TERMINAL_MS),
     // the load generator is one client from one address: the per-client limit would measure itself
     RATE_LIMIT_MAX: '1000000',
+    // the uncached scenarios measure vendor calls as fast as they go: the budget would measure itself too
+    VENDOR_MAX_CALLS_PER_SECOND: '0',
     // several services may run back to back; the metrics port is not what is measured
     METRICS_PORT: '0',
     // no load balancer to drain: stop at once, so the process exits (and writes its --profile) before the SIGKILL

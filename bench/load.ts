@@ -23,11 +23,11 @@ export interface LoadResult {
  * truncates to whole milliseconds, which hides everything a cache hit is about). Several URLs
  * (replicas) share the connections round-robin, all at once.
  */
-export async function saturate (url: string | string[], connections: number, seconds: number): Promise<LoadResult> {
+export async function saturate (url: string | string[], connections: number, seconds: number, headers: Record<string, string> = {}): Promise<LoadResult> {
   const latencies: number[] = []
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     // autocannon takes an array of URLs, though its types say one
-    const instance = autocannon({ url: url as string, connections, duration: seconds, pipelining: 1, timeout: 10 }, (error, done) => {
+    const instance = autocannon({ url: url as string, connections, duration: seconds, pipelining: 1, timeout: 10, headers }, (error, done) => {
       if (error !== null && error !== undefined) reject(error)
       else resolve(done)
     })

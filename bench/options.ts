@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 
-export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit', 'tracing', 'events'] as const
+export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit', 'tracing', 'events', 'slow-readers', 'production'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 export interface BenchOptions {

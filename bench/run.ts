@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { clusterScenarios } from './cluster.js'
 import { startSimulator } from './contestants.js'
 import { eventsScenario } from './events.js'
+import { slowReaders } from './slow-readers.js'
 import { parseOptions, UsageError } from './options.js'
 import { killAll, stopProcess } from '../scripts/processes.js'
 import { renderReport, type MachineInfo } from './report.js'
@@ -36,6 +37,7 @@ async function main (): Promise<void> {
     results.push(...await clusterScenarios(options, simulator))
     if (options.scenarios.has('tracing')) results.push(await tracingCost(options, simulator))
     if (options.scenarios.has('events')) results.push(await eventsScenario(options, simulator))
+    if (options.scenarios.has('slow-readers')) results.push(await slowReaders(options))
   } finally {
     await stopProcess(simulator)
   }

@@ -36,23 +36,26 @@ export async function withProcesses<T, P extends Started = Started> (starts: Arr
 
 export const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`
 
-/** The service (cache on or off) against the bare passthrough, both saturated on the live order. */
-async function serviceVsPassthrough (options: BenchOptions, simulator: Started, label: string, cached: boolean, connections: number): Promise<{ rowS: Row, rowP: Row, peak: number | undefined }> {
+/** The service (cache on or off) against the bare passthrough, both saturated on the live order; with `compared`, also that build. */
+async function serviceVsPassthrough (options: BenchOptions, simulator: Started, label: string, cached: boolean, connections: number, compared: string | null = null): Promise<{ rowS: Row, rowP: Row, rowB: Row | undefined, peak: number | undefined }> {
   return await withProcesses([
     async () => await startService(simulator, options, cached),
-    async () => await startPassthrough(simulator, options)
-  ], async ([service, passthrough]) => {
-    await firstAnswer(service!, LIVE_ORDER)
-    await firstAnswer(passthrough!, LIVE_ORDER)
+    async () => await startPassthrough(simulator, options),
+    ...(compared === null ? [] : [async () => await startService(simulator, options, cached, undefined, { name: 'compared-build', build: compared })])
+  ], async ([service, passthrough, comparedService]) => {
+    for (const started of [service!, passthrough!, ...(comparedService === undefined ? [] : [comparedService])]) await firstAnswer(started, LIVE_ORDER)
     const rss = watchRss(service!.child.pid!)
-    const [s, p] = await alternate([
+    const [s, p, b] = await alternate([
       { name: 'service', process: service!, simulator },
-      { name: 'passthrough', process: passthrough!, simulator }
+      { name: 'passthrough', process: passthrough!, simulator },
+      ...(comparedService === undefined ? [] : [{ name: 'compared-build', process: comparedService, simulator }])
     ], options, async (url, seconds) => await saturate(url + LIVE_ORDER, connections, seconds))
     const peak = await rss.stop()
+    const serviceLabel = cached ? 'service (cache on)' : 'service (CACHE_ENABLED=false)'
     return {
-      rowS: summarize(label, cached ? 'service (cache on)' : 'service (CACHE_ENABLED=false)', s!, peak),
+      rowS: summarize(label, serviceLabel, s!, peak),
       rowP: summarize(label, 'baseline (a) bare passthrough', p!),
+      rowB: b === undefined ? undefined : summarize(label, `${serviceLabel}, the compared build`, b),
       peak
     }
   })
@@ -60,12 +63,16 @@ async function serviceVsPassthrough (options: BenchOptions, simulator: Started, 
 
 /** Every request reaches the vendor: the service's own work against a hand-written proxy. */
 export async function uncached (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
-  log('uncached: service with CACHE_ENABLED=false vs bare passthrough, order 54')
-  const { rowS, rowP, peak } = await serviceVsPassthrough(options, simulator, 'uncached', false, options.connections)
+  log(`uncached: service with CACHE_ENABLED=false vs bare passthrough, order 54${options.compareBuild === null ? '' : ` vs the build in ${options.compareBuild}`}`)
+  const { rowS, rowP, rowB, peak } = await serviceVsPassthrough(options, simulator, 'uncached', false, options.connections, options.compareBuild)
+  const notes = rowB === undefined
+    ? []
+    : [`uncached: the compared build (${options.compareBuild}) ÷ bare passthrough ${ratio(rowB.rps, rowP.rps)}, this build ${ratio(rowS.rps, rowP.rps)}; ` +
+        `server CPU per answer, this ÷ compared: ${ratio(rowS.cpuPerRequest ?? Number.NaN, rowB.cpuPerRequest ?? Number.NaN)}.`]
   return {
-    rows: [rowS, rowP],
+    rows: [rowS, rowP, ...(rowB === undefined ? [] : [rowB])],
     targets: [{ target: 'uncached throughput ÷ bare passthrough', measured: ratio(rowS.rps, rowP.rps), goal: '≥ 1.00×', pass: rowS.rps >= rowP.rps }],
-    notes: [],
+    notes,
     servicePeakRss: peak
   }
 }
@@ -196,7 +203,7 @@ export async function tracingCost (options: BenchOptions, simulator: Started): P
           ' (the SDK drops spans rather than slow the service when its batch queue, OTEL_BSP_MAX_QUEUE_SIZE spans, is full).'
       ]
       // no target here: across processes on a shared machine the noise is larger than any cost of the off switch;
-      // bench/tracing-off.ts measures that in one process
+      // bench/compare-build.ts measures that in one process
       if (compared !== undefined) {
         notes.push(`Tracing off ÷ the compared build (${options.compareBuild}), same run: ${against(off!, compared)}; ` +
           `the compared build's rounds ranged ${range(comparedRounds)} req/s, tracing off's ${range(rounds[0]!)}.`)

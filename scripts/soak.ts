@@ -53,7 +53,9 @@ try {
     VENDOR_BASE_URL: vendorUrl,
     VENDOR_APP_ID: DEMO_CREDENTIALS.appId,
     VENDOR_APP_SECRET: DEMO_CREDENTIALS.appSecret,
-    VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey
+    VENDOR_SIGN_KEY: DEMO_CREDENTIALS.signKey,
+    // the faults must reach the service at full load: the call budget would answer most requests itself
+    VENDOR_MAX_CALLS_PER_SECOND: '0'
   }, { readyPath: '/health/live', nodeArgs: SERVICE_NODE_FLAGS, quiet: true })
   const serviceUrl = service.url
   const pool = new Pool(serviceUrl, { connections: concurrency })

@@ -23,7 +23,7 @@ export const TEST_CREDENTIALS = {
 
 /**
  * Tests of mapping and contract run with the resilience layer neutral (no cache, no retries, a
- * breaker that never opens), a rate limit they will not reach and load shedding off, so each
+ * breaker that never opens, no vendor call budget), a rate limit they will not reach and load shedding off, so each
  * request reaches the upstream exactly once and a busy test machine never turns an answer into a
  * 503; the tests of those features switch them on through `env`.
  */
@@ -32,6 +32,7 @@ export const NEUTRAL_ENV = {
   CACHE_ENABLED: 'false',
   VENDOR_MAX_RETRIES: '0',
   BREAKER_MIN_CALLS: '10000',
+  VENDOR_MAX_CALLS_PER_SECOND: '0',
   RATE_LIMIT_MAX: '1000',
   METRICS_PORT: '0',
   MAX_EVENT_LOOP_DELAY_MS: '0',

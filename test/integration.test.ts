@@ -2,7 +2,8 @@ import t, { type Test } from 'tap'
 import { ORDER_EXAMPLE } from '../src/orders/schema.js'
 import { buildSimulator, type SimulatorCredentials, type SimulatorOptions } from '../src/simulator/app.js'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
-import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, MACHINE, ORDER, PAID_AFTER_MS } from '../src/simulator/scenarios.js'
+import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, MACHINE, ORDER, PAID_AFTER_MS, RESTART_AFTER_MS } from '../src/simulator/scenarios.js'
+import { fakeClock } from './fixtures/clock.js'
 import { buildTestApp } from './helper.js'
 
 /** The service against the simulator over real HTTP, with the demo credentials unless told otherwise. */
@@ -87,6 +88,32 @@ t.test('a progressing order moves from unpaid to dispensed as the simulator cloc
     ['SUCCESS', 'IS_DELIVERING', false],
     ['SUCCESS', 'IS_SUCCESS', true]
   ])
+})
+
+t.test('a finished clock order is a live run again once the simulator restarts it, though the service keeps final answers', async (t) => {
+  const time = fakeClock()
+  const simulator = buildSimulator({ now: time.now, scheduler: time.scheduler })
+  t.teardown(() => simulator.close())
+  const url = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  const token = 'the-demo-callback-token-0123456789'
+  // the cache as deployed: a final answer is kept for CACHE_TERMINAL_MS
+  const app = await buildTestApp(t, url, { vendor: { baseUrl: url, ...DEMO_CREDENTIALS }, callbackToken: token }, {}, { CACHE_ENABLED: 'true' })
+  const service = await app.listen({ host: '127.0.0.1', port: 0 })
+  simulator.simulator.setNotifyUrl(`${service}/callbacks/delivery/${token}`)
+  const get = async () => {
+    const res = await app.inject({ url: `/orders/${ORDER.progressingSuccess}?machine=${MACHINE.documented}` })
+    return { status: res.json().status, line: res.json().items[0].status, terminal: res.json().terminal, cache: String(res.headers['cache-status']) }
+  }
+
+  t.match(await get(), { status: 'NOTPAY', terminal: false })
+  await time.advance(FINISHED_AFTER_MS)
+  t.match(await get(), { line: 'IS_SUCCESS', terminal: true }, 'the lines\' notifications: the service asks again')
+  const kept = await get()
+  t.match(kept, { line: 'IS_SUCCESS', terminal: true })
+  t.match(kept.cache, /hit/, 'and keeps the final answer')
+  await time.advance(RESTART_AFTER_MS)
+  t.match(await get(), { status: 'NOTPAY', line: null, terminal: false }, 'the restart\'s notice: a live run, not the kept final answer')
+  t.equal(simulator.simulator.stats.notifications.sent, 3, 'two lines and the restart')
 })
 
 t.test('simulator faults come back as their mapped problems', async (t) => {

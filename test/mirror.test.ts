@@ -37,7 +37,6 @@ const COVERED_ELSEWHERE: Record<string, { by: string, why: string }> = {
   'plugins/tracing.ts': { by: 'observability/request-tracing.test.ts', why: 'the request span and its trace id in the log lines, through an app with tracing on' },
   'http/order-problems.ts': { by: 'openapi/generate.test.ts', why: 'a table of documented problems, compared as part of the generated document' },
   'plugins/request-metrics.ts': { by: 'observability/metrics.test.ts', why: 'http_request_duration_seconds by route pattern' },
-  'plugins/watchers.ts': { by: 'routes/order-events.test.ts', why: 'app.watchers behind the event streams and long polls' },
   'simulator/app.ts': { by: 'simulator/scenarios.test.ts', why: 'every simulator test builds it' },
   'simulator/auth.ts': { by: 'simulator/order-query.test.ts', why: 'appid/appsecret checks of each vendor call' },
   'simulator/clock-orders.ts': { by: 'simulator/progress.test.ts', why: 'the clock orders\' runs on the shared fake clock' },

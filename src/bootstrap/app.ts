@@ -27,6 +27,7 @@ import { swaggerUiPlugin } from '../plugins/swagger-ui.js'
 import { orderEventsRoute } from '../routes/order-events.js'
 import { ordersRoute } from '../routes/orders.js'
 import type { Tracing } from '../observability/tracing.js'
+import type { Clock } from '../orders/live/clock.js'
 
 /** What buildApp needs: the config with the vendor resolved (start() puts the simulator there in demo mode). */
 export type AppConfig = Omit<Config, 'vendor'> & { vendor: VendorSettings }
@@ -38,6 +39,8 @@ export interface AppDeps {
   metrics?: Metrics
   /** traces, when start() turned them on (src/observability/tracing.ts); none: no spans. Trace ids reach the log lines of a logger made with createLogger's traceContext */
   tracing?: Tracing
+  /** time and timers of the cache, the vendor call budget and the watchers, which tests move by hand (default: the system's) */
+  clock?: Clock
 }
 
 /** Time for a client to send its request headers; longer is an attack or a broken client. */
@@ -89,12 +92,17 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(corsPlugin, { origins: config.corsOrigins, mode: config.mode })
   await app.register(pressurePlugin, config.limits)
   await app.register(drainingPlugin)
-  await app.register(swaggerPlugin)
+  await app.register(swaggerPlugin, { keysEnforced: config.apiKeys.length > 0 })
   // before what shares state through it: the orders service's cache and coalescing, the rate limit
-  await app.register(sharedStatePlugin, { config, metrics: deps.metrics })
-  await app.register(ordersServicePlugin, { config, metrics: deps.metrics, tracer: deps.tracing?.tracer })
+  await app.register(sharedStatePlugin, { config, metrics: deps.metrics, now: deps.clock?.now })
+  await app.register(ordersServicePlugin, { config, metrics: deps.metrics, tracer: deps.tracing?.tracer, clock: deps.clock })
   // the pollers behind event streams and long polls, over app.orders; closed before the server, so streams end first
-  await app.register(orderWatchersPlugin, { intervalMs: config.resilience.cache.freshMs, metrics: deps.metrics })
+  await app.register(orderWatchersPlugin, {
+    intervalMs: config.resilience.cache.freshMs,
+    budgeted: config.resilience.vendorCallsPerSecond > 0,
+    metrics: deps.metrics,
+    clock: deps.clock
+  })
 
   await app.register(healthRoutes)
   await app.register(swaggerUiPlugin)

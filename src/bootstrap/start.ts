@@ -14,7 +14,7 @@ import { buildSimulator } from '../simulator/app.js'
 import { DEMO_CREDENTIALS } from '../simulator/credentials.js'
 import { requestSpanHook } from '../observability/request-tracing.js'
 import { isHealthProbe } from '../routes/health.js'
-import { loggableUrl, startTracing, tracingSettings, type Tracing, type TracingSettings } from '../observability/tracing.js'
+import { loggableUrl, SHUTDOWN_FLUSH_MS, startTracing, tracingSettings, type Tracing, type TracingSettings } from '../observability/tracing.js'
 
 export interface StartOptions {
   /** where the log lines go (default: stdout) */
@@ -80,15 +80,19 @@ export async function start (env: Record<string, string | undefined>, options: S
     if (err !== undefined) logger.error({ err }, 'shutting down after an unexpected error')
     else logger.info({ signal, shutdownDelayMs }, 'shutting down: readiness off, draining')
     app.readiness.ready = false
-    if (err === undefined && shutdownDelayMs > 0) await sleep(shutdownDelayMs)
-    // server.close() alone would wait on silent and half-sent connections until their deadlines
-    app.connections.closeIdle()
-    // the API finishes its answers; the metrics server cuts its connections at once (a scrape is not worth waiting for)
-    await Promise.all([app.close(), metricsServer.close()])
-    await simulator?.close()
-    // the spans of the last requests are exported before the process ends
-    await tracing?.shutdown()
-    logger.info('stopped')
+    try {
+      if (err === undefined && shutdownDelayMs > 0) await sleep(shutdownDelayMs)
+      // server.close() alone would wait on silent and half-sent connections until their deadlines
+      app.connections.closeIdle()
+      // the API finishes its answers; the metrics server cuts its connections at once (a scrape is not worth waiting for)
+      await Promise.all([app.close(), metricsServer.close()])
+      await simulator?.close()
+      // the spans of the last requests are exported before the process ends, within a bound
+      const traces = await tracing?.shutdown()
+      if (traces?.flushed === false) logger.warn({ flushTimeoutMs: SHUTDOWN_FLUSH_MS }, 'tracing: the last spans were not exported in time at shutdown and were dropped')
+    } finally {
+      logger.info('stopped')
+    }
   }
   let stopped: Promise<void> | undefined
   const stop = async (reason: { signal?: string, err?: Error } = {}): Promise<void> => { await (stopped ??= shutDown(reason)) }

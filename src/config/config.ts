@@ -143,7 +143,9 @@ const SETTING_TREE = {
       cooldownMs: setting('BREAKER_COOLDOWN_MS', int(100, 600_000).default(10_000))
     },
     vendorConcurrency: setting('VENDOR_MAX_CONCURRENCY', int(1, 10_000).default(64)),
-    vendorQueue: setting('VENDOR_MAX_QUEUE', int(0, 100_000).default(64))
+    vendorQueue: setting('VENDOR_MAX_QUEUE', int(0, 100_000).default(64)),
+    /** vendor calls per second for the whole fleet (one budget in Redis with REDIS_URL), retries and polls included; 0: no budget */
+    vendorCallsPerSecond: setting('VENDOR_MAX_CALLS_PER_SECOND', int(0, 100_000).default(20))
   },
   // process bounds
   limits: {

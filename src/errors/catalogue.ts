@@ -81,6 +81,8 @@ export const ERROR_KINDS = {
   UPSTREAM_TIMEOUT: fault(504, 'Upstream timed out'),
   // this service, and the vendor was not called: every vendor-call slot stayed taken (the limiter)...
   UPSTREAM_BUSY: fault(503, 'Too many vendor calls in progress', { breaker: false, retryAfterS: 1 }),
+  // ...or VENDOR_MAX_CALLS_PER_SECOND had no call left for it in time (src/upstream/call-budget.ts)...
+  UPSTREAM_BUDGET_SPENT: fault(503, 'Vendor call budget spent', { breaker: false, retryAfterS: 1 }),
   // ...or it is out of capacity, the breaker is open, or the caller went away
   UNAVAILABLE: fault(503, 'Service unavailable', { breaker: false, retryAfterS: 5 }),
   INTERNAL: answer(500, 'Internal error', { logLevel: 'error' })

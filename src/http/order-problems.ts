@@ -11,6 +11,6 @@ export const ORDER_PROBLEMS = {
   429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED); see Retry-After.'),
   500: problem('Unexpected failure in this service (INTERNAL).'),
   502: problem('The vendor rejected our request (UPSTREAM_REJECTED), failed (UPSTREAM_ERROR), answered garbage (UPSTREAM_BAD_RESPONSE) or could not be reached (UPSTREAM_UNREACHABLE).'),
-  503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken so the vendor was not called (UPSTREAM_BUSY), or this service is shedding load (UNAVAILABLE); see Retry-After.'),
+  503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY) or VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT) so the vendor was not called, or this service is shedding load (UNAVAILABLE); see Retry-After.'),
   504: problem('The vendor did not answer in time (UPSTREAM_TIMEOUT).')
 }

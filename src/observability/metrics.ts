@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { CALL_PRIORITIES } from '../upstream/call-budget.js'
 import type { VendorCallHooks } from '../upstream/observed-call.js'
 import type { ResilienceEvents } from '../upstream/resilient.js'
 
@@ -27,6 +28,8 @@ export interface Metrics {
   vendorDuration: Histogram<'outcome'>
   vendorCodes: Counter<'code'>
   vendorRetries: Counter
+  vendorCallsDeferred: Counter<'priority'>
+  vendorCallsRefused: Counter<'priority'>
   breakerState: Gauge
   cacheEvents: Counter<'result' | 'tier'>
   redisUp: Gauge
@@ -81,6 +84,18 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
     vendorRetries: new Counter({
       name: 'vendor_retries_total',
       help: 'Vendor calls made again after a failed attempt.',
+      registers
+    }),
+    vendorCallsDeferred: new Counter({
+      name: 'vendor_calls_deferred_total',
+      help: 'Vendor calls put off because VENDOR_MAX_CALLS_PER_SECOND was spent, to be made later, by priority: background (a watcher\'s poll, which waits its turn again) or wake (a refresh after a delivery callback, tried again when the budget has a call).',
+      labelNames: ['priority'],
+      registers
+    }),
+    vendorCallsRefused: new Counter({
+      name: 'vendor_calls_refused_total',
+      help: 'Vendor calls not made because VENDOR_MAX_CALLS_PER_SECOND was spent, by priority: request (no call within its wait: 503 UPSTREAM_BUDGET_SPENT, or a stale order), or a retry of any priority (the failure before it is the answer).',
+      labelNames: ['priority'],
       registers
     }),
     breakerState: new Gauge({
@@ -143,6 +158,10 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
   for (const status of PARSER_REFUSAL_STATUSES) metrics.parserRefusals.inc({ status }, 0)
   for (const event of EVENT_NAMES) metrics.eventsSent.inc({ event }, 0)
   for (const outcome of CALLBACK_OUTCOMES) metrics.deliveryCallbacks.inc({ outcome }, 0)
+  for (const priority of CALL_PRIORITIES) {
+    metrics.vendorCallsRefused.inc({ priority }, 0)
+    if (priority !== 'request') metrics.vendorCallsDeferred.inc({ priority }, 0)
+  }
   metrics.breakerState.set(BREAKER_STATE.closed)
   return metrics
 }
@@ -152,6 +171,8 @@ export function resilienceEvents (metrics: Metrics | undefined): ResilienceEvent
   if (metrics === undefined) return undefined
   return {
     onRetry: () => { metrics.vendorRetries.inc() },
+    onDeferred: (priority) => { metrics.vendorCallsDeferred.inc({ priority }) },
+    onRefused: (priority) => { metrics.vendorCallsRefused.inc({ priority }) },
     onBreakerState: (state) => { metrics.breakerState.set(BREAKER_STATE[state]) }
   }
 }

@@ -7,9 +7,16 @@ export interface Tracing {
   tracer: Tracer
   /** @fastify/otel, registered on the app by src/plugins/tracing.ts */
   instrumentation: FastifyOtelInstrumentation
-  /** exports what is left, stops exporting and unregisters from the OpenTelemetry API */
-  shutdown: () => Promise<void>
+  /**
+   * Exports what is left, for at most the flush bound, stops exporting and unregisters from the
+   * OpenTelemetry API; `flushed` is false when the exporter had not finished by then (what was
+   * left is dropped: a hanging collector must not hold the process's exit).
+   */
+  shutdown: () => Promise<{ flushed: boolean }>
 }
+
+/** How long shutdown waits for the last spans to be exported. */
+export const SHUTDOWN_FLUSH_MS = 2_000
 
 export type TraceExporterName = 'otlp' | 'console'
 export type OtlpProtocol = 'http/protobuf' | 'http/json'
@@ -86,6 +93,8 @@ export interface StartTracingOptions {
   ignorePath?: (path: string) => boolean
   /** renames the request span and rewrites its url.path (src/observability/request-tracing.ts) */
   requestHook: (span: Span, request: FastifyRequest) => void
+  /** SHUTDOWN_FLUSH_MS unless a test says */
+  flushTimeoutMs?: number
 }
 
 /**
@@ -130,20 +139,23 @@ export async function startTracing (settings: TracingSettings, options: StartTra
   const redis = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command })
   redis.setTracerProvider(provider)
 
-  let shutdown: Promise<void> | undefined
+  let shutdown: Promise<{ flushed: boolean }> | undefined
   return {
     tracer: provider.getTracer('vending-orders-bff', options.serviceVersion),
     instrumentation,
-    shutdown: async () => {
-      await (shutdown ??= (async () => {
-        instrumentation.disable()
-        redis.disable()
-        await provider.shutdown()
-        // a later start in this process (the tests) registers its own
-        trace.disable()
-        context.disable()
-        propagation.disable()
-      })())
-    }
+    shutdown: async () => await (shutdown ??= (async () => {
+      instrumentation.disable()
+      redis.disable()
+      let timer: NodeJS.Timeout | undefined
+      const bound = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), options.flushTimeoutMs ?? SHUTDOWN_FLUSH_MS) })
+      // an exporter that fails is as done as one that finished: what it had is gone either way
+      const flushed = await Promise.race([provider.shutdown().then(() => true, () => true), bound])
+      clearTimeout(timer)
+      // a later start in this process (the tests) registers its own
+      trace.disable()
+      context.disable()
+      propagation.disable()
+      return { flushed }
+    })())
   }
 }

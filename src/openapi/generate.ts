@@ -3,8 +3,8 @@ import { loadConfig } from '../config/config.js'
 
 /** Defaults plus placeholder credentials: the document never depends on (or reveals) the deployment's config. */
 const DOCUMENT_CONFIG: AppConfig = {
-  // a placeholder token, so the callback route is documented (the token is never in the document)
-  ...loadConfig({ LOG_LEVEL: 'silent', CALLBACK_TOKEN: 'placeholder-token-placeholder-token' }),
+  // placeholders, so that the callback route and the API-key scheme are documented (neither value is in the document)
+  ...loadConfig({ LOG_LEVEL: 'silent', CALLBACK_TOKEN: 'placeholder-token-placeholder-token', API_KEYS: 'placeholder-key-placeholder-key-placeholder' }),
   vendor: { baseUrl: 'http://127.0.0.1:9', appId: 'placeholder', appSecret: 'placeholder', signKey: 'placeholder' }
 }
 

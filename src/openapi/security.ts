@@ -1,8 +1,8 @@
 type Json = Record<string, any>
 
 /**
- * Declared whatever the deployment's config: the committed document is generated with
- * placeholder settings, so it says when the scheme is enforced instead of depending on it.
+ * The committed document is generated with a placeholder API key, so it declares the scheme and
+ * says when it is enforced; a deployment without API_KEYS serves its document without it.
  */
 export const SECURITY_SCHEMES = {
   bearerAuth: {
@@ -29,12 +29,19 @@ const WWW_AUTHENTICATE_HEADER = {
  * The headers of authentication and rate limiting, on the operations that declare the bearer
  * scheme (those are the guarded ones): the rate-limit headers on every answer the limiter saw
  * (all but 401, which is answered before it), WWW-Authenticate on 401, Retry-After on 429.
+ * With `keysEnforced` false (a deployment without API_KEYS), those operations take no key: their
+ * security requirement, their 401 and the scheme itself leave the document, so that a validating
+ * proxy or Swagger UI does not ask for a key the service would ignore.
  */
-export function documentSecurity<T extends Json> (document: T): T {
+export function documentSecurity<T extends Json> (document: T, { keysEnforced }: { keysEnforced: boolean }): T {
   for (const pathItem of Object.values<Json>(document.paths ?? {})) {
     for (const operation of Object.values<Json>(pathItem)) {
       const guarded = (operation.security ?? []).some((requirement: Json) => 'bearerAuth' in requirement)
       if (!guarded) continue
+      if (!keysEnforced) {
+        operation.security = []
+        delete operation.responses?.['401']
+      }
       for (const [status, response] of Object.entries<Json>(operation.responses ?? {})) {
         if (status === '401') {
           response.headers = { ...response.headers, 'www-authenticate': WWW_AUTHENTICATE_HEADER }
@@ -45,5 +52,6 @@ export function documentSecurity<T extends Json> (document: T): T {
       }
     }
   }
+  if (!keysEnforced) delete document.components?.securitySchemes
   return document
 }

@@ -1,4 +1,5 @@
 import { ERROR_KINDS, isAppError } from '../errors/catalogue.js'
+import { CallDeferred, type CallPriority, type CallTicket } from '../upstream/call-budget.js'
 import type { VendorLog } from '../upstream/client.js'
 import { orderKey } from './cache-key.js'
 import type { ChangeMarks } from './change-marks.js'
@@ -6,7 +7,8 @@ import { errorOutcome, isFresh, keepMs, orderOutcome, type Freshness, type Outco
 import type { OutcomeStore } from './outcome-store.js'
 import type { Order } from './schema.js'
 
-export type LoadOrder = (id: number, machineNo: string, log: VendorLog) => Promise<Order>
+/** One vendor call for the order; `ticket` says how urgent it is to the vendor call budget. */
+export type LoadOrder = (id: number, machineNo: string, log: VendorLog, ticket?: CallTicket) => Promise<Order>
 
 /**
  * Runs the work that asks the vendor for one key, or, where another replica is already doing
@@ -17,6 +19,10 @@ export type Coalescing = (key: string, work: () => Promise<Outcome>) => Promise<
 export interface ReadOptions {
   /** ask the vendor even when a fresh outcome is kept (a delivery callback said it changed); still one call per key at a time */
   refresh?: boolean
+  /** how urgent a vendor call for it is (default `request`): a watcher's poll is `background`, its refresh after a wake `wake` */
+  priority?: CallPriority
+  /** told once the vendor call this lookup makes got past the budget; not told of a hit or a call shared with another lookup */
+  onAdmitted?: () => void
 }
 
 export interface ReadThroughOptions {
@@ -41,10 +47,10 @@ export interface ReadThroughOptions {
 export function createReadThrough ({ store, rules, load, now, coalescing, changes }: ReadThroughOptions) {
   const inFlight = new Map<string, Promise<TieredOutcome>>()
 
-  async function fetchOutcome (key: string, id: number, machineNo: string, log: VendorLog): Promise<Outcome> {
+  async function fetchOutcome (key: string, id: number, machineNo: string, log: VendorLog, ticket: CallTicket): Promise<Outcome> {
     let outcome: Outcome
     try {
-      outcome = orderOutcome(await load(id, machineNo, log), now(), rules)
+      outcome = orderOutcome(await load(id, machineNo, log, ticket), now(), rules)
     } catch (error) {
       const kept = errorOutcome(error, now(), rules)
       if (kept === undefined) throw error
@@ -54,8 +60,8 @@ export function createReadThrough ({ store, rules, load, now, coalescing, change
     return outcome
   }
 
-  function startFetch (key: string, id: number, machineNo: string, log: VendorLog): Promise<TieredOutcome> {
-    const fetching = coalescing(key, () => fetchOutcome(key, id, machineNo, log))
+  function startFetch (key: string, id: number, machineNo: string, log: VendorLog, ticket: CallTicket): Promise<TieredOutcome> {
+    const fetching = coalescing(key, () => fetchOutcome(key, id, machineNo, log, ticket))
       .finally(() => { inFlight.delete(key) })
     inFlight.set(key, fetching)
     return fetching
@@ -70,8 +76,16 @@ export function createReadThrough ({ store, rules, load, now, coalescing, change
     }
     const joined = inFlight.get(key)
     try {
-      if (joined !== undefined) return { ...await joined, result: 'coalesced' }
-      const fetched = await startFetch(key, id, machineNo, log)
+      if (joined !== undefined) {
+        try {
+          return { ...await joined, result: 'coalesced' }
+        } catch (error) {
+          // the budget put off the background poll this lookup joined: a request or a wake-up asks for itself, ahead of it
+          if (error instanceof CallDeferred && (options.priority ?? 'request') !== 'background') return await get(id, machineNo, log, options)
+          throw error
+        }
+      }
+      const fetched = await startFetch(key, id, machineNo, log, { priority: options.priority, onAdmitted: options.onAdmitted })
       // the outcome of another replica's call is this request's coalescing, not its miss
       return { ...fetched, result: fetched.tier === 'vendor' ? 'miss' : 'coalesced' }
     } catch (error) {

@@ -1,5 +1,6 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config/config.js'
+import type { CallTicket } from '../upstream/call-budget.js'
 import type { VendorLog } from '../upstream/client.js'
 import { orderQuery } from '../upstream/endpoints/order-query.js'
 import type { ResilientVendor } from '../upstream/resilient.js'
@@ -39,15 +40,15 @@ export function createOrdersService ({ vendor, cache, store, coalescing, onServe
   const reportUnknown = createUnknownValueLog({ now })
   const changes = createChangeMarks({ now, max: cache.maxEntries, ttlMs: Math.max(cache.freshMs, cache.terminalMs, cache.notFoundMs) })
 
-  async function fetchOrder (id: number, machineNo: string, log: VendorLog): Promise<Order> {
-    const data = await vendor.call(orderQuery, { orderId: id, machineNo }, log)
+  async function fetchOrder (id: number, machineNo: string, log: VendorLog, ticket?: CallTicket): Promise<Order> {
+    const data = await vendor.call(orderQuery, { orderId: id, machineNo }, log, ticket)
     return normalizeOrder(data, id, (field, value) => { reportUnknown(log, field, value, id) })
   }
 
   const serve = cache.enabled
     ? createReadThrough({ store, rules: cache, load: fetchOrder, now, coalescing, changes })
-    : async (id: number, machineNo: string, log: VendorLog): Promise<Served> =>
-      ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log), storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' })
+    : async (id: number, machineNo: string, log: VendorLog, { priority, onAdmitted }: ReadOptions = {}): Promise<Served> =>
+      ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log, { priority, onAdmitted }), storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' })
 
   // the vendor calls a lookup makes are its children: they run in its context
   const lookup: typeof serve = tracer === undefined

@@ -12,6 +12,9 @@ export interface CorsPolicyOptions {
 }
 
 /** Headers a browser app may read: request id, rate limiting, and what caches, conditional requests and long polls use. */
+/** Request headers browsers may send: prefer for long polls, last-event-id for an event stream's reconnection. */
+export const CORS_ALLOWED_HEADERS = ['authorization', 'x-request-id', 'if-none-match', 'prefer', 'last-event-id']
+
 export const CORS_EXPOSED_HEADERS = ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'etag', 'cache-status', 'preference-applied']
 
 /**
@@ -42,8 +45,7 @@ const corsPolicy: FastifyPluginAsync<CorsPolicyOptions> = async (app, { origins,
   await app.register(cors, {
     origin: (origin, callback) => callback(null, allowAll ? '*' : origin !== undefined && allowed.has(origin) ? origin : false),
     methods: ['GET', 'HEAD', 'OPTIONS'],
-    // prefer: long polls; last-event-id: an event stream's reconnection
-    allowedHeaders: ['authorization', 'x-request-id', 'if-none-match', 'prefer', 'last-event-id'],
+    allowedHeaders: CORS_ALLOWED_HEADERS,
     exposedHeaders: CORS_EXPOSED_HEADERS,
     // bearer keys, no cookies: credentials mode is never needed
     credentials: false,

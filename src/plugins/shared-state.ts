@@ -14,6 +14,8 @@ declare module 'fastify' {
 export interface SharedStatePluginOptions {
   config: SharedStateConfig
   metrics?: Metrics | undefined
+  /** wall-clock milliseconds for the memory tier and the call budget's buckets (default Date.now) */
+  now?: (() => number) | undefined
 }
 
 /**
@@ -21,7 +23,7 @@ export interface SharedStatePluginOptions {
  * (readiness never depends on it): until it does, and whenever it stops, each replica works
  * from its own memory. Closing the app closes the connections.
  */
-const sharedState: FastifyPluginAsync<SharedStatePluginOptions> = async (app, { config, metrics }) => {
+const sharedState: FastifyPluginAsync<SharedStatePluginOptions> = async (app, { config, metrics, now }) => {
   // redis_up exists only where Redis is configured
   if (config.redis !== null && metrics !== undefined) {
     metrics.registry.registerMetric(metrics.redisUp)
@@ -29,7 +31,8 @@ const sharedState: FastifyPluginAsync<SharedStatePluginOptions> = async (app, { 
   }
   const state = createSharedState(config, {
     log: app.log.child({ component: 'redis' }),
-    onSharedState: metrics && ((up) => { metrics.redisUp.set(up ? 1 : 0) })
+    onSharedState: metrics && ((up) => { metrics.redisUp.set(up ? 1 : 0) }),
+    now
   })
   app.decorate('sharedState', state)
   app.addHook('onClose', async () => { await state.close() })

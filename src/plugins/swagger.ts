@@ -18,9 +18,10 @@ export const API_DESCRIPTION = [
 /**
  * @see https://github.com/fastify/fastify-swagger
  * The OpenAPI 3.1 document, from the routes' zod schemas, finished where they cannot say it.
- * Registered before any route: it collects routes as they are added.
+ * Registered before any route: it collects routes as they are added. `keysEnforced`: whether
+ * the deployment sets API_KEYS, which the document's security then says.
  */
-const swagger: FastifyPluginAsync = async (app) => {
+const swagger: FastifyPluginAsync<{ keysEnforced: boolean }> = async (app, { keysEnforced }) => {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -29,7 +30,7 @@ const swagger: FastifyPluginAsync = async (app) => {
       components: { securitySchemes: SECURITY_SCHEMES }
     },
     transform: jsonSchemaTransform,
-    transformObject: (input) => documentSecurity(finishOpenApiDocument(jsonSchemaTransformObject(input)))
+    transformObject: (input) => documentSecurity(finishOpenApiDocument(jsonSchemaTransformObject(input)), { keysEnforced })
   })
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Metrics } from '../observability/metrics.js'
+import type { Clock } from '../orders/live/clock.js'
 import { createWatchers, type Watchers } from '../orders/live/watchers.js'
 
 declare module 'fastify' {
@@ -13,7 +14,11 @@ declare module 'fastify' {
 export interface WatchersPluginOptions {
   /** CACHE_FRESH_MS: how often a watched order is asked for */
   intervalMs: number
+  /** VENDOR_MAX_CALLS_PER_SECOND is set: the polls take turns for it */
+  budgeted: boolean
   metrics?: Metrics | undefined
+  /** the pollers' time and timers (default: the system's) */
+  clock?: Clock | undefined
 }
 
 /**
@@ -21,14 +26,16 @@ export interface WatchersPluginOptions {
  * and retry. Closed before the server stops listening: every stream and long poll is told
  * watching is over and ends at once, rather than holding shutdown up.
  */
-const watchersPlugin: FastifyPluginAsync<WatchersPluginOptions> = async (app, { intervalMs, metrics }) => {
+const watchersPlugin: FastifyPluginAsync<WatchersPluginOptions> = async (app, { intervalMs, budgeted, metrics, clock }) => {
   const watchers = createWatchers({
     getOrder: app.orders.getOrder,
     log: app.log.child({ component: 'watchers' }),
     intervalMs,
     // with Redis, changes and wake-ups reach every replica
     bus: app.sharedState.watchBus,
-    onWatchedCount: metrics && ((count) => { metrics.watchedOrders.set(count) })
+    onWatchedCount: metrics && ((count) => { metrics.watchedOrders.set(count) }),
+    takeTurns: budgeted,
+    clock
   })
   app.decorate('watchers', watchers)
   app.addHook('preClose', (done) => { watchers.close(); done() })

@@ -10,6 +10,13 @@ export interface EventWriterOptions {
   stallMs?: number
   /** told once when the socket stayed undrained for stallMs; the connection is destroyed right after */
   onStalled: () => void
+  /** told the label of each frame handed to the socket; a pending frame replaced by a newer one never is */
+  onWritten?: (label: string) => void
+}
+
+interface Frame {
+  bytes: Buffer
+  label: string
 }
 
 /**
@@ -19,8 +26,8 @@ export interface EventWriterOptions {
  * client that stops reading holds is then bounded: the response's buffer (under its high-water
  * mark plus the frame that crossed it) and one pending frame.
  */
-export function createEventWriter (raw: ServerResponse, { clock, stallMs = SLOW_READER_MS, onStalled }: EventWriterOptions) {
-  let pending: Buffer | undefined
+export function createEventWriter (raw: ServerResponse, { clock, stallMs = SLOW_READER_MS, onStalled, onWritten }: EventWriterOptions) {
+  let pending: Frame | undefined
   let stall: unknown
   let done = false
 
@@ -37,8 +44,10 @@ export function createEventWriter (raw: ServerResponse, { clock, stallMs = SLOW_
       raw.destroy()
     }, stallMs)
   }
-  const put = (frame: Buffer) => {
-    if (!raw.write(frame)) awaitDrain()
+  const put = (frame: Frame) => {
+    const drained = raw.write(frame.bytes)
+    onWritten?.(frame.label)
+    if (!drained) awaitDrain()
   }
   const onDrain = () => {
     clearStall()
@@ -58,9 +67,10 @@ export function createEventWriter (raw: ServerResponse, { clock, stallMs = SLOW_
   raw.on('close', stop)
 
   return {
-    /** Writes `frame` now, or keeps it as the one pending frame until the socket drains. */
-    write (frame: Buffer): void {
+    /** Writes `bytes` now, or keeps them as the one pending frame until the socket drains; `label` is what onWritten is told. */
+    write (bytes: Buffer, label: string): void {
       if (done) return
+      const frame = { bytes, label }
       if (raw.writableNeedDrain) { pending = frame; awaitDrain() } else put(frame)
     },
     /** Writes the pending frame, if any, before the response ends (still bounded: one frame); the stall watch goes on until the socket closes. */
@@ -68,10 +78,10 @@ export function createEventWriter (raw: ServerResponse, { clock, stallMs = SLOW_
       if (done || pending === undefined) return
       const frame = pending
       pending = undefined
-      raw.write(frame)
+      put(frame)
       awaitDrain()
     },
     /** bytes waiting to reach the client: the response's and socket's buffers plus the pending frame */
-    get bufferedBytes (): number { return raw.writableLength + (pending?.length ?? 0) }
+    get bufferedBytes (): number { return raw.writableLength + (pending?.bytes.length ?? 0) }
   }
 }

@@ -4,11 +4,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Config } from '../config/config.js'
 import { ORDER_PROBLEMS } from '../http/order-problems.js'
-import { problem, ProblemSchema, toProblem } from '../http/problem.js'
+import { problem, toProblem } from '../http/problem.js'
 import { createStreamSlots } from './stream-slots.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Outcome } from '../orders/outcome.js'
-import { OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
+import { ORDER_EXAMPLE, OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
 import { systemClock, type Clock } from '../orders/live/clock.js'
 import { isFinal, outcomeTag } from '../orders/live/predicates.js'
 import { formatFrame, orderFrame } from '../orders/live/event-frame.js'
@@ -38,19 +38,22 @@ export interface OrderEventsOptions {
   clock?: Pick<Clock, 'setTimer' | 'clearTimer'> | undefined
 }
 
-// each event's fields, for the document: `data` is JSON
-const OrderEventSchema = z.object({
-  event: z.literal('order'),
-  id: z.string().meta({ description: 'The order\'s ETag: send it back as Last-Event-ID when reconnecting.' }),
-  data: OrderSchema
-}).meta({ description: 'The order now: on connect (unless Last-Event-ID is its ETag) and on every change. The stream ends after the one whose order is `terminal`.' })
-const ProblemEventSchema = z.object({
-  event: z.literal('problem'),
-  id: z.string().meta({ description: '`problem:` and the problem\'s code (e.g. `problem:ORDER_NOT_FOUND`): a reconnect that sends it back is answered 204.' }),
-  data: ProblemSchema
-}).meta({ description: 'The order or machine is gone (ORDER_NOT_FOUND, MACHINE_NOT_FOUND) or the order expired (ORDER_EXPIRED): the last event of the stream.' })
-const EventStreamSchema = z.union([OrderEventSchema, ProblemEventSchema]).meta({
-  description: 'Server-Sent Events, each shown here by its fields (`event`, `id`, `data`; `data` is one line of JSON). Also a `retry` hint first, and a `: heartbeat` comment every 15 s.'
+/**
+ * The stream as validators read it: one text body. Its events are named in words, since an
+ * OpenAPI 3.1 schema of text/event-stream describes the whole body, and a union of event
+ * objects there made Prism's validating proxy answer 500 on every real stream.
+ */
+const EventStreamSchema = z.string().meta({
+  description: [
+    'Server-Sent Events (`event`, `id`, `data` lines; `data` is one line of JSON). A `retry` hint comes first, and a `: heartbeat` comment every 15 s. Two kinds of event:',
+    '',
+    '- `event: order`, `data` an `Order` (#/components/schemas/Order), `id` the order\'s ETag (send it back as Last-Event-ID when reconnecting): the order on connect (unless Last-Event-ID is its ETag) and on every change. The stream ends after the one whose order is `terminal`.',
+    '- `event: problem`, `data` a `Problem` (#/components/schemas/Problem), `id` `problem:` and its code (e.g. `problem:ORDER_NOT_FOUND`): the order or machine is gone (ORDER_NOT_FOUND, MACHINE_NOT_FOUND) or the order expired (ORDER_EXPIRED). The last event of the stream.',
+    '',
+    'A reconnect whose Last-Event-ID is a terminal order\'s ETag or a problem\'s id is answered 204.'
+  ].join('\n'),
+  // what the stream of the documented order 54 begins with
+  example: `retry: ${RETRY_MS}\n\n${orderFrame(OrderSchema.parse(ORDER_EXAMPLE)).toString()}`
 })
 
 /**
@@ -82,7 +85,7 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
         ...ORDER_PROBLEMS,
         405: problem('A method other than GET (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
         429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams open for it (EVENTS_MAX_PER_CLIENT); see Retry-After.'),
-        503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After.')
+        503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After.')
       }
     }
   }, async (request, reply) => {
@@ -133,16 +136,15 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
       const writer = createEventWriter(reply.raw, {
         clock,
         stallMs: SLOW_READER_MS,
-        onStalled: () => { metrics?.slowReadersClosed.inc(); end('slow') }
+        onStalled: () => { metrics?.slowReadersClosed.inc(); end('slow') },
+        onWritten: (event) => { metrics?.eventsSent.inc({ event }) }
       })
 
       const send = (outcome: Outcome) => {
         if (over) return
         // an order's frame is built once per change and shared by every stream; a problem carries this request's id
-        writer.write(outcome.kind === 'order'
-          ? orderFrame(outcome.order)
-          : formatFrame({ event: 'problem', id: outcomeTag(outcome), data: JSON.stringify(toProblem(outcome.error, requestId)) }))
-        metrics?.eventsSent.inc({ event: outcome.kind === 'order' ? 'order' : 'problem' })
+        if (outcome.kind === 'order') writer.write(orderFrame(outcome.order), 'order')
+        else writer.write(formatFrame({ event: 'problem', id: outcomeTag(outcome), data: JSON.stringify(toProblem(outcome.error, requestId)) }), 'problem')
         if (isFinal(outcome)) end('final')
       }
 

@@ -3,6 +3,7 @@ import type { Config, ResilienceConfig } from '../config/config.js'
 import type { WatchBus } from '../orders/live/bus.js'
 import type { OutcomeStore } from '../orders/outcome-store.js'
 import type { Coalescing } from '../orders/read-through.js'
+import type { CallBudgetLimits, CallTokens } from '../upstream/call-budget.js'
 import type { BoundedStoreOptions } from './memory/rate-limit-store.js'
 import type { LinkLog } from './redis/link.js'
 
@@ -22,8 +23,8 @@ export interface SharedStateDeps {
 
 /**
  * Everything replicas may share, behind the interfaces their users own: the orders' outcome
- * store and coalescing, the watchers' bus, and the rate limit's counters. Either every one of
- * them is shared (through Redis) or every one stays in this process's memory.
+ * store and coalescing, the watchers' bus, the rate limit's counters and the vendor call budget.
+ * Either every one of them is shared (through Redis) or every one stays in this process's memory.
  */
 export interface SharedState {
   outcomeStore: OutcomeStore
@@ -31,6 +32,8 @@ export interface SharedState {
   watchBus: WatchBus
   /** the store class @fastify/rate-limit constructs; `local` bounds the counters kept in memory */
   rateLimitStore: (local: BoundedStoreOptions) => FastifyRateLimitStoreCtor
+  /** where VENDOR_MAX_CALLS_PER_SECOND's calls are counted: one bucket for the fleet, or this process's */
+  callTokens: (limits: CallBudgetLimits) => CallTokens
   /** true while the other replicas share this state; false: this replica works from its own memory */
   isShared: () => boolean
   /** connects to the shared store, if any; resolves whether or not it answers (the service starts either way) */

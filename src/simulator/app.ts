@@ -70,6 +70,9 @@ export function buildSimulator (options: SimulatorOptions = {}): FastifyInstance
       const final = SCENARIO_ORDERS[orderId]?.phases?.at(-1)?.data
       if (final === undefined || notifyUrl === undefined) return
       await Promise.all(deliveryNotifications(final).map(notifier.send))
+    },
+    async onRestarted (orderId) {
+      if (notifyUrl !== undefined) await notifier.send({ method: 'simulator.order.restarted', order_id: Number(orderId) })
     }
   })
   app.addHook('onClose', async () => {

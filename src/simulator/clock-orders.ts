@@ -18,12 +18,14 @@ export interface ClockOrdersOptions {
   scheduler: Scheduler
   /** a run reached its final phase; called once per run, whoever is asking at the time */
   onFinished: (orderId: string, machineNo: string) => unknown
+  /** a run was final for RESTART_AFTER_MS and is forgotten: the next question starts a new one */
+  onRestarted?: (orderId: string, machineNo: string) => unknown
 }
 
 export interface ClockOrders {
   /**
    * How far into its run the clock order is. The first question starts the run; so does the
-   * first one after the order has been final for RESTART_AFTER_MS.
+   * first one after the order has been final for RESTART_AFTER_MS, when a timer forgets the run.
    */
   elapsedMs (orderId: string, machineNo: string): number
   /** forgets every run and cancels its timer (admin reset, app close) */
@@ -35,8 +37,8 @@ interface Run {
   timer: unknown
 }
 
-/** The runs of the clock orders, one per (order, machine), each with a timer for its end. */
-export function createClockOrders ({ now, scheduler, onFinished }: ClockOrdersOptions): ClockOrders {
+/** The runs of the clock orders, one per (order, machine), each with a timer for its end, then one for its restart. */
+export function createClockOrders ({ now, scheduler, onFinished, onRestarted }: ClockOrdersOptions): ClockOrders {
   const runs = new Map<string, Run>()
 
   function finishLater (key: string, run: Run, orderId: string, machineNo: string): void {
@@ -45,9 +47,18 @@ export function createClockOrders ({ now, scheduler, onFinished }: ClockOrdersOp
       // a timer may fire a hair before the clock says so: whoever the notification wakes must see the final phase
       const left = FINISHED_AFTER_MS - (now() - run.startedAt)
       if (left > 0) return finishLater(key, run, orderId, machineNo)
-      run.timer = undefined
+      restartLater(key, run, orderId, machineNo)
       return onFinished(orderId, machineNo)
     }, Math.max(0, FINISHED_AFTER_MS - (now() - run.startedAt)))
+  }
+
+  // without it, whoever keeps the final answer (the service, for CACHE_TERMINAL_MS) would never ask again
+  function restartLater (key: string, run: Run, orderId: string, machineNo: string): void {
+    run.timer = scheduler.setTimeout(() => {
+      if (runs.get(key) !== run) return
+      runs.delete(key)
+      return onRestarted?.(orderId, machineNo)
+    }, RESTART_AFTER_MS)
   }
 
   return {

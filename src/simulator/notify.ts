@@ -14,6 +14,17 @@ export interface DeliveryNotification {
   error_msg: string
 }
 
+/**
+ * The simulator's own notification, not the vendor's: a clock order's run was forgotten, so the
+ * order is no longer final. It tells a receiver that keeps final answers to ask again.
+ */
+export interface RestartNotification {
+  method: 'simulator.order.restarted'
+  order_id: number
+}
+
+export type Notification = DeliveryNotification | RestartNotification
+
 type Outcome = Pick<DeliveryNotification, 'deliver_status' | 'floor_status' | 'error_msg'>
 
 /** What the machine reports for each final line status (floor_status: 1 normal, 3 motor fault, 47 serial timeout). */
@@ -48,7 +59,7 @@ export interface NotifierOptions {
 
 export interface Notifier {
   /** POSTs it as JSON; settles after the first attempt (a retry is scheduled, not awaited) and never rejects */
-  send (notification: DeliveryNotification): Promise<void>
+  send (notification: Notification): Promise<void>
   /** cancels retries and calls in flight */
   close (): Promise<void>
 }
@@ -58,7 +69,7 @@ export function createNotifier ({ url, scheduler, log, stats }: NotifierOptions)
   const closing = new AbortController()
   const retries = new Set<unknown>()
 
-  async function post (target: string, notification: DeliveryNotification): Promise<void> {
+  async function post (target: string, notification: Notification): Promise<void> {
     const response = await request(target, {
       method: 'POST',
       dispatcher: agent,
@@ -71,14 +82,16 @@ export function createNotifier ({ url, scheduler, log, stats }: NotifierOptions)
     if (response.statusCode < 200 || response.statusCode > 299) throw new Error(`HTTP ${response.statusCode}`)
   }
 
-  async function attempt (notification: DeliveryNotification, attemptNo: number): Promise<void> {
+  async function attempt (notification: Notification, attemptNo: number): Promise<void> {
     const target = url()
     if (target === undefined || closing.signal.aborted) return
-    const about = { orderId: notification.order_id, recordId: notification.record_id, notify: URL.parse(target)?.origin, attempt: attemptNo }
+    const about = notification.method === 'device.delivery.response'
+      ? { orderId: notification.order_id, recordId: notification.record_id, notify: URL.parse(target)?.origin, attempt: attemptNo }
+      : { orderId: notification.order_id, method: notification.method, notify: URL.parse(target)?.origin, attempt: attemptNo }
     try {
       await post(target, notification)
       stats.notifications.sent++
-      log.info({ ...about, deliverStatus: notification.deliver_status }, 'delivery notification sent')
+      log.info({ ...about, deliverStatus: 'deliver_status' in notification ? notification.deliver_status : undefined }, 'delivery notification sent')
     } catch (error) {
       if (closing.signal.aborted) return
       const reason = (error as { code?: string }).code ?? (error as Error).message

@@ -38,7 +38,8 @@
  * Clock orders run from the first time they are asked for (on their own machine), not from the
  * simulator's start: unpaid, paid at PAID_AFTER_MS, dispensing at DISPENSING_AFTER_MS, final at
  * FINISHED_AFTER_MS, when each line's device.delivery.response goes to the notify URL, if one is
- * set. Once final for RESTART_AFTER_MS, the next question starts the run again (clock-orders.ts).
+ * set. Once final for RESTART_AFTER_MS, the run is forgotten (and the notify URL told so), and
+ * the next question starts it again (clock-orders.ts).
  */
 
 import { createHash } from 'node:crypto'
@@ -134,8 +135,11 @@ export const SCENARIO_MACHINES: Record<string, MachineState> = {
 export const PAID_AFTER_MS = 4_000
 export const DISPENSING_AFTER_MS = 8_000
 export const FINISHED_AFTER_MS = 15_000
-/** How long a clock order stays final before the next question starts its run again. */
-export const RESTART_AFTER_MS = 60_000
+/**
+ * How long a clock order stays final before its run is forgotten, and the next question starts it
+ * again: long enough to read the final state, short enough that the next try is a live run.
+ */
+export const RESTART_AFTER_MS = 5_000
 
 function record (id: Int64, productId: Int64, price: string, status = '', notifySent = ''): VendorRecordData {
   return { id, product_id: productId, quantity: 1, price, status, notify_sent: notifySent }

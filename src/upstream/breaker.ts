@@ -16,6 +16,8 @@ export type BreakerState = 'closed' | 'open' | 'halfOpen'
 
 export interface Breaker {
   run: <T>(call: () => Promise<T>) => Promise<T>
+  /** true while open: a call would be refused without reaching the vendor */
+  isOpen: () => boolean
   /** told of every change of state; an opening with the code of the vendor fault that tipped it */
   onStateChange: (listener: (state: BreakerState, faultCode?: ErrorCode) => void) => void
   shutdown: () => void
@@ -62,6 +64,7 @@ export function createBreaker (options: BreakerOptions): Breaker {
         throw new AppError('UNAVAILABLE', { detail: 'The vendor is failing; calls to it are paused for a moment.', retryAfter, cause: error })
       }
     },
+    isOpen: () => breaker.opened,
     onStateChange: (listener) => { listeners.push(listener) },
     shutdown: () => breaker.shutdown()
   }

@@ -27,6 +27,8 @@ export interface VendorLog {
   info: (obj: object, msg: string) => void
   warn: (obj: object, msg: string) => void
   error: (obj: object, msg: string) => void
+  /** pino's: false when a line at `level` would be dropped, so it need not be built */
+  isLevelEnabled?: (level: string) => boolean
 }
 
 export interface CallOptions extends PostOptions {

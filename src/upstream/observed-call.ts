@@ -39,16 +39,15 @@ export function observeVendorCalls (client: VendorClient, hooks: VendorCallHooks
       const span = tracing === undefined ? undefined : startCallSpan(tracing, endpoint.spanAttributes(params), options)
       let status: number | undefined
       const callOptions = span === undefined ? options : { ...options, onAnswer: (answered: number) => { status = answered } }
-      const about = endpoint.logFields(params)
       const started = performance.now()
       try {
         const result = await client.call(endpoint, params, callOptions)
-        report(hooks, options.log, about, started, 'ok', 0, undefined)
+        report(hooks, options.log, () => endpoint.logFields(params), started, 'ok', 0, undefined)
         if (span !== undefined) endCallSpan(span, 'ok', 0, status)
         return result
       } catch (error) {
         const appError = error instanceof AppError ? error : undefined
-        report(hooks, options.log, about, started, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus)
+        report(hooks, options.log, () => endpoint.logFields(params), started, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus)
         if (span !== undefined) endCallSpan(span, appError?.code ?? 'INTERNAL', appError?.vendorCode, appError?.upstreamStatus ?? status)
         throw error
       }
@@ -58,14 +57,15 @@ export function observeVendorCalls (client: VendorClient, hooks: VendorCallHooks
 }
 
 function report (
-  hooks: VendorCallHooks, log: VendorLog = SILENT, about: Record<string, unknown>, started: number,
+  hooks: VendorCallHooks, log: VendorLog = SILENT, about: () => Record<string, unknown>, started: number,
   outcome: 'ok' | ErrorCode, vendorCode: number | undefined, httpStatus: number | undefined
 ): void {
   const durationMs = performance.now() - started
   hooks.onCall?.({ outcome, vendorCode, durationMs })
   // one line per vendor call: a human must act now, worth a look, or business as usual (src/errors/catalogue.ts)
   const level = outcome === 'ok' ? 'info' : ERROR_KINDS[outcome].logLevel
-  log[level]({ vendor: { ...about, durationMs: Math.round(durationMs * 10) / 10, httpStatus, vendorCode, outcome } }, 'vendor call')
+  if (log.isLevelEnabled?.(level) === false) return
+  log[level]({ vendor: { ...about(), durationMs: Math.round(durationMs * 10) / 10, httpStatus, vendorCode, outcome } }, 'vendor call')
 }
 
 /** A span per call to the vendor; no URL, header or payload in it: they carry the credentials and the signature. */

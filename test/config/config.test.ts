@@ -35,7 +35,8 @@ t.test('defaults with nothing set: demo mode', async (t) => {
       retry: { maxRetries: 2, baseDelayMs: 50, budgetRatio: 0.1, budgetFloor: 10 },
       breaker: { thresholdPercent: 50, minCalls: 10, windowMs: 10_000, cooldownMs: 10_000 },
       vendorConcurrency: 64,
-      vendorQueue: 64
+      vendorQueue: 64,
+      vendorCallsPerSecond: 20
     },
     limits: { requestTimeoutMs: 30_000, maxConnections: 800, maxEventLoopDelayMs: 1000, maxRssBytes: 1024 * 1024 * 1024, shutdownDelayMs: 0 },
     apiKeys: [],
@@ -49,6 +50,12 @@ t.test('defaults with nothing set: demo mode', async (t) => {
     callbackToken: null,
     events: { maxStreams: 500, maxPerClient: 16, maxDurationMs: 600_000 }
   })
+})
+
+t.test('VENDOR_MAX_CALLS_PER_SECOND: a whole number of calls a second, 0 for no budget', async (t) => {
+  t.equal(loadConfig({ VENDOR_MAX_CALLS_PER_SECOND: '0' }).resilience.vendorCallsPerSecond, 0)
+  t.equal(loadConfig({ VENDOR_MAX_CALLS_PER_SECOND: '150' }).resilience.vendorCallsPerSecond, 150)
+  for (const bad of ['-1', '2.5', 'lots', '100001']) t.match(problemsOf({ VENDOR_MAX_CALLS_PER_SECOND: bad })[0], /^VENDOR_MAX_CALLS_PER_SECOND: /, bad)
 })
 
 t.test('Redis, callback token and event-stream settings', async (t) => {

@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { createMetrics, vendorCallHooks } from '../../src/observability/metrics.js'
 import { buildMetricsServer } from '../../src/observability/metrics-server.js'
-import { answerOrder, assertProblem, buildTestApp, json, startUpstream, until } from '../helper.js'
+import { answerOrder, assertProblem, buildTestApp, fakeClock, json, startUpstream, until } from '../helper.js'
 
 const KEY = 'ka_' + 'a1'.repeat(20)
 const AUTH = { authorization: `Bearer ${KEY}` }
@@ -134,6 +135,31 @@ t.test('retries, breaker state and cache results are counted', async (t) => {
   t.equal(sample(text, 'vendor_breaker_state'), 2, 'open after the resets')
 })
 
+t.test('vendor calls the budget put off or refused are counted, by priority', async (t) => {
+  const upstream = await startUpstream(t, (req, res) => { answerOrder(req, res, { status: 'NOTPAY' }) })
+  const metrics = createMetrics({ defaultMetrics: false })
+  // a clock that stands still: the one call a second is spent, and no second passes
+  const clock = fakeClock()
+  const app = await buildTestApp(t, upstream.url, {}, { metrics, clock }, { VENDOR_MAX_CALLS_PER_SECOND: '1' })
+  const url = await startMetricsServer(t, metrics.registry)
+  const before = await (await fetch(url)).text()
+  for (const [name, priority] of [['deferred', 'background'], ['deferred', 'wake'], ['refused', 'request'], ['refused', 'background']]) {
+    t.equal(sample(before, `vendor_calls_${name}_total`, { priority: priority! }), 0, `${name} ${priority} exposed from the start`)
+  }
+  t.equal((await app.inject({ url: '/orders/1?machine=16327129' })).statusCode, 200)
+  const refused = await app.inject({ url: '/orders/2?machine=16327129' })
+  assertProblem(t, refused, 503, 'UPSTREAM_BUDGET_SPENT')
+  t.equal(refused.headers['retry-after'], '1')
+  const unwatch = app.watchers.watch(3, '16327129', () => {})
+  t.teardown(unwatch)
+  // its first poll is due at once on that clock
+  await clock.advance(0)
+  await until(async () => sample(await (await fetch(url)).text(), 'vendor_calls_deferred_total', { priority: 'background' }) === 1, { what: 'the poll put off' })
+  const text = await (await fetch(url)).text()
+  t.equal(sample(text, 'vendor_calls_refused_total', { priority: 'request' }), 1)
+  t.equal(upstream.requests.length, 1, 'one vendor call: the budget\'s one')
+})
+
 t.test('in-flight vendor calls are counted while they wait', async (t) => {
   let release = (): void => {}
   const upstream = await startUpstream(t, (_req, res) => { release = () => json(res, 200, { code: 0, data: { order_id: 54 } }) })
@@ -177,4 +203,15 @@ t.test('every app has its own registry', async (t) => {
   first.vendorRetries.inc()
   t.equal(sample(await second.registry.metrics(), 'vendor_retries_total'), 0)
   t.equal(sample(await first.registry.metrics(), 'vendor_retries_total'), 1)
+})
+
+t.test('docs/operations.md\'s metrics table lists every series this service registers, and none it does not', async (t) => {
+  const text = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
+  const documented = [...text.matchAll(/^\| `([a-z_]+)` \| (?:counter|gauge|histogram) \|/gm)].map((match) => match[1]!)
+  const metrics = createMetrics({ defaultMetrics: false })
+  // redis_up joins the registry only with Redis configured
+  metrics.registry.registerMetric(metrics.redisUp)
+  const registered = metrics.registry.getMetricsAsArray().map((metric) => metric.name)
+  t.ok(registered.length > 10, 'the registry was read')
+  t.same([...documented].sort(), [...registered].sort())
 })

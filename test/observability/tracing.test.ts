@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import t, { type Test } from 'tap'
-import { tracingSettings } from '../../src/observability/tracing.js'
+import { startTracing, tracingSettings } from '../../src/observability/tracing.js'
 import { answerOrder, NEUTRAL_ENV, startService, startUpstream, TEST_CREDENTIALS } from '../helper.js'
 
 const API_KEY = 'k'.repeat(20) + '-tracing-test-key'
@@ -221,4 +221,19 @@ t.test('with Redis, its commands are spans of the request too: command names onl
   t.ok(redisSpans.some((span) => /^(get|set)$/i.test(span.name)), 'the shared cache\'s reads and writes among them')
   const texts = redisSpans.flatMap((span) => span.texts)
   t.notOk(texts.some((text) => text.includes('54:16327129') || text.includes('"id":54')), 'no key or value in them')
+})
+
+t.test('shutdown is bounded: a collector that never answers costs the flush bound, and says the spans were dropped', async (t) => {
+  const hanging = await startUpstream(t, () => { /* never answers */ })
+  const settings = { exporters: ['otlp' as const], otlp: { url: `${hanging.url}/v1/traces`, protocol: 'http/json' as const } }
+  const tracing = await startTracing(settings, { serviceVersion: 'test', requestHook: () => {}, flushTimeoutMs: 200 })
+  tracing.tracer.startSpan('the last request').end()
+  t.same(await tracing.shutdown(), { flushed: false }, 'resolved while the export still hangs')
+  t.same(await tracing.shutdown(), { flushed: false }, 'once: a second call gets the same answer')
+
+  const receiver = await startReceiver(t)
+  const working = await startTracing({ ...settings, otlp: { ...settings.otlp, url: `${receiver.url}/v1/traces` } }, { serviceVersion: 'test', requestHook: () => {}, flushTimeoutMs: 60_000 })
+  working.tracer.startSpan('the last request').end()
+  t.same(await working.shutdown(), { flushed: true })
+  t.same(receiver.spans().map((span) => span.name), ['the last request'], 'exported before shutdown resolved')
 })

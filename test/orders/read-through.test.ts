@@ -1,6 +1,11 @@
 import t from 'tap'
 import { AppError } from '../../src/errors/catalogue.js'
-import { order, orderOf, setup } from './fixtures/read-through.js'
+import { createReadThrough } from '../../src/orders/read-through.js'
+import { runInThisProcess } from '../../src/shared-state/memory/coalescing.js'
+import { createMemoryOutcomeStore } from '../../src/shared-state/memory/outcome-store.js'
+import { CallDeferred, type CallTicket } from '../../src/upstream/call-budget.js'
+import { QUIET } from '../fixtures/logger.js'
+import { OPTIONS, order, orderOf, setup } from './fixtures/read-through.js'
 
 t.test('a changing order is fresh for CACHE_FRESH_MS, then fetched again', async (t) => {
   const { get, calls, tick } = setup()
@@ -105,7 +110,7 @@ t.test('stale-if-error: for CACHE_STALE_MS after the answer stopped being fresh,
 })
 
 t.test('stale-if-error follows the error catalogue: only failures of the vendor or of this service', async (t) => {
-  for (const [code, stale] of [['UPSTREAM_TIMEOUT', true], ['UPSTREAM_BAD_RESPONSE', true], ['UNAVAILABLE', true], ['MACHINE_OFFLINE', false], ['UPSTREAM_REJECTED', false], ['INTERNAL', false]] as const) {
+  for (const [code, stale] of [['UPSTREAM_TIMEOUT', true], ['UPSTREAM_BAD_RESPONSE', true], ['UNAVAILABLE', true], ['UPSTREAM_BUDGET_SPENT', true], ['MACHINE_OFFLINE', false], ['UPSTREAM_REJECTED', false], ['INTERNAL', false]] as const) {
     const { get, tick, answer } = setup()
     await get(1)
     tick(1001)
@@ -124,4 +129,34 @@ t.test('an answer still in flight when its entry is evicted reaches its callers'
   for (const release of releases) release()
   const served = await Promise.all(pending)
   t.same(served.map((s) => orderOf(s).id), [1, 2, 3, 4])
+})
+
+t.test('the lookup\'s priority and admission reach the vendor call; a request that joined a poll the budget put off asks for itself', async (t) => {
+  let now = 1_000_000
+  const tickets: Array<CallTicket | undefined> = []
+  const releases: Array<(error?: Error) => void> = []
+  const store = createMemoryOutcomeStore({ ...OPTIONS, now: () => now })
+  const get = createReadThrough({
+    store,
+    rules: OPTIONS,
+    now: () => now,
+    coalescing: runInThisProcess,
+    load: (id, _machine, _log, ticket) => new Promise((resolve, reject) => {
+      tickets.push(ticket)
+      releases.push((error) => { if (error === undefined) resolve(order(id)); else reject(error) })
+    })
+  })
+  const admitted = () => {}
+  const poll = get(1, '16327129', QUIET, { priority: 'background', onAdmitted: admitted })
+  const request = get(1, '16327129', QUIET)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(tickets, [{ priority: 'background', onAdmitted: admitted }], 'one call, the poll\'s, with its priority; the request joined it')
+  releases[0]!(new CallDeferred(100))
+  await t.rejects(poll, CallDeferred, 'the poll is put off: its watcher asks again in its turn')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(tickets[1], { priority: undefined, onAdmitted: undefined }, 'the request asks for itself, as a request')
+  releases[1]!()
+  t.equal((await request).result, 'miss', 'and is served')
+  now += 1
+  t.equal((await get(1, '16327129', QUIET, { priority: 'background' })).result, 'hit', 'a fresh order needs no call, whatever the priority')
 })

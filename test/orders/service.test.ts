@@ -56,3 +56,20 @@ t.test('unknown-value warnings are bounded per minute; the rest are counted in o
   await get(1)
   t.equal(lines.length, 12, 'a value already logged stays quiet')
 })
+
+t.test('a lookup\'s priority and admission hook reach the vendor call, with the cache on or off', async (t) => {
+  for (const enabled of [false, true]) {
+    const tickets: unknown[] = []
+    const vendor: OrdersVendor = {
+      call: async (endpoint, params, _log, ticket) => {
+        tickets.push(ticket)
+        return endpoint.parse({ order_id: (params as OrderQueryParams).orderId }, params, 200)
+      }
+    }
+    const cache = { ...NO_CACHE, enabled, freshMs: 1000 }
+    const service = createOrdersService({ vendor, cache, store: createMemoryOutcomeStore({ ...cache, now: () => 0 }), coalescing: runInThisProcess, now: () => 0 })
+    const onAdmitted = () => {}
+    await service.getOrder(7, '16327129', { info () {}, warn () {}, error () {} }, { priority: 'background', onAdmitted })
+    t.same(tickets, [{ priority: 'background', onAdmitted }], enabled ? 'cache on' : 'cache off')
+  }
+})

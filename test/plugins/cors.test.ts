@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap'
+import { readFileSync } from 'node:fs'
 import type { AppConfig } from '../../src/bootstrap/app.js'
+import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS } from '../../src/plugins/cors.js'
 import { assertProblem, buildTestApp, captureLogs, json, openEventStream, startUpstream } from '../helper.js'
 
 const ALLOWED = 'https://app.example.com'
@@ -116,4 +118,11 @@ t.test('an event stream carries the CORS headers of its origin', async (t) => {
   t.equal(stream.headers['access-control-allow-origin'], ALLOWED)
   t.match(stream.headers['access-control-expose-headers'], /x-request-id/)
   stream.close()
+})
+
+t.test('docs/operations.md\'s CORS section names every request header browsers may send and every exposed header', async (t) => {
+  const text = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
+  const section = (/^## CORS\n([\s\S]*?)(?=^## )/m.exec(text)?.[1] ?? '').toLowerCase()
+  t.ok(section.length > 0, 'the section was found')
+  for (const header of [...CORS_ALLOWED_HEADERS, ...CORS_EXPOSED_HEADERS]) t.ok(section.includes(`\`${header}\``), header)
 })

@@ -67,15 +67,21 @@ t.test('a clock order that finishes sends one device.delivery.response per line,
   // final, asked again and again: no more notifications for this run
   await time.advance(RESTART_AFTER_MS - 1)
   t.same(await status(ORDER.progressingSuccess), ['IS_SUCCESS', 'IS_SUCCESS'])
-  await time.advance(FINISHED_AFTER_MS)
   t.equal(received.length, 2, 'once per line per run')
-  t.equal(time.pending(), 0)
+
+  // final for RESTART_AFTER_MS: the run is forgotten, and the receiver told, so that it asks again
+  await time.advance(1)
+  t.same(received.slice(2).map((r) => r.body), [{ method: 'simulator.order.restarted', order_id: 2001 }])
+  t.equal(received[2]!.path, '/callbacks/delivery/the-receivers-secret-token')
+  t.equal(time.pending(), 0, 'nothing runs until someone asks')
+  await time.advance(FINISHED_AFTER_MS)
+  t.equal(received.length, 3, 'nobody asked: no run, no notification')
 
   // the next run sends its own
   t.same(await status(ORDER.progressingSuccess), ['', ''], 'a new run')
   await time.advance(FINISHED_AFTER_MS)
-  t.equal(received.length, 4)
-  t.same(app.simulator.stats.notifications, { sent: 4, failed: 0 })
+  t.equal(received.length, 5)
+  t.same(app.simulator.stats.notifications, { sent: 5, failed: 0 })
 })
 
 t.test('failed and timed-out lines are reported as failures, with the slot state and the reason', async (t) => {
@@ -112,12 +118,16 @@ t.test('without a notify URL nothing is sent; one set later, before the line fin
   app.simulator.setNotifyUrl(url)
   t.equal(app.simulator.notifyUrl, url)
   await time.advance(FINISHED_AFTER_MS)
-  t.same(received.map((r) => r.body.order_id), [2002, 2002])
+  t.same(received.map((r) => [r.body.method, r.body.order_id]), [
+    ['simulator.order.restarted', 2001],
+    ['device.delivery.response', 2002],
+    ['device.delivery.response', 2002]
+  ], '2001\'s restart, then 2002\'s lines')
 
   app.simulator.setNotifyUrl(undefined)
   await status(ORDER.progressingTimeout)
   await time.advance(FINISHED_AFTER_MS)
-  t.equal(received.length, 2, 'and unset again')
+  t.equal(received.length, 3, 'and unset again: neither 2002\'s restart nor 2003\'s lines')
 
   t.throws(() => app.simulator.setNotifyUrl('ftp://example.com/'), TypeError)
   t.throws(() => app.simulator.setNotifyUrl('not a url'), TypeError)
@@ -135,14 +145,18 @@ t.test('a receiver that is down costs one retry and a warning, never the simulat
   t.same(app.simulator.stats.notifications, { sent: 0, failed: 0 }, 'first attempts failed, retries pending')
   await time.advance(NOTIFY_RETRY_AFTER_MS)
   t.same(app.simulator.stats.notifications, { sent: 0, failed: 2 }, 'each line retried once, then dropped')
+  // the restart's notice fails too (its retry is set once the refused attempt is over)
+  await time.advance(RESTART_AFTER_MS)
+  await time.advance(NOTIFY_RETRY_AFTER_MS)
+  t.same(app.simulator.stats.notifications, { sent: 0, failed: 3 }, 'and the restart\'s, retried once too')
   await time.advance(10 * NOTIFY_RETRY_AFTER_MS)
   t.equal(time.pending(), 0, 'no further retries')
 
   const warnings = logs.filter((line) => line.level === 40)
-  t.equal(warnings.length, 4, 'a warning per failed attempt')
+  t.equal(warnings.length, 6, 'a warning per failed attempt')
   t.match(warnings[0], { orderId: 2001, attempt: 1, reason: 'ECONNREFUSED', notify: new URL(url).origin })
   t.notMatch(JSON.stringify(logs), /the-receivers-secret-token/, 'the notify URL\'s path, which may hold a token, is never logged')
-  t.same(await status(ORDER.progressingSuccess), ['IS_SUCCESS', 'IS_SUCCESS'], 'still answering')
+  t.same(await status(ORDER.progressingSuccess), ['', ''], 'still answering: a new run')
 })
 
 t.test('a receiver that answers an error is retried once per line, then left alone', async (t) => {
@@ -154,8 +168,12 @@ t.test('a receiver that answers an error is retried once per line, then left alo
   await time.advance(NOTIFY_RETRY_AFTER_MS)
   t.equal(received.length, 4, 'one retry each')
   await time.advance(RESTART_AFTER_MS)
-  t.equal(received.length, 4)
-  t.same(app.simulator.stats.notifications, { sent: 0, failed: 2 })
+  t.equal(received.length, 5, 'the restart\'s notice')
+  await time.advance(NOTIFY_RETRY_AFTER_MS)
+  t.equal(received.length, 6, 'retried once too')
+  await time.advance(10 * RESTART_AFTER_MS)
+  t.equal(received.length, 6)
+  t.same(app.simulator.stats.notifications, { sent: 0, failed: 3 })
 })
 
 t.test('closing the app cancels pending runs and retries', async (t) => {
@@ -166,7 +184,7 @@ t.test('closing the app cancels pending runs and retries', async (t) => {
   await status(ORDER.progressingSuccess)
   await time.advance(FINISHED_AFTER_MS)
   await status(ORDER.progressingFailed)
-  t.equal(time.pending(), 3, 'two retries and a run')
+  t.equal(time.pending(), 4, 'two retries, a restart and a run')
   await app.close()
   t.equal(time.pending(), 0)
 })

@@ -80,6 +80,23 @@ t.test('every call is one log line, at its error kind\'s level, timed by the sam
   lines.forEach(([, line], i) => t.equal(line.vendor.durationMs, Math.round(events[i]!.durationMs * 10) / 10, 'one measurement'))
 })
 
+t.test('a line whose level the log drops is not built; the call is still reported to the hooks', async (t) => {
+  const { lines, log } = recordingLog()
+  const asked: string[] = []
+  const warnAndUp = { ...log, isLevelEnabled: (level: string) => { asked.push(level); return level !== 'info' } }
+  const events: VendorCallEvent[] = []
+  const endpoint: VendorEndpoint<typeof ORDER_54, unknown> = { ...orderQuery, logFields: (params) => { t.fail('log fields built for a dropped line'); return orderQuery.logFields(params) } }
+  const observed = observeVendorCalls(fakeClient(async () => ({ order_id: 54 })), { onCall: (event) => events.push(event) })
+  await observed.call(endpoint, ORDER_54, { log: warnAndUp })
+  t.same(asked, ['info'])
+  t.same(lines, [], 'nothing logged at info')
+  t.match(events, [{ outcome: 'ok' }], 'the metrics still see the call')
+
+  const failing = observeVendorCalls(fakeClient(async () => { throw new AppError('UPSTREAM_TIMEOUT') }), {})
+  await t.rejects(failing.call(orderQuery, ORDER_54, { log: warnAndUp }))
+  t.match(lines, [['warn', { vendor: { orderId: 54, outcome: 'UPSTREAM_TIMEOUT' } }, 'vendor call']], 'a warn line still is')
+})
+
 t.test('no hooks: the client works as before', async (t) => {
   const observed = observeVendorCalls(fakeClient(async () => ({ order_id: 1 })), {})
   t.same(await observed.call(orderQuery, { orderId: 1, machineNo: '16327129' }), { order_id: 1 })

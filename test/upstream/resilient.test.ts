@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { AppError } from '../../src/errors/catalogue.js'
+import { CallDeferred } from '../../src/upstream/call-budget.js'
 import type { VendorClient } from '../../src/upstream/client.js'
 import { orderQuery, type VendorOrder } from '../../src/upstream/endpoints/order-query.js'
 import { createResilientVendor, type ResilientVendorOptions } from '../../src/upstream/resilient.js'
@@ -117,4 +118,60 @@ t.test('each change of the breaker\'s state is logged once: open with the fault\
   await getOrder(54)
   t.match(lines[2], { level: 'info', obj: { breaker: 'closed' } })
   t.equal(lines.length, 3)
+})
+
+/** The bucket's takes as a script: each take answers the next wait (0: taken), and is recorded with whether it was a background one. */
+function scriptedTokens (waits: number[]) {
+  const takes: boolean[] = []
+  return { takes, tokens: { take: async (background: boolean) => { takes.push(background); return waits.shift() ?? 0 } } }
+}
+
+t.test('every attempt takes a call from the budget, retries included', async (t) => {
+  const { takes, tokens } = scriptedTokens([])
+  const unreachable = async () => { throw new AppError('UPSTREAM_UNREACHABLE') }
+  const { calls, getOrder } = setup(t, unreachable, { retry: { ...POLICIES.retry, maxRetries: 2, baseDelayMs: 10 }, random: () => 0.5, callTokens: tokens })
+  await t.rejects(getOrder(54), { code: 'UPSTREAM_UNREACHABLE' })
+  t.equal(calls.length, 3)
+  t.same(takes, [false, false, false], 'three attempts, three calls from the budget')
+})
+
+t.test('a retry the budget has no call for is not made: the failure it would have retried is the answer', async (t) => {
+  const { takes, tokens } = scriptedTokens([0, 200])
+  const refused: string[] = []
+  const unreachable = async () => { throw new AppError('UPSTREAM_UNREACHABLE') }
+  const { calls, getOrder } = setup(t, unreachable, {
+    retry: { ...POLICIES.retry, maxRetries: 2, baseDelayMs: 10 },
+    random: () => 0.5,
+    callTokens: tokens,
+    events: { onRefused: (priority) => { refused.push(priority) } }
+  })
+  await t.rejects(getOrder(54), { code: 'UPSTREAM_UNREACHABLE' }, 'not UPSTREAM_BUDGET_SPENT')
+  t.equal(calls.length, 1)
+  t.equal(takes.length, 2)
+  t.same(refused, ['request'])
+})
+
+t.test('a background call with no call left is put off: the vendor is not called, and nobody is told it was admitted', async (t) => {
+  const { takes, tokens } = scriptedTokens([150])
+  const { calls, vendor } = setup(t, async () => ({ order_id: 54 }), { callTokens: tokens })
+  let admitted = 0
+  const ticket = { priority: 'background' as const, onAdmitted: () => { admitted += 1 } }
+  const deferred = await vendor.call(orderQuery, { orderId: 54, machineNo: '16327129' }, QUIET, ticket).catch((error: unknown) => error)
+  t.ok(deferred instanceof CallDeferred, 'a CallDeferred, not an AppError: no client is answered with it')
+  t.equal((deferred as CallDeferred).retryInMs, 150)
+  t.same(takes, [true], 'a background take')
+  t.equal(calls.length, 0)
+  t.equal(admitted, 0)
+  t.same(await vendor.call(orderQuery, { orderId: 54, machineNo: '16327129' }, QUIET, { priority: 'request', onAdmitted: ticket.onAdmitted }), { order_id: 54 })
+  t.equal(admitted, 1, 'told once the call got past the budget')
+})
+
+t.test('while the breaker is open, calls take nothing from the budget: the vendor is not called anyway', async (t) => {
+  const { takes, tokens } = scriptedTokens([])
+  const { getOrder } = setup(t, async () => { throw new AppError('UPSTREAM_TIMEOUT') }, { breaker: { thresholdPercent: 50, minCalls: 2, windowMs: 10_000, cooldownMs: 10_000 }, callTokens: tokens })
+  for (let i = 0; i < 2; i++) await getOrder(54).catch(() => {})
+  t.equal(takes.length, 2)
+  await t.rejects(getOrder(54), { code: 'UNAVAILABLE' })
+  await t.rejects(getOrder(54), { code: 'UNAVAILABLE' })
+  t.equal(takes.length, 2, 'refused by the breaker, not counted against the budget')
 })

@@ -86,7 +86,7 @@ export interface components {
              * @example ORDER_NOT_FOUND
              * @enum {string}
              */
-            code: "INVALID_REQUEST" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHORIZED" | "ORIGIN_NOT_ALLOWED" | "RATE_LIMITED" | "ORDER_NOT_FOUND" | "MACHINE_NOT_FOUND" | "ORDER_EXPIRED" | "ORDER_STATE_INVALID" | "MACHINE_NOT_OPERATING" | "MACHINE_OFFLINE" | "UPSTREAM_REJECTED" | "UPSTREAM_ERROR" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_UNREACHABLE" | "UPSTREAM_TIMEOUT" | "UPSTREAM_BUSY" | "UNAVAILABLE" | "INTERNAL";
+            code: "INVALID_REQUEST" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHORIZED" | "ORIGIN_NOT_ALLOWED" | "RATE_LIMITED" | "ORDER_NOT_FOUND" | "MACHINE_NOT_FOUND" | "ORDER_EXPIRED" | "ORDER_STATE_INVALID" | "MACHINE_NOT_OPERATING" | "MACHINE_OFFLINE" | "UPSTREAM_REJECTED" | "UPSTREAM_ERROR" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_UNREACHABLE" | "UPSTREAM_TIMEOUT" | "UPSTREAM_BUSY" | "UPSTREAM_BUDGET_SPENT" | "UNAVAILABLE" | "INTERNAL";
             /**
              * @description The request id, also sent as the x-request-id header.
              * @example c0a8e3d2-6f1b-4a0e-9a52-3f4d2b9f1e77
@@ -555,7 +555,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken so the vendor was not called (UPSTREAM_BUSY), or this service is shedding load (UNAVAILABLE); see Retry-After. */
+            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY) or VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT) so the vendor was not called, or this service is shedding load (UNAVAILABLE); see Retry-After. */
             503: {
                 headers: {
                     /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
@@ -622,19 +622,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": {
-                        /** @enum {string} */
-                        event: "order";
-                        /** @description The order's ETag: send it back as Last-Event-ID when reconnecting. */
-                        id: string;
-                        data: components["schemas"]["Order"];
-                    } | {
-                        /** @enum {string} */
-                        event: "problem";
-                        /** @description `problem:` and the problem's code (e.g. `problem:ORDER_NOT_FOUND`): a reconnect that sends it back is answered 204. */
-                        id: string;
-                        data: components["schemas"]["Problem"];
-                    };
+                    "text/event-stream": string;
                 };
             };
             /** @description The stream had ended: `Last-Event-ID` is the terminal order's ETag or the final problem's id, and nothing can follow it. An EventSource stops reconnecting on it. */
@@ -803,7 +791,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After. */
+            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After. */
             503: {
                 headers: {
                     /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */

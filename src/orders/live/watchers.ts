@@ -1,10 +1,12 @@
 import { ERROR_KINDS, isAppError } from '../../errors/catalogue.js'
+import { CallDeferred } from '../../upstream/call-budget.js'
 import type { VendorLog } from '../../upstream/client.js'
 import { orderKey } from '../cache-key.js'
 import type { Served } from '../outcome.js'
 import type { WatchBus } from './bus.js'
 import { systemClock, type Clock } from './clock.js'
 import { createFanOut, type FanOut, type WatchListener } from './fan-out.js'
+import { createPollTurns } from './poll-turns.js'
 import { Poller, type PollResult } from './poller.js'
 import { isFinal } from './predicates.js'
 import type { ReadOptions } from '../read-through.js'
@@ -25,6 +27,11 @@ export interface WatchersOptions {
   /** told how many (order, machine) keys are watched, when that changes */
   onWatchedCount?: (count: number) => void
   clock?: Clock
+  /**
+   * the vendor calls are budgeted (VENDOR_MAX_CALLS_PER_SECOND): the keys' polls take turns in one
+   * line, so that when the budget cannot poll every key every interval each waits as long as the others
+   */
+  takeTurns?: boolean
 }
 
 /** How a change heard on the bus was got here: another replica's vendor call, through the shared state (read-through's label for that). */
@@ -45,16 +52,20 @@ interface Watched {
  * when its last watcher leaves. While the vendor fails it backs off; the watchers keep what they
  * have (the service serves stale orders where stale-if-error allows, and that counts as failing
  * too). A wake on the bus (a delivery callback, on any replica) refreshes every key of that order.
+ * With the vendor calls budgeted, polls are background work: they take turns in one line and the
+ * budget may put them off (their interval stretches, they do not fail), while a wake's refresh
+ * skips the line and comes first.
  */
 export function createWatchers (options: WatchersOptions) {
   const {
     getOrder, log: watchersLog, minIntervalMs = 250, maxBackoffMs = 30_000, wakeIntervalMs = 250, onWatchedCount,
-    bus, clock = systemClock
+    bus, clock = systemClock, takeTurns = false
   } = options
   // what a request's vendor call says at info, a poll's says at debug; its warnings and errors stay as they are
   const log: VendorLog = { info: (obj, msg) => { watchersLog.debug(obj, msg) }, warn: (obj, msg) => { watchersLog.warn(obj, msg) }, error: (obj, msg) => { watchersLog.error(obj, msg) } }
   const intervalMs = Math.max(minIntervalMs, options.intervalMs)
   const watchedKeys = new Map<string, Watched>()
+  const turns = takeTurns ? createPollTurns({ clock }) : undefined
   let closed = false
 
   const countChanged = () => onWatchedCount?.(watchedKeys.size)
@@ -66,12 +77,16 @@ export function createWatchers (options: WatchersOptions) {
     return true
   }
 
-  /** One poll of the key through the orders service; a change is told here first, then on the bus to every replica. */
-  async function poll (key: string, watched: Watched, refresh: boolean): Promise<PollResult> {
+  /**
+   * One poll of the key through the orders service; a change is told here first, then on the bus
+   * to every replica. A refresh (a wake asked for it) comes before background polls for the budget.
+   */
+  async function poll (key: string, watched: Watched, refresh: boolean, admitted: () => void): Promise<PollResult> {
     let served: Served
     try {
-      served = await getOrder(watched.id, watched.machineNo, log, { refresh })
+      served = await getOrder(watched.id, watched.machineNo, log, { refresh, priority: refresh ? 'wake' : 'background', onAdmitted: admitted })
     } catch (error) {
+      if (error instanceof CallDeferred) return { deferredMs: error.retryInMs }
       if (!isAppError(error) || !ERROR_KINDS[error.code].final) return 'failed'
       // a final answer the cache did not keep (the cache is off): it ends the watch all the same
       served = { outcome: { kind: 'error', error, storedAt: clock.now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' }
@@ -87,11 +102,12 @@ export function createWatchers (options: WatchersOptions) {
       machineNo,
       fanOut: createFanOut(),
       poller: new Poller({
-        poll: (refresh) => poll(key, watched, refresh),
+        poll: (refresh, admitted) => poll(key, watched, refresh, admitted),
         intervalMs,
         maxBackoffMs,
         wakeIntervalMs,
         clock,
+        turns,
         onError: (error) => { log.error({ err: error }, 'order watcher failed') }
       })
     }
@@ -142,6 +158,7 @@ export function createWatchers (options: WatchersOptions) {
       closed = true
       offChange()
       offWake()
+      turns?.close()
       const all = [...watchedKeys.values()]
       watchedKeys.clear()
       countChanged()

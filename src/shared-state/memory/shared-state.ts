@@ -1,10 +1,11 @@
 import type { SharedStateConfig, SharedStateDeps, SharedState } from '../shared-state.js'
+import { createMemoryCallTokens } from './call-budget.js'
 import { runInThisProcess } from './coalescing.js'
 import { createMemoryOutcomeStore } from './outcome-store.js'
 import { boundedStore } from './rate-limit-store.js'
 import { createMemoryWatchBus } from './watch-bus.js'
 
-/** Every replica alone: outcomes, vendor calls, watchers' news and rate-limit counters in this process only. */
+/** Every replica alone: outcomes, vendor calls, watchers' news, rate-limit counters and the vendor call budget in this process only. */
 export function createMemorySharedState (config: SharedStateConfig, { now = Date.now }: Pick<SharedStateDeps, 'now'> = {}): SharedState {
   const { maxEntries, maxBytes } = config.resilience.cache
   return {
@@ -12,6 +13,7 @@ export function createMemorySharedState (config: SharedStateConfig, { now = Date
     coalescing: runInThisProcess,
     watchBus: createMemoryWatchBus(),
     rateLimitStore: boundedStore,
+    callTokens: (limits) => createMemoryCallTokens(limits, now),
     isShared: () => false,
     start: async () => {},
     close: async () => {}

@@ -1,5 +1,6 @@
 import type { SharedStateConfig, SharedStateDeps, SharedState } from '../shared-state.js'
 import { createMemoryOutcomeStore } from '../memory/outcome-store.js'
+import { createRedisCallTokens } from './call-budget.js'
 import { createRedisCoalescing } from './coalescing.js'
 import { createRedisLink, type RedisSettings } from './link.js'
 import { createRedisOutcomeStore } from './outcome-store.js'
@@ -8,7 +9,8 @@ import { createRedisWatchBus } from './watch-bus.js'
 
 /**
  * Every replica on one Redis: outcomes kept there behind this process's memory, one vendor call
- * per order across replicas, the watchers' news on pub/sub, one rate-limit budget per client.
+ * per order across replicas, the watchers' news on pub/sub, one rate-limit budget per client,
+ * one vendor call budget for the fleet.
  * Whenever Redis does not answer, each falls back on its memory implementation.
  */
 export function createRedisSharedState (config: SharedStateConfig & { redis: RedisSettings }, { log, onSharedState, now = Date.now }: SharedStateDeps): SharedState {
@@ -22,6 +24,7 @@ export function createRedisSharedState (config: SharedStateConfig & { redis: Red
     coalescing: createRedisCoalescing({ link, lockMs, now, onOutcome: outcomeStore.remember }),
     watchBus: createRedisWatchBus(link),
     rateLimitStore: (local) => redisRateLimitStore(link, local),
+    callTokens: (limits) => createRedisCallTokens({ link, limits, now }),
     isShared: link.isUp,
     async start () {
       await link.connect()

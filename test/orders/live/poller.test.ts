@@ -1,9 +1,10 @@
 import t from 'tap'
+import { createPollTurns } from '../../../src/orders/live/poll-turns.js'
 import { Poller, type PollResult } from '../../../src/orders/live/poller.js'
 import { fakeClock } from '../../fixtures/clock.js'
 
-/** A poller on a hand-driven clock whose polls answer what `result` says; `polls` records each (refresh or not). */
-function setup (options: { intervalMs?: number } = {}) {
+/** A poller on a hand-driven clock whose polls answer what `result` says; `polls` records each (refresh or not). With `turns`, its background polls wait in a line. */
+function setup (options: { intervalMs?: number, turns?: boolean } = {}) {
   const clock = fakeClock()
   const polls: boolean[] = []
   const errors: unknown[] = []
@@ -14,7 +15,8 @@ function setup (options: { intervalMs?: number } = {}) {
     maxBackoffMs: 30_000,
     wakeIntervalMs: 250,
     clock,
-    onError: (error) => { errors.push(error) }
+    onError: (error) => { errors.push(error) },
+    turns: options.turns === true ? createPollTurns({ clock }) : undefined
   })
   return { clock, polls, errors, poller, answer: (next: typeof result) => { result = next } }
 }
@@ -114,4 +116,64 @@ t.test('stopped during a poll: nothing is scheduled after it', async (t) => {
   await clock.advance(10_000)
   t.equal(polls.length, 1)
   t.equal(clock.pending(), 0)
+})
+
+/** Polls answered from a script, one result each, then 'answered'; records when each happened. */
+function scripted (clock: { now: () => number }, results: PollResult[]) {
+  const at: number[] = []
+  return { at, next: () => { at.push(clock.now()); return results.shift() ?? 'answered' } }
+}
+
+t.test('a poll the budget put off is neither an answer nor a failure: it is asked again when the budget said, then the interval', async (t) => {
+  const { clock, poller, answer } = setup({ turns: true })
+  const script = scripted(clock, [{ deferredMs: 300 }, { deferredMs: 200 }])
+  answer(script.next)
+  poller.start()
+  await clock.advance(2000)
+  t.same(script.at, [0, 300, 500, 1500], 'no backoff: the interval counts from the poll that was answered')
+})
+
+t.test('deferrals do not reset or add to the backoff of failing polls', async (t) => {
+  const { clock, poller, answer } = setup({ turns: true })
+  const script = scripted(clock, ['failed', { deferredMs: 500 }, 'failed', 'failed'])
+  answer(script.next)
+  poller.start()
+  await clock.advance(10_000)
+  t.same(script.at.slice(0, 5), [0, 2000, 2500, 6500, 14500].filter((ms) => ms <= 10_000), 'failed: 2 s; put off 500 ms; failed: 4 s; failed: 8 s')
+})
+
+t.test('a wake while the poll waits in line takes it out of the line and refreshes now', async (t) => {
+  const { clock, polls, poller, answer } = setup({ turns: true })
+  const script = scripted(clock, [{ deferredMs: 5000 }])
+  answer(script.next)
+  poller.start()
+  await clock.advance(100)
+  poller.wake()
+  await clock.advance(0)
+  t.same(polls, [false, true], 'the refresh, without waiting for the line')
+  await clock.advance(10_000)
+  t.same(script.at.slice(0, 4), [0, 100, 5000, 6000], 'the poll the line held is gone; the next, due one interval after the refresh, waits until the line goes again')
+})
+
+t.test('a refresh the budget put off is tried again when it said, still a refresh, without the line', async (t) => {
+  const { clock, polls, poller, answer } = setup({ intervalMs: 60_000, turns: true })
+  poller.start()
+  await clock.advance(0)
+  const script = scripted(clock, [{ deferredMs: 120 }])
+  answer(script.next)
+  poller.wake()
+  await clock.advance(120)
+  t.same(polls, [false, true, true])
+  t.same(script.at, [0, 120])
+})
+
+t.test('stopped while waiting in line: the line forgets it', async (t) => {
+  const { clock, polls, poller, answer } = setup({ turns: true })
+  answer(() => ({ deferredMs: 1000 }))
+  poller.start()
+  await clock.advance(0)
+  poller.stop()
+  await clock.advance(5000)
+  t.same(polls, [false])
+  t.equal(clock.pending(), 0, 'no timer left')
 })

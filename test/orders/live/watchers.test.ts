@@ -6,7 +6,9 @@ import type { Order } from '../../../src/orders/schema.js'
 import type { WatchBus } from '../../../src/orders/live/bus.js'
 import type { WatchEvent } from '../../../src/orders/live/fan-out.js'
 import { createWatchers } from '../../../src/orders/live/watchers.js'
+import { createMemoryCallTokens } from '../../../src/shared-state/memory/call-budget.js'
 import { createMemoryWatchBus } from '../../../src/shared-state/memory/watch-bus.js'
+import { budgetLimits, createCallBudget } from '../../../src/upstream/call-budget.js'
 import { fakeClock } from '../../fixtures/clock.js'
 import { QUIET } from '../../fixtures/logger.js'
 import { order } from '../fixtures/read-through.js'
@@ -214,4 +216,73 @@ t.test('a poll\'s vendor-call line goes out at debug; its warnings and errors st
   await clock.advance(0)
   unwatch()
   t.same(lines, [['debug', 'vendor call'], ['warn', 'vendor was slow']])
+})
+
+/**
+ * Watchers over a vendor behind a budget of `perSecond` (this process's bucket) on the fake clock,
+ * with their polls taking turns as the app sets them up: `calls` records each call the budget
+ * admitted, by order id, priority and time.
+ */
+function budgeted (perSecond: number, intervalMs = 1000) {
+  const clock = fakeClock()
+  const budget = createCallBudget({
+    tokens: createMemoryCallTokens(budgetLimits(perSecond), clock.now),
+    now: clock.now,
+    sleep: (ms) => new Promise((resolve) => { clock.setTimer(resolve, ms) })
+  })
+  const calls: Array<{ id: number, priority: string, at: number }> = []
+  const getOrder = async (id: number, _machine: string, _log: unknown, read: ReadOptions = {}) => {
+    const priority = read.priority ?? 'request'
+    await budget.admit(priority, clock.now() + 5000)
+    read.onAdmitted?.()
+    calls.push({ id, priority, at: clock.now() })
+    return served(order(id))
+  }
+  const watchers = createWatchers({ getOrder, log: QUIET, intervalMs, bus: createMemoryWatchBus(), clock, takeTurns: true })
+  /** moves the clock in 10 ms steps, letting every poll's promises settle at each */
+  const run = async (ms: number) => {
+    for (let left = ms; left > 0; left -= 10) {
+      await clock.advance(Math.min(10, left))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+  return { clock, watchers, calls, getOrder, run }
+}
+
+t.test('more orders watched than the budget allows: at most the budget, every order polled in turn, none more than the others', async (t) => {
+  const { watchers, calls, run } = budgeted(10)
+  for (let id = 1; id <= 50; id++) watchers.watch(id, '16327129', () => {})
+  await run(20_000)
+  const perSecond = Array.from({ length: 20 }, (_, s) => calls.filter(({ at }) => at >= s * 1000 && at < (s + 1) * 1000).length)
+  t.ok(perSecond.every((n) => n <= 10 + 5), `at most the rate and the burst in any second: ${perSecond.join(' ')}`)
+  t.ok(calls.length <= 5 + 10 * 20, `${calls.length} calls in 20 s: within burst + 10 × 20`)
+  t.ok(calls.length >= 10 * 20 - 10, 'and the budget is used')
+  const polls = Array.from({ length: 50 }, (_, i) => calls.filter(({ id }) => id === i + 1).length)
+  t.ok(Math.min(...polls) >= 3, `every order polled, each about every 50 / 10 = 5 s: ${polls.join(' ')}`)
+  t.ok(Math.max(...polls) - Math.min(...polls) <= 1, 'round robin: no order polled more than once more than another')
+  t.ok(calls.every(({ priority }) => priority === 'background'))
+})
+
+t.test('within the budget, an order is still polled every interval', async (t) => {
+  const { watchers, calls, run } = budgeted(10)
+  for (let id = 1; id <= 5; id++) watchers.watch(id, '16327129', () => {})
+  await run(10_000)
+  for (let id = 1; id <= 5; id++) {
+    const at = calls.filter((call) => call.id === id).map((call) => call.at)
+    const gaps = new Set(at.slice(1).map((ms, i) => ms - at[i]!))
+    t.ok(at[0]! <= 200, `order ${id} first polled at ${at[0]} ms: the three background may take at once, then one every 100 ms`)
+    t.same([...gaps], [1000], `order ${id}: then every second (${at.length} polls)`)
+  }
+})
+
+t.test('while the polls use up the budget, a request and a wake-up are called at once, ahead of them', async (t) => {
+  const { clock, watchers, calls, getOrder, run } = budgeted(10)
+  for (let id = 1; id <= 50; id++) watchers.watch(id, '16327129', () => {})
+  await run(5000)
+  const before = calls.length
+  await getOrder(999, '16327129', QUIET)
+  t.match(calls.at(-1), { id: 999, priority: 'request', at: clock.now() }, 'the request: no wait')
+  watchers.bus.publishWake(50)
+  await run(10)
+  t.match(calls.slice(before + 1).find(({ id }) => id === 50), { priority: 'wake' }, 'the wake-up\'s refresh, without waiting for order 50\'s turn')
 })

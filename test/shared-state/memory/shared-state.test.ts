@@ -30,5 +30,10 @@ t.test('every seam in this process\'s memory, on the injected clock', async (t) 
   const counts: number[] = []
   for (const key of ['a', 'a', 'b']) store.incr(key, (_error, result) => { counts.push(result!.current) }, 1000, 2)
   t.same(counts, [1, 2, 3], 'bounded: with one counter used up, a new client is answered as limited')
+
+  const tokens = state.callTokens({ perSecond: 10, burst: 1, reserve: 0 })
+  t.same([await tokens.take(false), await tokens.take(false)], [0, 100], 'the vendor call budget: this process\'s bucket')
+  now += 100
+  t.equal(await tokens.take(false), 0, 'refilled on that clock')
   await state.close()
 })
