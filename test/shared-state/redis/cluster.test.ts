@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createRedisCallTokens } from '../../../src/shared-state/redis/call-budget.js'
 import { createRedisLink } from '../../../src/shared-state/redis/link.js'
 import { startRedisCluster, type RedisCluster } from '../../fixtures/redis-cluster.js'
 import { redisCli } from '../../fixtures/redis-cli.js'
@@ -44,6 +45,19 @@ t.test('Redis Cluster: REDIS_CLUSTER_NODES', async (t) => {
     t.same(heard.map((messages) => messages[0]), ['hello', 'hello', 'hello'])
     const subscribers = await Promise.all(cluster.nodes.map(async ({ port }) => Number((await redisCli(port, ['PUBSUB', 'NUMSUB', 'cluster-link:changes'], cluster.auth)).trim().split('\n')[1])))
     t.same(subscribers.sort(), [1, 1, 1], 'one subscriber on each node')
+  })
+
+  t.test('the vendor call budget\'s script, two keys under one hash tag: two replicas take from one bucket', async (t) => {
+    const links = [0, 1].map((seed) => createRedisLink({ ...settings(seed), keyPrefix: 'cluster-budget:' }, QUIET))
+    for (const link of links) t.teardown(() => link.close())
+    await Promise.all(links.map((link) => link.connect()))
+    // one call every 10 s: the bucket does not refill between the takes, however slow the machine
+    const [a, b] = links.map((link) => createRedisCallTokens({ link, limits: { perSecond: 0.1, burst: 1, reserve: 0 }, now: Date.now }))
+    t.equal(await a!.take(false), 0, 'the bucket\'s one call')
+    t.ok(await b!.take(false) > 0, 'the other replica finds it taken')
+    t.ok(links.every((link) => link.isUp()), 'no command refused')
+    const keys = await cluster.keysByNode('cluster-budget:')
+    t.same(keys.map((held) => held.length).sort(), [0, 0, 2], 'bucket and takers on one master')
   })
 
   t.test('a master lost: the link goes down and its subscription moves to a node still there; the master back, it is up and hears again', async (t) => {
