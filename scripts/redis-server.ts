@@ -26,13 +26,20 @@ export interface RedisServer {
   restart: () => Promise<void>
 }
 
+export interface RedisServerOptions {
+  /** arguments before the usual ones, given the port: a configuration file first (as --sentinel needs one), then options */
+  args?: (port: number) => string[]
+  /** the log line that says it serves (a sentinel never writes the server's own) */
+  readyLine?: string
+}
+
 /** Starts redis-server on a free loopback port and resolves once it accepts connections. */
-export async function startRedisServer (): Promise<RedisServer> {
+export async function startRedisServer ({ args = () => [], readyLine = 'Ready to accept connections' }: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort()
   let child: ChildProcess | undefined
 
   async function run (): Promise<void> {
-    const started = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const started = spawn(REDIS_SERVER, [...args(port), '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
     child = started
     killedWithParent(started)
     let output = ''
@@ -41,7 +48,7 @@ export async function startRedisServer (): Promise<RedisServer> {
         const timer = setTimeout(() => { reject(new Error(`${REDIS_SERVER} not ready after ${READY_TIMEOUT_MS} ms: ${output}`)) }, READY_TIMEOUT_MS)
         started.stdout.on('data', (chunk: Buffer) => {
           output += String(chunk)
-          if (!output.includes('Ready to accept connections')) return
+          if (!output.includes(readyLine)) return
           clearTimeout(timer)
           resolve()
         })

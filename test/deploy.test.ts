@@ -90,7 +90,7 @@ t.test('compose.yaml', async (t) => {
       const vendor = new URL(config.vendor!.baseUrl)
       t.ok(services[vendor.hostname]?.command?.includes('dist/src/simulator/main.js'), `${name}: VENDOR_BASE_URL names the simulator's service`)
       t.equal(vendor.port, environment(services[vendor.hostname]).SIMULATOR_PORT, `${name}: VENDOR_BASE_URL has the simulator's port`)
-      t.equal(config.redis && new URL(config.redis.url).hostname, redis, `${name}: REDIS_URL names the Redis service`)
+      t.equal(config.redis && 'url' in config.redis && new URL(config.redis.url).hostname, redis, `${name}: REDIS_URL names the Redis service`)
     }
   })
 

@@ -26,6 +26,7 @@ const COVERED_ELSEWHERE: Record<string, { by: string, why: string }> = {
   'orders/live/event-frame.ts': { by: 'routes/order-events.test.ts', why: 'the frames every stream gets, byte for byte, over real streams' },
   'routes/event-writer.ts': { by: 'routes/order-events.test.ts', why: 'a client that never reads: its stream is ended and counted' },
   'bootstrap/app.ts': { by: 'integration.test.ts', why: 'every app test builds through it (helper.ts buildTestApp); the plugin order end to end' },
+  'shared-state/redis/connections.ts': { by: 'shared-state/redis/link.test.ts', why: 'each way to Redis through the link that uses it: one server there, Sentinel and Cluster in sentinel.test.ts and cluster.test.ts' },
   'config/setting-problems.ts': { by: 'config/config.test.ts', why: 'the messages loadConfig gives for each bad setting' },
   'http/not-found.ts': { by: 'routes/orders.test.ts', why: '404 and 405 with Allow' },
   'openapi/document.ts': { by: 'openapi/generate.test.ts', why: 'the document generated and compared with openapi/openapi.json' },

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
-import { placeholderReason } from './placeholders.js'
+import { placeholderReason, type PlaceholderKind } from './placeholders.js'
 import { describeIssue, plainWords } from './setting-problems.js'
 
 export class ConfigError extends Error {
@@ -59,6 +59,22 @@ const TrustProxy = z.string().transform((value, ctx): false | string[] => {
 })
 
 const RedisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL (a password goes in it: redis://:password@host:6379/0)' })
+
+// one entry of REDIS_SENTINELS or REDIS_CLUSTER_NODES: host:port, or [ipv6]:port
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/
+const HostPort = z.string().refine((value) => {
+  const port = Number(HOST_PORT.exec(value)?.[1])
+  return port >= 1 && port <= 65535
+}, 'must be host:port, such as redis-1.internal:26379 ([fd00::7]:26379 for an IPv6 address)')
+
+/** A comma-separated list of host:port, at least one. */
+const Addresses = list(HostPort).refine((entries) => entries.length > 0, 'must name at least one host:port')
+
+/** `[fd00::7]:6379` → `{ host: 'fd00::7', port: 6379 }`, as ioredis takes sentinels and seed nodes. */
+function toAddress (entry: string): { host: string, port: number } {
+  const at = entry.lastIndexOf(':')
+  return { host: entry.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(entry.slice(at + 1)) }
+}
 
 // an unparseable value is the URL check's to report
 function hasNoCredentials (value: string): boolean {
@@ -152,9 +168,22 @@ const SETTING_TREE = {
   // OpenTelemetry's Prometheus-exporter port; 9090 is Prometheus' own
   metricsPort: setting('METRICS_PORT', int(0, 65535).default(9464)),
   metricsHost: setting('METRICS_HOST', z.string().min(1).default('0.0.0.0')),
-  /** shared state for a fleet of replicas (see docs/operations.md, Running several replicas); no URL: every replica works alone, in memory */
+  /**
+   * shared state for a fleet of replicas (docs/operations.md, Several replicas): one server by URL, the master a
+   * Sentinel watches, or a Cluster; at most one of the three (redisProblems). None: every replica alone, in memory
+   */
   redis: {
     url: setting('REDIS_URL', RedisUrl.optional()),
+    sentinels: setting('REDIS_SENTINELS', Addresses.optional()),
+    sentinelMaster: setting('REDIS_SENTINEL_MASTER', z.string().max(128).regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits and . _ - only (the name in the sentinels\' `sentinel monitor <name> ...`)').optional()),
+    clusterNodes: setting('REDIS_CLUSTER_NODES', Addresses.optional()),
+    /** with sentinels or cluster nodes (a URL carries its own): the Redis servers' ACL user and password, never logged */
+    username: setting('REDIS_USERNAME', z.string().max(256).optional()),
+    password: setting('REDIS_PASSWORD', z.string().max(4096).optional()),
+    /** the sentinels' own password (their requirepass), when they have one */
+    sentinelPassword: setting('REDIS_SENTINEL_PASSWORD', z.string().max(4096).optional()),
+    /** with sentinels or cluster nodes (a URL says it with rediss://): TLS to every server and sentinel */
+    tls: setting('REDIS_TLS', z.enum(['true', 'false']).default('false').transform((value) => value === 'true')),
     keyPrefix: setting('REDIS_KEY_PREFIX', z.string().min(1).max(64).regex(/^[A-Za-z0-9:._-]+$/, 'must be letters, digits and : . _ - only').default('vending-bff:')),
     commandTimeoutMs: setting('REDIS_TIMEOUT_MS', int(10, 10_000).default(250))
   },
@@ -198,12 +227,26 @@ function toConfig (parsed: Record<string, unknown>) {
     limits: { ...limits, shutdownDelayMs: limits.shutdownDelayMs ?? (run.mode === 'production' ? 5000 : 0) },
     apiKeys: [...new Set(apiKeys ?? [])],
     corsOrigins: corsOrigins ?? null,
-    redis: redis.url === undefined ? null : { ...redis, url: redis.url },
+    redis: toRedisSettings(redis),
     callbackToken: callbackToken ?? null
   }
 }
 
-const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV, vendor: { baseUrl: VENDOR_BASE_URL } } = SETTING_TREE
+/**
+ * How to reach Redis: one server by URL, the master the sentinels name, or a Cluster's seed nodes;
+ * null when none is set. redisProblems refuses any mix, so at most one applies.
+ */
+function toRedisSettings ({ url, sentinels, sentinelMaster, clusterNodes, username, password, sentinelPassword, tls, ...common }: ValuesOf<typeof SETTING_TREE.redis>) {
+  const auth = { username: username ?? null, password: password ?? null, tls }
+  if (url !== undefined) return { url, ...common }
+  if (sentinels !== undefined && sentinelMaster !== undefined) {
+    return { sentinels: sentinels.map(toAddress), sentinelMaster, sentinelPassword: sentinelPassword ?? null, ...auth, ...common }
+  }
+  if (clusterNodes !== undefined) return { clusterNodes: clusterNodes.map(toAddress), ...auth, ...common }
+  return null
+}
+
+const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV, vendor: { baseUrl: VENDOR_BASE_URL }, redis: REDIS } = SETTING_TREE
 
 /** Environment (empty strings already dropped) → Config; also refuses what no single setting can judge alone. */
 export const ConfigSchema = SETTINGS
@@ -238,15 +281,69 @@ function vendorProblems (present: Record<string, string>): string[] {
   return []
 }
 
+/** The three ways to reach Redis, of which at most one may be set. */
+const REDIS_MODES = [REDIS.url, REDIS.sentinels, REDIS.clusterNodes].map(({ variable }) => variable)
+
 /**
- * In production, vendor settings still on the deploy examples' placeholders, as REDIS_URL, API_KEYS
- * and CALLBACK_TOKEN are (REPLACE_ME fails their formats): named, never echoed.
+ * Problems with the Redis settings that are judged together, from which of them are present:
+ * one way to reach Redis at most, the sentinels with the master's name, and the credentials and
+ * TLS settings only where a URL does not say them itself. Never echoes a value.
+ */
+function redisProblems (present: Record<string, string>): string[] {
+  const has = (setting: Setting): boolean => present[setting.variable] !== undefined
+  const problems: string[] = []
+  const modes = REDIS_MODES.filter((name) => present[name] !== undefined)
+  if (modes.length > 1) {
+    problems.push(`${modes.join(', ')}: set together; set only one of ${REDIS.url.variable}, ${REDIS.sentinels.variable} (with ${REDIS.sentinelMaster.variable}) or ${REDIS.clusterNodes.variable}`)
+  }
+  if (has(REDIS.sentinels) && !has(REDIS.sentinelMaster)) {
+    problems.push(`${REDIS.sentinelMaster.variable}: missing; ${REDIS.sentinels.variable} needs the name the sentinels monitor the master under`)
+  }
+  if (has(REDIS.sentinelMaster) && !has(REDIS.sentinels)) {
+    problems.push(`${REDIS.sentinels.variable}: missing; ${REDIS.sentinelMaster.variable} is only read with the sentinels' addresses`)
+  }
+  if (has(REDIS.sentinelPassword) && !has(REDIS.sentinels)) {
+    problems.push(`${REDIS.sentinelPassword.variable}: is for ${REDIS.sentinels.variable} only`)
+  }
+  const withoutUrl = `is for ${REDIS.sentinels.variable} or ${REDIS.clusterNodes.variable}`
+  const inTheUrl: Array<[Setting, string]> = [
+    [REDIS.username, `${withoutUrl}; with ${REDIS.url.variable} the user goes in the URL (redis://user:password@host:6379/0)`],
+    [REDIS.password, `${withoutUrl}; with ${REDIS.url.variable} the password goes in the URL (redis://:password@host:6379/0)`],
+    [REDIS.tls, `${withoutUrl}; with ${REDIS.url.variable} TLS is the rediss:// scheme`]
+  ]
+  const sentinelsOrCluster = has(REDIS.sentinels) || has(REDIS.sentinelMaster) || has(REDIS.clusterNodes)
+  for (const [setting, message] of inTheUrl) {
+    // REDIS_TLS=false says nothing a URL could contradict
+    const said = setting === REDIS.tls ? present[setting.variable] === 'true' : has(setting)
+    if (said && !sentinelsOrCluster) problems.push(`${setting.variable}: ${message}`)
+  }
+  if (has(REDIS.username) && !has(REDIS.password)) {
+    problems.push(`${REDIS.username.variable}: set without ${REDIS.password.variable}; an ACL user signs in with its password`)
+  }
+  return problems
+}
+
+/** The settings the deploy examples hold placeholders for, and how each is read for one. */
+const PLACEHOLDER_KINDS: Array<[string, PlaceholderKind]> = [
+  ...VENDOR_SETTINGS.map((name): [string, PlaceholderKind] => [name, name === VENDOR_BASE_URL.variable ? 'url' : 'text']),
+  [REDIS.url.variable, 'url'],
+  [REDIS.sentinels.variable, 'addresses'],
+  [REDIS.sentinelMaster.variable, 'text'],
+  [REDIS.clusterNodes.variable, 'addresses'],
+  [REDIS.username.variable, 'text'],
+  [REDIS.password.variable, 'text'],
+  [REDIS.sentinelPassword.variable, 'text']
+]
+
+/**
+ * In production, vendor and Redis settings still on the deploy examples' placeholders (API_KEYS and
+ * CALLBACK_TOKEN are refused by their formats: REPLACE_ME is too short): named, never echoed.
  */
 function placeholderProblems (present: Record<string, string>): string[] {
   if (present[NODE_ENV.variable] !== 'production') return []
-  return VENDOR_SETTINGS.flatMap((name) => {
+  return PLACEHOLDER_KINDS.flatMap(([name, kind]) => {
     const value = present[name]
-    const reason = value === undefined ? undefined : placeholderReason(value, name === VENDOR_BASE_URL.variable ? 'url' : 'text')
+    const reason = value === undefined ? undefined : placeholderReason(value, kind)
     return reason === undefined ? [] : [`${name}: ${reason}; ${NODE_ENV.variable}=production needs the real value`]
   })
 }
@@ -259,7 +356,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   // empty strings count as unset, so `FOO=` in an env file behaves like no FOO at all
   const present = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''))
   const parsed = ConfigSchema.safeParse(present, { error: plainWords(SETTINGS.shape) })
-  const problems = [...parsed.success ? [] : parsed.error.issues.map(describeIssue), ...vendorProblems(present), ...placeholderProblems(present)]
+  const problems = [...parsed.success ? [] : parsed.error.issues.map(describeIssue), ...vendorProblems(present), ...redisProblems(present), ...placeholderProblems(present)]
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
   return parsed.data
 }

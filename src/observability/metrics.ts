@@ -111,7 +111,7 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
     }),
     redisUp: new Gauge({
       name: 'redis_up',
-      help: 'The shared Redis: 1 reachable and answering, 0 not (each replica then answers from its own memory). Absent without REDIS_URL.',
+      help: 'The shared Redis: 1 reachable and answering, 0 not (each replica then answers from its own memory). Absent without Redis configured.',
       registers: []
     }),
     vendorInFlight: new Gauge({

@@ -6,7 +6,7 @@ import type { SharedState, SharedStateConfig } from '../shared-state/shared-stat
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** the outcome store, coalescing, watch bus and rate-limit store: shared through Redis with REDIS_URL, else this process's own */
+    /** the outcome store, coalescing, watch bus and rate-limit store: shared through Redis when one is configured (URL, Sentinel or Cluster), else this process's own */
     sharedState: SharedState
   }
 }

@@ -70,6 +70,69 @@ t.test('Redis, callback token and event-stream settings', async (t) => {
   t.notOk(problems.join('\n').includes('short'), 'the token\'s value is not echoed')
 })
 
+t.test('Redis Sentinel: the sentinels\' addresses and the master\'s name, with the servers\' and the sentinels\' own credentials', async (t) => {
+  const config = loadConfig({
+    REDIS_SENTINELS: 'sentinel-1.internal:26379, [fd00::7]:26380,10.0.0.9:26379,redis_sentinel_2:26379',
+    REDIS_SENTINEL_MASTER: 'mymaster',
+    REDIS_USERNAME: 'bff',
+    REDIS_PASSWORD: 'n0des-s3cret',
+    REDIS_SENTINEL_PASSWORD: 'sent1nel-s3cret',
+    REDIS_TLS: 'true',
+    REDIS_KEY_PREFIX: 'bff-eu:'
+  })
+  t.same(config.redis, {
+    sentinels: [{ host: 'sentinel-1.internal', port: 26379 }, { host: 'fd00::7', port: 26380 }, { host: '10.0.0.9', port: 26379 }, { host: 'redis_sentinel_2', port: 26379 }],
+    sentinelMaster: 'mymaster',
+    sentinelPassword: 'sent1nel-s3cret',
+    username: 'bff',
+    password: 'n0des-s3cret',
+    tls: true,
+    keyPrefix: 'bff-eu:',
+    commandTimeoutMs: 250
+  })
+  t.same(loadConfig({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'm' }).redis, {
+    sentinels: [{ host: 's', port: 26379 }], sentinelMaster: 'm', sentinelPassword: null, username: null, password: null, tls: false, keyPrefix: 'vending-bff:', commandTimeoutMs: 250
+  }, 'no credentials, no TLS')
+  t.same(problemsOf({ REDIS_SENTINELS: 's:26379' }), ['REDIS_SENTINEL_MASTER: missing; REDIS_SENTINELS needs the name the sentinels monitor the master under'])
+  t.same(problemsOf({ REDIS_SENTINEL_MASTER: 'mymaster' }), ['REDIS_SENTINELS: missing; REDIS_SENTINEL_MASTER is only read with the sentinels\' addresses'])
+  t.same(problemsOf({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'my master' }), ['REDIS_SENTINEL_MASTER: must be letters, digits and . _ - only (the name in the sentinels\' `sentinel monitor <name> ...`)'])
+})
+
+t.test('Redis Cluster: seed nodes, with the servers\' credentials', async (t) => {
+  t.same(loadConfig({ REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1:6379', REDIS_PASSWORD: 'n0des-s3cret' }).redis, {
+    clusterNodes: [{ host: 'redis-0', port: 6379 }, { host: 'redis-1', port: 6379 }], username: null, password: 'n0des-s3cret', tls: false, keyPrefix: 'vending-bff:', commandTimeoutMs: 250
+  })
+  for (const bad of ['redis-2', 'redis-2:0', 'redis-2:65536', 'redis 2:6379', 'fd00::7:6379', 'redis-2:6379/0', 'redis://redis-2:6379']) {
+    t.match(problemsOf({ REDIS_CLUSTER_NODES: `redis-9:6379,${bad}` }), [/^REDIS_CLUSTER_NODES: the 2nd entry must be host:port, such as redis-1\.internal:26379/], bad)
+  }
+  t.same(problemsOf({ REDIS_CLUSTER_NODES: ' , ' }), ['REDIS_CLUSTER_NODES: must name at least one host:port'])
+  t.match(problemsOf({ REDIS_SENTINELS: 'nope', REDIS_SENTINEL_MASTER: 'm' }), [/^REDIS_SENTINELS: the 1st entry must be host:port/])
+})
+
+t.test('one way to Redis at most, and credentials or TLS only where the URL cannot say them: each refusal names the settings, never a value', async (t) => {
+  const url = 'redis://:url-s3cret@cache:6379'
+  const sentinel = { REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'mymaster' }
+  const one = 'set together; set only one of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_MASTER) or REDIS_CLUSTER_NODES'
+  t.same(problemsOf({ REDIS_URL: url, REDIS_CLUSTER_NODES: 'n:6379' }), [`REDIS_URL, REDIS_CLUSTER_NODES: ${one}`])
+  t.same(problemsOf({ REDIS_URL: url, ...sentinel }), [`REDIS_URL, REDIS_SENTINELS: ${one}`])
+  t.same(problemsOf({ ...sentinel, REDIS_CLUSTER_NODES: 'n:6379' }), [`REDIS_SENTINELS, REDIS_CLUSTER_NODES: ${one}`])
+  t.same(problemsOf({ REDIS_URL: url, ...sentinel, REDIS_CLUSTER_NODES: 'n:6379' }), [`REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES: ${one}`])
+  t.same(problemsOf({ REDIS_CLUSTER_NODES: 'n:6379', REDIS_SENTINEL_MASTER: 'mymaster' }), ['REDIS_SENTINELS: missing; REDIS_SENTINEL_MASTER is only read with the sentinels\' addresses'], 'a master\'s name is no cluster setting')
+  t.same(problemsOf({ REDIS_URL: url, REDIS_USERNAME: 'bff', REDIS_PASSWORD: 'pw-s3cret', REDIS_TLS: 'true' }), [
+    'REDIS_USERNAME: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL the user goes in the URL (redis://user:password@host:6379/0)',
+    'REDIS_PASSWORD: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL the password goes in the URL (redis://:password@host:6379/0)',
+    'REDIS_TLS: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL TLS is the rediss:// scheme'
+  ])
+  t.equal(loadConfig({ REDIS_URL: url, REDIS_TLS: 'false' }).redis?.keyPrefix, 'vending-bff:', 'REDIS_TLS=false contradicts no URL')
+  t.match(problemsOf({ REDIS_PASSWORD: 'pw-s3cret' }), [/^REDIS_PASSWORD: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES/], 'a password for no Redis at all')
+  t.same(problemsOf({ REDIS_CLUSTER_NODES: 'n:6379', REDIS_SENTINEL_PASSWORD: 'pw-s3cret' }), ['REDIS_SENTINEL_PASSWORD: is for REDIS_SENTINELS only'])
+  t.same(problemsOf({ REDIS_CLUSTER_NODES: 'n:6379', REDIS_USERNAME: 'bff' }), ['REDIS_USERNAME: set without REDIS_PASSWORD; an ACL user signs in with its password'])
+  t.same(problemsOf({ REDIS_TLS: 'yes', ...sentinel }), ['REDIS_TLS: must be true or false'])
+  const all = problemsOf({ REDIS_URL: url, ...sentinel, REDIS_USERNAME: 'user-s3cret', REDIS_PASSWORD: 'pw-s3cret', REDIS_SENTINEL_PASSWORD: 'spw-s3cret', REDIS_PORT: 'x' }).join('\n')
+  for (const secret of ['url-s3cret', 'user-s3cret', 'pw-s3cret', 'spw-s3cret']) t.notOk(all.includes(secret), 'no value is echoed')
+  t.match(problemsOf({ REDIS_SENTINELS: 's:26379', PORT: 'x' }), ['PORT: must be a whole number from 0 to 65535', /^REDIS_SENTINEL_MASTER: missing/], 'reported with every other problem at once')
+})
+
 t.test('resilience settings are read and checked', async (t) => {
   const config = loadConfig({ CACHE_ENABLED: 'false', CACHE_FRESH_MS: '0', VENDOR_MAX_RETRIES: '0', VENDOR_RETRY_BUDGET_RATIO: '0.25', SHUTDOWN_DELAY_MS: '250' })
   t.equal(config.resilience.cache.enabled, false)
@@ -148,6 +211,21 @@ t.test('production refuses vendor settings left on the deploy examples\' placeho
     t.equal(loadConfig({ ...VENDOR, VENDOR_BASE_URL: url, NODE_ENV: 'production' }).mode, 'production', `${url} is a real host`)
   }
   t.equal(loadConfig({ ...placeholders }).mode, 'development', 'outside production the examples may run (against nothing)')
+
+  const redis = {
+    REDIS_SENTINELS: 'sentinel-0.example.invalid:26379,sentinel-1.internal:26379',
+    REDIS_SENTINEL_MASTER: 'REPLACE_ME',
+    REDIS_USERNAME: 'REPLACE_ME',
+    REDIS_PASSWORD: 'REPLACE_ME-with-the-password',
+    REDIS_SENTINEL_PASSWORD: 'REPLACE_ME'
+  }
+  const redisProblems = problemsOf({ ...VENDOR, ...redis, NODE_ENV: 'production' })
+  t.same(redisProblems.map((problem) => problem.split(':')[0]), Object.keys(redis), 'the Redis settings too, each one')
+  t.match(redisProblems[0], /^REDIS_SENTINELS: its host is the example's placeholder \(under example\.invalid\)/)
+  t.notOk(redisProblems.join('\n').includes('with-the-password'), 'never the value')
+  t.match(problemsOf({ ...VENDOR, REDIS_CLUSTER_NODES: 'redis-0.internal:6379,REDIS-1.EXAMPLE.INVALID:6379', NODE_ENV: 'production' }), [/^REDIS_CLUSTER_NODES: its host is the example's placeholder/])
+  t.match(problemsOf({ ...VENDOR, REDIS_URL: 'redis://:REPLACE_ME@redis:6379/0', NODE_ENV: 'production' }), [/^REDIS_URL: still holds the example's placeholder REPLACE_ME/], 'a URL with the placeholder for its password')
+  t.equal(loadConfig({ ...VENDOR, REDIS_CLUSTER_NODES: 'redis-0.internal:6379', REDIS_PASSWORD: 'a-real-one', NODE_ENV: 'production' }).mode, 'production', 'real values start')
 })
 
 t.test('every problem is reported at once, by name, without any value', async (t) => {

@@ -1,53 +1,37 @@
-import { createRequire } from 'node:module'
-import type { Redis as RedisClient, RedisOptions } from 'ioredis'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Redis } from 'ioredis'
+import { openConnections, RECHECK_EVERY_MS, type RedisSettings } from './connections.js'
 
-export interface RedisSettings {
-  /** redis:// or rediss://, password included: never logged */
-  url: string
-  /** before every key and channel, so deployments can share a server */
-  keyPrefix: string
-  /** every command's deadline */
-  commandTimeoutMs: number
-}
+export { RECHECK_EVERY_MS, type RedisSettings }
 
 export interface LinkLog {
   info: (obj: object, msg: string) => void
   warn: (obj: object, msg: string) => void
 }
 
-/** How often a replica that lost Redis checks whether it is back (a PING). */
-export const RECHECK_EVERY_MS = 1000
-
 /**
- * The service's connection to the Redis replicas share: a command connection (keys get the
- * prefix) and a subscriber connection (pub/sub needs one of its own). Whether Redis is usable
- * is one flag: up once both connections are ready and a PING answered; down as soon as either
- * closes or any command fails or times out, then a PING every second brings it back. While it
- * is down, callers use their in-memory fallbacks instead of waiting on Redis. Each change is
- * logged once; the URL never is.
+ * The service's connection to the Redis replicas share, whichever way it is reached (one server,
+ * Sentinel, Cluster: connections.ts): a command connection (keys get the prefix) and a subscriber
+ * connection (pub/sub needs one of its own). Whether Redis is usable is one flag: up once the
+ * commands are ready, the subscriber has every channel's SUBSCRIBE answered on its current
+ * connection, and a PING answered (from every master, in a cluster); down as soon as either
+ * connection closes or any command fails or times out, then a PING every second brings it back.
+ * While it is down, callers use their in-memory fallbacks instead of waiting on Redis. Each change
+ * is logged once; addresses, users and passwords never are.
  */
 export function createRedisLink (settings: RedisSettings, log: LinkLog, onState: (up: boolean) => void = () => {}) {
-  // loaded through require when first needed: OpenTelemetry's ioredis instrumentation (src/observability/tracing.ts,
-  // started before the app is built) patches require, not ESM imports, and only what is loaded after it
-  const { Redis } = createRequire(import.meta.url)('ioredis') as { Redis: new (url: string, options: RedisOptions) => RedisClient }
-  const options: RedisOptions = {
-    commandTimeout: settings.commandTimeoutMs,
-    connectTimeout: Math.max(1000, 4 * settings.commandTimeoutMs),
-    // a command while disconnected fails at once rather than queueing until Redis returns
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    // reconnect for as long as the process runs, at most a second apart
-    retryStrategy: (attempt) => Math.min(100 * attempt, RECHECK_EVERY_MS),
-    lazyConnect: true
-  }
-  const client = new Redis(settings.url, { ...options, keyPrefix: settings.keyPrefix })
-  // subscriptions are made again on every reconnection, below
-  const subscriber = new Redis(settings.url, { ...options, autoResubscribe: false })
+  const connections = openConnections(settings)
+  const client = connections.commands
   const handlers = new Map<string, (message: string) => void>()
   const downListeners = new Set<() => void>()
   let up = false
   let closing = false
   let recheck: NodeJS.Timeout | undefined
+  let subscriber!: Redis
+  // the current subscriber connection has answered SUBSCRIBE for every channel: a message published now is heard
+  let subscribed = false
+  // the subscriptions under way on the subscriber's latest connection
+  let subscribing: Promise<void> = Promise.resolve()
 
   function setUp (next: boolean, reason: string): void {
     if (next === up) return
@@ -68,30 +52,65 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
     recheck.unref()
   }
 
+  const connected = (): boolean => !closing && client.status === 'ready' && subscriber.status === 'ready' && subscribed
+
   async function check (): Promise<void> {
-    if (client.status !== 'ready' || subscriber.status !== 'ready') return
+    if (!connected()) return
     try {
-      await client.ping()
-      clearInterval(recheck)
-      recheck = undefined
-      setUp(true, 'ping answered')
+      await connections.probe()
     } catch (error) {
       setUp(false, reasonOf(error))
+      return
     }
+    // either connection may have closed while the PING was on its way
+    if (!connected()) return
+    clearInterval(recheck)
+    recheck = undefined
+    setUp(true, 'ping answered')
   }
 
-  function onReady (): void { check().catch(() => {}) }
-  function onClose (): void { setUp(false, 'connection closed') }
-  // ioredis emits an error per failed reconnection: the state change above is the log line
+  // ioredis emits an error per failed reconnection: the state change is the log line
   function ignore (): void {}
-  for (const connection of [client, subscriber]) {
-    connection.on('ready', onReady).on('close', onClose).on('error', ignore)
-  }
-  subscriber.on('ready', () => {
+  client.on('ready', () => { check().catch(ignore) }).on('close', () => { setUp(false, 'connection closed') }).on('error', ignore)
+
+  /** Subscribes every channel on a connection that is ready; up only once Redis answered, so no message can slip by unheard. */
+  async function subscribeAll (connection: Redis): Promise<void> {
     const channels = [...handlers.keys()]
-    if (channels.length > 0) subscriber.subscribe(...channels).catch((error: unknown) => { setUp(false, reasonOf(error)) })
-  })
-  subscriber.on('message', (channel: string, message: string) => { handlers.get(channel)?.(message) })
+    try {
+      if (channels.length > 0) await connection.subscribe(...channels)
+    } catch (error) {
+      if (connection === subscriber) setUp(false, reasonOf(error))
+      return
+    }
+    if (connection !== subscriber || connection.status !== 'ready') return
+    subscribed = true
+    await check()
+  }
+
+  /** Makes `connection` the subscriber: subscribed on every (re)connection, replaced when it gives up (a cluster node gone). */
+  function useSubscriber (connection: Redis): void {
+    subscriber = connection
+    subscribed = false
+    connection
+      .on('ready', () => { if (connection === subscriber) subscribing = subscribeAll(connection).catch(ignore) })
+      .on('close', () => {
+        if (connection !== subscriber) return
+        subscribed = false
+        setUp(false, 'subscriber connection closed')
+      })
+      .on('end', () => {
+        if (connection !== subscriber || closing) return
+        // a cluster's subscriber does not reconnect by itself: the next node known, in a moment
+        setTimeout(() => {
+          if (connection !== subscriber || closing) return
+          useSubscriber(connections.subscriber())
+          subscriber.connect().catch(ignore)
+        }, RECHECK_EVERY_MS).unref()
+      })
+      .on('error', ignore)
+      .on('message', (channel: string, message: string) => { if (connection === subscriber) handlers.get(channel)?.(message) })
+  }
+  useSubscriber(connections.subscriber())
 
   return {
     client,
@@ -118,10 +137,17 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
         return false
       }
     },
-    /** connects both; resolves whether or not Redis is there (the service starts either way) */
+    /**
+     * Connects both; resolves whether or not Redis is there (the service starts either way), within
+     * about a connect timeout: sentinels or cluster nodes that do not answer are tried again meanwhile.
+     */
     async connect (): Promise<void> {
       scheduleRecheck()
-      await Promise.allSettled([client.connect(), subscriber.connect()])
+      const connecting = (async () => {
+        await Promise.allSettled([client.connect(), subscriber.connect()])
+        await subscribing
+      })()
+      await Promise.race([connecting, sleep(Math.max(1000, 4 * settings.commandTimeoutMs), undefined, { ref: false })])
       await check()
     },
     async close (): Promise<void> {

@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module'
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { RedisLink } from './link.js'
 import { BoundedRateLimitStore, type BoundedStoreOptions } from '../memory/rate-limit-store.js'
 
 // @fastify/rate-limit's own Redis store: the package exports it by path only, and without a type
 const RedisStore = createRequire(import.meta.url)('@fastify/rate-limit/store/RedisStore.js') as
-  new (continueExceeding: boolean, exponentialBackoff: boolean, redis: Redis, key?: string) => FastifyRateLimitStore
+  new (continueExceeding: boolean, exponentialBackoff: boolean, redis: Redis | Cluster, key?: string) => FastifyRateLimitStore
 
 type Callback = Parameters<FastifyRateLimitStore['incr']>[1]
 
