@@ -1,4 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { once } from 'node:events'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { writeFileSync } from 'node:fs'
@@ -11,7 +13,8 @@ import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, PAID_AFTER_MS } from '../src/si
 import { startService } from './contestants.js'
 import type { BenchOptions } from './options.js'
 import { cpuSeconds, watchRss } from './process-stats.js'
-import { killedWithParent, stopProcess, type Started } from '../scripts/processes.js'
+import { freePort, killedWithParent, stopProcess, type Started } from '../scripts/processes.js'
+import { redisServerInstalled, REDIS_SERVER, startRedisServer } from '../scripts/redis-server.js'
 import type { Row, TargetResult } from './report.js'
 import { log } from './rounds.js'
 import type { ScenarioResult } from './scenarios.js'
@@ -34,6 +37,8 @@ const MACHINE = '16327129'
 /** streams watch 2001 (ends IS_SUCCESS), pollers 2002 (ends IS_FAILED): each run starts fresh when its part first asks */
 const STREAM_ORDER = 2001
 const POLL_ORDER = 2002
+/** the callback method's order (ends IS_TIMEOUT), a run of its own */
+const CALLBACK_ORDER = 2003
 const POLL_INTERVAL_MS = 1000
 /** how many connections the client process opens at once before their first answer */
 const OPEN_WINDOW = 200
@@ -56,6 +61,10 @@ interface ClientJob {
   untilMs: number
   /** in --quick: stop once every client has seen this many changes */
   changes: number
+  /** the streams' services, client i on urls[i % urls.length] (default: [url]) */
+  urls?: string[]
+  /** the callback method: post the vendor's delivery notification to url + path this long after the first ask was answered */
+  callback?: { path: string, afterMs: number }
 }
 
 /** What the client process reports: times are epoch ms with sub-ms precision */
@@ -78,6 +87,11 @@ interface ClientReport {
   /** CPU seconds (user + system) of the client process: by the time all were open, and in all */
   cpuWhenOpen: number
   cpu: number
+  /** when the streams began opening (after the first ask) */
+  openStartedAt: number
+  /** the callback method: when the notification was sent, and answered */
+  callbackSentAt?: number
+  callbackAnswered?: number
 }
 
 const now = (): number => performance.timeOrigin + performance.now()
@@ -92,6 +106,7 @@ function stateKey (body: string): string {
 async function runClients (job: ClientJob): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: job.count + 16 })
   const target = new URL(job.url)
+  const targets = (job.urls ?? [job.url]).map((url) => new URL(url))
   const clients: ClientReport['clients'] = Array.from({ length: job.count }, () => ({ openedAt: null, seen: {} }))
   const states: string[] = []
   const errorSamples: string[] = []
@@ -159,7 +174,8 @@ async function runClients (job: ClientJob): Promise<void> {
       opened()
       if (!ended) { ended = true; finish() }
     }
-    const req = request({ host: target.hostname, port: target.port, path: job.path.replace('?', '/events?'), agent, headers: { accept: 'text/event-stream' } }, (res) => {
+    const to = targets[index % targets.length]!
+    const req = request({ host: to.hostname, port: to.port, path: job.path.replace('?', '/events?'), agent, headers: { accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) {
         fail(`stream ${index}: HTTP ${res.statusCode}`)
         res.resume()
@@ -236,7 +252,27 @@ async function runClients (job: ClientJob): Promise<void> {
     tick().catch(() => {})
   }
 
+  // the callback method: the vendor's change is at a known time of its run (which began before the first ask was answered); the notification follows it
+  let callbackSentAt: number | undefined
+  let callbackAnswered: number | undefined
+  let callbackTimer: NodeJS.Timeout | undefined
+  if (job.callback !== undefined) {
+    const { path, afterMs } = job.callback
+    const callbackAgent = new Agent({ keepAlive: false })
+    callbackTimer = setTimeout(() => {
+      const req = request({ host: target.hostname, port: target.port, path, method: 'POST', agent: callbackAgent, headers: { 'content-type': 'application/json' } }, (res) => {
+        callbackAnswered = now()
+        if (res.statusCode !== 204) fail(`callback: HTTP ${res.statusCode}`)
+        res.resume()
+      })
+      req.on('error', (error) => { fail(`callback: ${error.message}`) })
+      callbackSentAt = now()
+      req.end(JSON.stringify({ method: 'device.delivery.response', order_id: Number(/\/orders\/(\d+)/.exec(job.path)![1]), deliver_status: '1' }))
+    }, Math.max(0, firstAskAnswered + afterMs - now()))
+  }
+
   // open OPEN_WINDOW at a time, as fast as the service accepts them
+  const openStartedAt = now()
   for (let index = 0; index < job.count; index++) {
     // markOpen frees a slot of the window
     if (opening >= OPEN_WINDOW) await new Promise<void>((resolve) => { openSlot = resolve })
@@ -249,9 +285,10 @@ async function runClients (job: ClientJob): Promise<void> {
   const timeout = setTimeout(finished, Math.max(0, deadline - now()))
   await allFinished
   clearTimeout(timeout)
+  clearTimeout(callbackTimer)
   const endedAt = now()
   agent.destroy()
-  const report: ClientReport = { firstAskSent, firstAskAnswered, allOpenAt: allOpenAt === 0 ? endedAt : allOpenAt, opened, errors, answers, endedAt, clients, states, errorSamples, cpuWhenOpen: cpuWhenOpen === 0 ? cpuNow() : cpuWhenOpen, cpu: cpuNow() }
+  const report: ClientReport = { firstAskSent, firstAskAnswered, allOpenAt: allOpenAt === 0 ? endedAt : allOpenAt, opened, errors, answers, endedAt, clients, states, errorSamples, cpuWhenOpen: cpuWhenOpen === 0 ? cpuNow() : cpuWhenOpen, cpu: cpuNow(), openStartedAt, callbackSentAt, callbackAnswered }
   // a file, not stdout: the report of 10,000 clients is megabytes
   writeFileSync(process.env.EVENTS_CLIENT_REPORT!, JSON.stringify(report))
 }
@@ -294,6 +331,8 @@ interface Part {
   notes: string[]
   /** delays from each change's boundary to the p50/p99/last client, for the docs */
   vendorCallsPerS: number
+  /** every row of the part (row is the first) */
+  rows?: Row[]
 }
 
 /** the simulator's calls for one order so far */
@@ -413,6 +452,129 @@ async function measurePart (mode: Mode, simulator: Started, options: BenchOption
   }
 }
 
+/** The callback method's fresh TTL: long enough that only the callback's wake-up makes the poller see the change. */
+const CALLBACK_FRESH_MS = 20_000
+/** the path secret of the services' callback route in this bench */
+const CALLBACK_TOKEN = randomBytes(24).toString('hex')
+
+/** min, p50, p99 and max of some lags, ms */
+interface Lags { count: number, min: number, p50: number, p99: number, max: number }
+function lagsOf (values: number[]): Lags {
+  const sorted = sortedSamples(values)
+  return { count: sorted.length, min: sorted[0] ?? NaN, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN }
+}
+const lagText = (lags: Lags): string => `min ${ms(lags.min)}, p50 ${ms(lags.p50)}, p99 ${ms(lags.p99)}, max ${ms(lags.max)}`
+
+/** Waits until the service says it reached Redis (redis_up 1): it starts, and is ready, without it. */
+async function redisUp (service: Started, metricsUrl: string): Promise<void> {
+  for (let tries = 0; !/^redis_up 1$/m.test(await (await fetch(metricsUrl)).text()); tries++) {
+    if (tries === 100) throw new Error(`${service.name} did not reach Redis in 10 s:\n${service.output()}`)
+    await sleep(100)
+  }
+}
+
+/**
+ * The callback method: `count` streams on the clock order, on one service or spread over two
+ * replicas sharing Redis, with CACHE_FRESH_MS=20000 so that only the vendor's delivery callback
+ * (posted by the client process to the first service just after the change, as the vendor would)
+ * makes the poller see it. The lag is from that post to each stream's event showing the change.
+ */
+async function measureCallbackPart (simulator: Started, options: BenchOptions, count: number, openFiles: number, replicas: 1 | 2): Promise<Part> {
+  const change = options.quick ? CHANGES[0] : CHANGES[2]
+  const label = replicas === 1 ? `${count} SSE streams, callback-driven` : `${count} SSE streams over 2 replicas on Redis, callback to A only`
+  const redis = replicas === 2 ? await startRedisServer() : undefined
+  const services: Started[] = []
+  try {
+    const metricsPorts: number[] = []
+    for (let index = 0; index < replicas; index++) {
+      const metricsPort = await freePort()
+      metricsPorts.push(metricsPort)
+      const share = Math.ceil(count / replicas)
+      services.push(await startService(simulator, options, true, undefined, {
+        name: replicas === 1 ? 'service (callback)' : `replica ${'AB'[index]!} (callback)`,
+        openFiles,
+        env: {
+          CACHE_FRESH_MS: String(CALLBACK_FRESH_MS),
+          CALLBACK_TOKEN,
+          EVENTS_MAX_STREAMS: String(share),
+          EVENTS_MAX_PER_CLIENT: String(Math.min(share, 10_000)),
+          MAX_CONNECTIONS: String(share + 100),
+          MAX_EVENT_LOOP_DELAY_MS: '0',
+          METRICS_PORT: String(metricsPort),
+          METRICS_HOST: '127.0.0.1',
+          ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench-events-${redis.port}:` }
+        }
+      }))
+    }
+    if (redis !== undefined) for (const [index, service] of services.entries()) await redisUp(service, `http://127.0.0.1:${metricsPorts[index]!}/metrics`)
+    // a fresh run of the clock order, whatever the parts before did with it (this forgets the simulator's stats too)
+    const reset = await fetch(`${simulator.url}/_simulator/reset`, { method: 'POST' })
+    if (reset.status !== 204) throw new Error(`the simulator's reset answered HTTP ${reset.status}`)
+    const redisClient = redis === undefined ? undefined : new Redis(redis.url, { maxRetriesPerRequest: 1 })
+    const publishesBefore = redisClient === undefined ? 0 : await publishes(redisClient)
+    const cpuBefore = await Promise.all(services.map(async (s) => await cpuSeconds(s.child.pid!)))
+    log(`events: ${label} on order ${CALLBACK_ORDER}`)
+    const report = await clientProcess({
+      mode: 'sse',
+      url: services[0]!.url,
+      urls: services.map((s) => s.url),
+      path: `/orders/${CALLBACK_ORDER}?machine=${MACHINE}`,
+      count,
+      untilMs: change.atMs + 10_000,
+      changes: 1,
+      callback: { path: `/callbacks/delivery/${CALLBACK_TOKEN}`, afterMs: change.atMs + 5 }
+    }, openFiles)
+    const cpuAfter = await Promise.all(services.map(async (s) => await cpuSeconds(s.child.pid!)))
+    const publishesAfter = redisClient === undefined ? 0 : await publishes(redisClient)
+    redisClient?.disconnect()
+    for (const service of services) if (service.child.exitCode !== null || service.child.signalCode !== null) throw new Error(`${service.name} exited during the events run:\n${service.output()}`)
+    const sent = report.callbackSentAt
+    if (sent === undefined) throw new Error('the events client process never sent the callback')
+    const key = report.states[1]
+    const openS = (report.allOpenAt - report.openStartedAt) / 1000
+    const groups = services.map((_s, group) => {
+      const arrivals = report.clients.flatMap((c, index) => index % replicas !== group || key === undefined || c.seen[key] === undefined ? [] : [c.seen[key]])
+      return lagsOf(arrivals.map((at) => at - sent))
+    })
+    const missed = report.clients.filter((c) => key === undefined || c.seen[key] === undefined).length
+    const seconds = (report.endedAt - report.firstAskSent) / 1000
+    const perWatcherUs = groups.map((lags) => ((lags.p99 - lags.min) * 1000) / (lags.count * 0.99))
+    const names = replicas === 1 ? ['one process'] : ['replica A (got the callback)', 'replica B']
+    const notes = [`events, ${label}: the callback was posted ${(sent - report.firstAskAnswered - change.atMs).toFixed(0)} ms after the ${change.name} change's latest possible time and answered in ${((report.callbackAnswered ?? NaN) - sent).toFixed(0)} ms; ` +
+      `all ${report.opened} streams open ${openS.toFixed(2)} s after the first was asked for; ` +
+      groups.map((lags, index) => `${names[index]!} (${lags.count} streams): lag from the callback ${lagText(lags)}, ${perWatcherUs[index]!.toFixed(0)} µs per stream from the first to the p99 one`).join('; ') + '. ' +
+      `Service CPU ${services.map((s, index) => cpuBefore[index] === undefined || cpuAfter[index] === undefined ? '—' : `${s.name} ${(cpuAfter[index] - cpuBefore[index]).toFixed(1)} s`).join(', ')} over ${seconds.toFixed(1)} s.` +
+      (redisClient === undefined ? '' : ` Redis PUBLISH commands during the run: ${publishesAfter - publishesBefore} (one per change and per wake, whatever the number of streams).`) +
+      (report.errors > 0 ? ` ${report.errors} errors, e.g. ${report.errorSamples.join(' | ')}.` : '') +
+      (missed > 0 ? ` ${missed} streams never saw the change (counted as errors).` : '')]
+    const rows: Row[] = groups.map((lags, index) => ({
+      scenario: `events, ${count} streams, callback-driven${replicas === 2 ? ', 2 replicas' : ''}`,
+      contestant: `${names[index]!} (p50/p99: callback → event)`,
+      rps: report.answers / seconds,
+      p50: lags.p50,
+      p99: lags.p99,
+      errors: index === 0 ? report.errors + missed : 0
+    }))
+    const last = groups[groups.length - 1]!
+    const targets: TargetResult[] = [
+      { target: `events, callback-driven, ${label}: first stream's lag${replicas === 2 ? ' on replica B' : ''}`, measured: ms(last.min), goal: replicas === 1 ? '≤ 50 ms' : 'reported', pass: replicas === 1 && count >= 10_000 ? last.min <= 50 : undefined },
+      { target: `events, callback-driven, ${label}: p99 lag${replicas === 2 ? ' on replica B' : ''}`, measured: ms(last.p99), goal: replicas === 1 ? '≤ 250 ms' : '≤ 300 ms', pass: count >= 10_000 ? last.p99 <= (replicas === 1 ? 250 : 300) : undefined },
+      { target: `events, callback-driven, ${label}: all streams open`, measured: `${openS.toFixed(2)} s`, goal: '≤ 2 s for 10,000', pass: count >= 10_000 ? openS <= 2 : undefined }
+    ]
+    log(`  ${label}: ${groups.map((lags, index) => `${names[index]!} ${lagText(lags)}`).join('; ')}; opened in ${openS.toFixed(2)} s`)
+    return { label, row: rows[0]!, rows, targets, notes, vendorCallsPerS: NaN }
+  } finally {
+    for (const service of services) await stopProcess(service)
+    await redis?.kill()
+  }
+}
+
+/** PUBLISH commands Redis has served so far (INFO commandstats). */
+async function publishes (client: Redis): Promise<number> {
+  const info = await client.info('commandstats')
+  return Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0)
+}
+
 /** The events scenario: streams, then pollers, each on a fresh service and a fresh clock order. */
 export async function eventsScenario (options: BenchOptions, simulator: Started): Promise<ScenarioResult> {
   const hard = hardOpenFiles()
@@ -422,16 +584,27 @@ export async function eventsScenario (options: BenchOptions, simulator: Started)
   const openFiles = Math.min(hard, count + spare)
   const notes: string[] = []
   if (count < options.eventsClients) notes.push(`events: ${count} clients, not ${options.eventsClients}: this machine's open-files hard limit (ulimit -Hn) is ${hard}.`)
-  const streams = await measurePart('sse', simulator, options, count, openFiles)
-  await sleep(500)
-  const pollers = await measurePart('poll', simulator, options, count, openFiles)
-  notes.push(...streams.notes, ...pollers.notes,
+  const parts = options.eventsParts
+  const boundaryParts: Part[] = []
+  if (parts.has('streams')) boundaryParts.push(await measurePart('sse', simulator, options, count, openFiles))
+  if (parts.has('pollers')) {
+    if (boundaryParts.length > 0) await sleep(500)
+    boundaryParts.push(await measurePart('poll', simulator, options, count, openFiles))
+  }
+  // the callback method (each part on a fresh run of its clock order: measureCallbackPart resets the simulator)
+  const callbackParts: Part[] = []
+  if (parts.has('callback')) callbackParts.push(await measureCallbackPart(simulator, options, count, openFiles, 1))
+  if (parts.has('replicas')) {
+    if (!redisServerInstalled()) notes.push(`events: the two-replica callback part was skipped, ${REDIS_SERVER} is not installed.`)
+    else callbackParts.push(await measureCallbackPart(simulator, options, count, openFiles, 2))
+  }
+  notes.push(...[...boundaryParts, ...callbackParts].flatMap((part) => part.notes),
     'events: vendor calls/s are the simulator\'s calls for the watched order over the time from the first ask to the last client\'s last event or answer. ' +
     'p50/p99 in the table are the delay from the vendor\'s change (the simulator\'s phase boundary) to each client\'s event or first answer showing it, over every change and every client that was watching before it; ' +
     `req/s is events/s (streams) or answers/s (pollers); server µs/req is service CPU per event or answer. Each side ran on a fresh service process (its peak RSS its own) with EVENTS_MAX_STREAMS, MAX_CONNECTIONS and ulimit -n (${openFiles}) raised for ${count} clients and MAX_EVENT_LOOP_DELAY_MS=0; the clients ran in a process of their own, one connection each.`)
   return {
-    rows: [streams.row, pollers.row],
-    targets: [...streams.targets, ...pollers.targets],
+    rows: [...boundaryParts, ...callbackParts].flatMap((part) => part.rows ?? [part.row]),
+    targets: [...boundaryParts, ...callbackParts].flatMap((part) => part.targets),
     notes
   }
 }

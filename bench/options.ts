@@ -3,6 +3,10 @@ import { parseArgs } from 'node:util'
 export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit', 'tracing', 'events', 'slow-readers', 'production', 'vendor-budget'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
+/** the events scenario's parts: streams and pollers against the simulator's phase boundaries, then the callback method on one process and on two replicas */
+export const EVENTS_PARTS = ['streams', 'pollers', 'callback', 'replicas'] as const
+export type EventsPart = typeof EVENTS_PARTS[number]
+
 export interface BenchOptions {
   /** the scenarios to run (default: all) */
   scenarios: Set<ScenarioName>
@@ -16,6 +20,8 @@ export interface BenchOptions {
   fanInConnections: number
   /** concurrent SSE streams, and as many polling clients, of the events scenario */
   eventsClients: number
+  /** which parts of the events scenario run (--events-parts; default all) */
+  eventsParts: Set<EventsPart>
   /** the service's fresh TTL for non-terminal orders; the fan-in target is 1/TTL + 1 vendor calls/s */
   freshMs: number
   quick: boolean
@@ -29,7 +35,7 @@ export interface BenchOptions {
   argv: string[]
 }
 
-const USAGE = 'usage: npm run bench -- [--only SCENARIOS] [--duration S] [--rounds N] [--warmup S] [--connections N] [--events-clients N] [--fresh-ms MS] [--compare-build DIST] [--quick] [--out FILE | --no-out]'
+const USAGE = 'usage: npm run bench -- [--only SCENARIOS] [--duration S] [--rounds N] [--warmup S] [--connections N] [--events-clients N] [--events-parts streams,pollers,callback,replicas] [--fresh-ms MS] [--compare-build DIST] [--quick] [--out FILE | --no-out]'
 
 /** Command-line flags → options; unknown flags and bad numbers stop the run with the usage line. */
 export function parseOptions (argv: string[]): BenchOptions {
@@ -41,6 +47,7 @@ export function parseOptions (argv: string[]): BenchOptions {
       warmup: { type: 'string' },
       connections: { type: 'string' },
       'events-clients': { type: 'string' },
+      'events-parts': { type: 'string' },
       'fresh-ms': { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -63,8 +70,12 @@ export function parseOptions (argv: string[]): BenchOptions {
   const only = values.only?.split(',') ?? [...SCENARIOS]
   const unknown = only.filter((name) => !(SCENARIOS as readonly string[]).includes(name))
   if (unknown.length > 0) throw new UsageError(`--only takes ${SCENARIOS.join(', ')}; not ${unknown.join(', ')}`)
+  const parts = values['events-parts']?.split(',') ?? [...EVENTS_PARTS]
+  const unknownParts = parts.filter((name) => !(EVENTS_PARTS as readonly string[]).includes(name))
+  if (unknownParts.length > 0) throw new UsageError(`--events-parts takes ${EVENTS_PARTS.join(', ')}; not ${unknownParts.join(', ')}`)
   return {
     scenarios: new Set(only as ScenarioName[]),
+    eventsParts: new Set(parts as EventsPart[]),
     duration: number('duration', values.duration, quick ? 0.5 : 5, 0.5),
     rounds: Math.round(number('rounds', values.rounds, quick ? 1 : 3, 1)),
     warmup: number('warmup', values.warmup, quick ? 0 : 2, 0),

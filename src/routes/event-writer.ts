@@ -73,6 +73,24 @@ export function createEventWriter (raw: ServerResponse, { clock, stallMs = SLOW_
       const frame = { bytes, label }
       if (raw.writableNeedDrain) { pending = frame; awaitDrain() } else put(frame)
     },
+    /**
+     * Ends the response with `bytes` as its last frame, in one call (one write of the frame and
+     * the end of the body); a pending frame is dropped, this one being newer. The stall watch
+     * goes on until the socket closes.
+     */
+    end (bytes: Buffer, label: string): void {
+      if (done) return
+      pending = undefined
+      raw.end(bytes)
+      onWritten?.(label)
+      if (raw.writableNeedDrain) awaitDrain()
+    },
+    /** Writes `bytes` only when nothing is waiting to reach the client (a heartbeat: the stream is known to be alive otherwise); false when skipped. */
+    writeIfIdle (bytes: Buffer | string): boolean {
+      if (done || pending !== undefined || raw.writableNeedDrain || raw.writableEnded) return false
+      raw.write(bytes)
+      return true
+    },
     /** Writes the pending frame, if any, before the response ends (still bounded: one frame); the stall watch goes on until the socket closes. */
     flush (): void {
       if (done || pending === undefined) return

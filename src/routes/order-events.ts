@@ -15,9 +15,12 @@ import { formatFrame, orderFrame } from '../orders/live/event-frame.js'
 import { clientKey } from '../http/client-key.js'
 import { ERROR_KINDS, isAppError } from '../errors/catalogue.js'
 import { createEventWriter, SLOW_READER_MS } from './event-writer.js'
+import { createHeartbeats } from './heartbeats.js'
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000
+/** The comment a heartbeat is. */
+const HEARTBEAT = ': heartbeat\n\n'
 /** How long a client waits before reconnecting after the stream ends or breaks (the SSE `retry` field). */
 export const RETRY_MS = 2000
 
@@ -63,8 +66,10 @@ const EventStreamSchema = z.string().meta({
  * the order route; once open, only a final problem is sent, and the poller rides out the rest.
  */
 export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async (app, { events, metrics, clock = systemClock }) => {
-  await app.register(fastifySse, { heartbeatInterval: HEARTBEAT_MS })
+  // no interval per stream: one timer beats every stream of this process (heartbeats.ts)
+  await app.register(fastifySse, { heartbeatInterval: 0 })
   const slots = createStreamSlots(events)
+  const heartbeats = createHeartbeats({ intervalMs: HEARTBEAT_MS, clock })
 
   app.get('/orders/:id/events', {
     // no Accept negotiation: this route only streams (an EventSource sends text/event-stream, curl */*)
@@ -124,12 +129,14 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
     return new Promise((resolve) => {
       let over = false
       let unwatch = () => {}
+      let unbeat = () => {}
       const end = (ending: Ending) => {
         if (over) return
         over = true
         clock.clearTimer(closeAt)
         unwatch()
-        // the terminal frame may be the pending one: it goes out before the response ends
+        unbeat()
+        // at shutdown or after EVENTS_MAX_DURATION_MS the pending frame goes out before the response ends (a final one has ended it already)
         if (ending !== 'client' && ending !== 'slow') writer.flush()
         resolve(ending)
       }
@@ -145,13 +152,18 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
       const send = (outcome: Outcome) => {
         if (over) return
         // an order's frame is built once per change and shared by every stream; a problem carries this request's id
-        if (outcome.kind === 'order') writer.write(orderFrame(outcome.order), 'order')
-        else writer.write(formatFrame({ event: 'problem', id: outcomeTag(outcome), data: JSON.stringify(toProblem(outcome.error, requestId)) }), 'problem')
-        if (isFinal(outcome)) end('final')
+        const [frame, label] = outcome.kind === 'order'
+          ? [orderFrame(outcome.order), 'order']
+          : [formatFrame({ event: 'problem', id: outcomeTag(outcome), data: JSON.stringify(toProblem(outcome.error, requestId)) }), 'problem']
+        if (!isFinal(outcome)) return writer.write(frame, label)
+        // the last frame and the end of the body in one call: one write per stream at the final change
+        writer.end(frame, label)
+        end('final')
       }
 
       sse.sendHeaders()
       reply.raw.write(`retry: ${RETRY_MS}\n\n`)
+      unbeat = heartbeats.add(() => writer.writeIfIdle(HEARTBEAT))
       const tag = first === undefined ? sse.lastEventId ?? undefined : outcomeTag(first)
       // a reconnecting client that already has this order gets only what follows it
       if (first !== undefined) {

@@ -8,7 +8,7 @@ import type { AppConfig } from '../../src/bootstrap/app.js'
 import { serializerCompiler } from '../../src/http/serializer.js'
 import { createWatchers } from '../../src/orders/live/watchers.js'
 import type { Served } from '../../src/orders/outcome.js'
-import { orderEventsRoute } from '../../src/routes/order-events.js'
+import { HEARTBEAT_MS, orderEventsRoute } from '../../src/routes/order-events.js'
 import { createMemoryWatchBus } from '../../src/shared-state/memory/watch-bus.js'
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { representationOf } from '../../src/orders/representation.js'
@@ -403,4 +403,39 @@ t.test('a reader that catches up gets the newest order, not the ones it missed',
   const received = text.split('\nevent: order\n').length - 1
   t.ok(received < changes + missed + 1, `${received} order events received of ${changes + missed + 1} changes: the missed ones were replaced`)
   t.equal(response.destroyed, false, 'a reader that drains is not closed')
+})
+
+t.test('heartbeats: a comment to every open stream each HEARTBEAT_MS, from one timer', async (t) => {
+  const { clock, url } = await routeOnClock(t, { maxStreams: 10, maxPerClient: 10, maxDurationMs: 1e9 })
+  const bodies = ['', '']
+  const responses = await Promise.all(bodies.map(async (_, i) => {
+    const { body } = await request(`${url}/orders/7/events?machine=16327129`)
+    body.setEncoding('utf8').on('data', (chunk: string) => { bodies[i] += chunk })
+    return body
+  }))
+  t.teardown(() => { for (const body of responses) body.destroy() })
+  await until(() => bodies.every((text) => text.includes('event: order')), { what: 'the first order on both streams' })
+  t.ok(bodies.every((text) => !text.includes(': heartbeat')), 'none yet')
+  await clock.advance(HEARTBEAT_MS)
+  await until(() => bodies.every((text) => text.includes(': heartbeat\n\n')), { what: 'a heartbeat on both streams' })
+  await clock.advance(HEARTBEAT_MS)
+  await until(() => bodies.every((text) => text.split(': heartbeat\n\n').length === 3), { what: 'a second heartbeat on both streams' })
+})
+
+t.test('the terminal order is the body\'s last frame, and the response ends with it', async (t) => {
+  let status: Order['status'] = 'NOTPAY'
+  const intervalMs = 1000
+  const { clock, url } = await routeOnClock(t, { maxStreams: 10, maxPerClient: 10, maxDurationMs: 1e9 }, { next: () => ({ ...order(7), status, terminal: status === 'SUCCESS' }), intervalMs })
+  const { body } = await request(`${url}/orders/7/events?machine=16327129`)
+  let text = ''
+  let ended = false
+  body.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => { ended = true })
+  await until(() => text.includes('event: order'), { what: 'the first order' })
+  status = 'SUCCESS'
+  await clock.advance(intervalMs)
+  await until(() => ended, { what: 'the end of the stream' })
+  const frames = text.split('\n\n').filter((frame) => frame.includes('data: '))
+  t.equal(frames.length, 2)
+  t.match(frames[1], /"status":"SUCCESS"/)
+  t.ok(text.endsWith('\n\n'), 'nothing after the terminal frame')
 })

@@ -11,6 +11,28 @@ export interface WatchChange extends Served {
 export type WatchEvent = WatchChange | { type: 'closed' }
 export type WatchListener = (event: WatchEvent) => void
 
+export interface FanOutOptions {
+  /** watchers told in one go before the rest wait for the next turn of the event loop (default FAN_OUT_CHUNK) */
+  chunkSize?: number
+  /** runs the next chunk on a later turn of the event loop (default setImmediate: after the I/O that is waiting) */
+  later?: (next: () => void) => void
+}
+
+/**
+ * Watchers told of a change in one turn of the event loop. Node sends what a response writes
+ * only once the turn's synchronous work is done (it corks the socket until the next tick), so
+ * the first watchers hear of a change after one chunk, not after every watcher of the key; and
+ * between chunks the process answers other requests.
+ */
+export const FAN_OUT_CHUNK = 256
+
+/** One change on its way to the watchers there were when it came, in order. */
+interface Round {
+  change: WatchChange
+  watchers: Subscription[]
+  next: number
+}
+
 interface Subscription {
   listener: WatchListener
   /** the tag this watcher has; it is told only of others */
@@ -20,11 +42,40 @@ interface Subscription {
 /**
  * The watchers of one key and the latest change they were told of. Each is told of every
  * outcome whose tag differs from the one it has, a newcomer at once of the latest; the same
- * outcome again (a repeat poll, a change heard twice on the bus) is told to nobody.
+ * outcome again (a repeat poll, a change heard twice on the bus) is told to nobody. A change
+ * goes to the watchers `chunkSize` at a time, the first chunk at once and each next one on a
+ * later turn of the event loop; a change that comes meanwhile follows it, so every watcher is
+ * told of the changes in the order they came, each once.
  */
-export function createFanOut () {
+export function createFanOut ({ chunkSize = FAN_OUT_CHUNK, later = setImmediate }: FanOutOptions = {}) {
   const subscriptions = new Set<Subscription>()
   let latest: WatchChange | undefined
+  /** changes still being told, oldest first */
+  const rounds: Round[] = []
+  let scheduled = false
+  let running = false
+
+  /** Tells up to chunkSize watchers, oldest change first; the rest on a later turn. */
+  function run (): void {
+    running = true
+    let budget = chunkSize
+    while (rounds.length > 0 && budget > 0) {
+      const round = rounds[0]!
+      while (round.next < round.watchers.length && budget > 0) {
+        const subscription = round.watchers[round.next++]!
+        // a watcher that left meanwhile is told nothing more
+        if (!subscriptions.has(subscription)) continue
+        budget--
+        deliver(subscription, round.change)
+      }
+      if (round.next >= round.watchers.length) rounds.shift()
+    }
+    running = false
+    if (rounds.length > 0 && !scheduled) {
+      scheduled = true
+      later(() => { scheduled = false; run() })
+    }
+  }
 
   function deliver (subscription: Subscription, change: WatchChange): void {
     if (subscription.tag === change.tag) return
@@ -52,7 +103,9 @@ export function createFanOut () {
       if (tag === latest?.tag) return false
       const change: WatchChange = { type: 'change', outcome: served.outcome, result: served.result, tier: served.tier, tag }
       latest = change
-      for (const subscription of [...subscriptions]) deliver(subscription, change)
+      rounds.push({ change, watchers: [...subscriptions], next: 0 })
+      // an earlier change still on its way goes first (the next chunk then takes this one on)
+      if (!running && !scheduled) run()
       return true
     },
 
@@ -60,6 +113,7 @@ export function createFanOut () {
     close (): void {
       const all = [...subscriptions]
       subscriptions.clear()
+      rounds.length = 0
       for (const subscription of all) subscription.listener({ type: 'closed' })
     }
   }
