@@ -37,6 +37,7 @@ export interface Metrics {
   parserRefusals: Counter<'status'>
   eventStreams: Gauge
   watchedOrders: Gauge
+  watchedPollInterval: Histogram
   eventsSent: Counter<'event'>
   slowReadersClosed: Counter
   deliveryCallbacks: Counter<'outcome'>
@@ -133,6 +134,12 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
     watchedOrders: new Gauge({
       name: 'watched_orders',
       help: 'Orders (order id and machine) polled for event streams and long polls: one poller each, however many watchers.',
+      registers
+    }),
+    watchedPollInterval: new Histogram({
+      name: 'watched_order_poll_interval_seconds',
+      help: 'Time between two answered polls of one watched order: CACHE_FRESH_MS, stretched when VENDOR_MAX_CALLS_PER_SECOND cannot poll every watched order that often.',
+      buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers
     }),
     eventsSent: new Counter({

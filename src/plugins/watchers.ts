@@ -34,6 +34,7 @@ const watchersPlugin: FastifyPluginAsync<WatchersPluginOptions> = async (app, { 
     // with Redis, changes and wake-ups reach every replica
     bus: app.sharedState.watchBus,
     onWatchedCount: metrics && ((count) => { metrics.watchedOrders.set(count) }),
+    onPollInterval: metrics && ((ms) => { metrics.watchedPollInterval.observe(ms / 1000) }),
     takeTurns: budgeted,
     clock
   })

@@ -26,6 +26,8 @@ export interface WatchersOptions {
   bus: WatchBus
   /** told how many (order, machine) keys are watched, when that changes */
   onWatchedCount?: (count: number) => void
+  /** told, at each answered poll but a key's first, how long since that key's last: the interval the budget stretches */
+  onPollInterval?: (ms: number) => void
   clock?: Clock
   /**
    * the vendor calls are budgeted (VENDOR_MAX_CALLS_PER_SECOND): the keys' polls take turns in one
@@ -43,6 +45,8 @@ interface Watched {
   machineNo: string
   poller: Poller
   fanOut: FanOut
+  /** when its last poll was answered (clock ms); undefined before the first */
+  polledAt?: number
 }
 
 /**
@@ -91,6 +95,9 @@ export function createWatchers (options: WatchersOptions) {
       // a final answer the cache did not keep (the cache is off): it ends the watch all the same
       served = { outcome: { kind: 'error', error, storedAt: clock.now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' }
     }
+    const now = clock.now()
+    if (watched.polledAt !== undefined) options.onPollInterval?.(now - watched.polledAt)
+    watched.polledAt = now
     if (publish(watched, served)) bus.publishChange(key, served.outcome)
     // a stale order means the vendor failed just now
     return served.result === 'stale' ? 'failed' : 'answered'

@@ -239,7 +239,8 @@ function budgeted (perSecond: number, intervalMs = 1000) {
     calls.push({ id, priority, at: clock.now() })
     return served(order(id))
   }
-  const watchers = createWatchers({ getOrder, log: QUIET, intervalMs, bus: createMemoryWatchBus(), clock, takeTurns: true })
+  const intervals: number[] = []
+  const watchers = createWatchers({ getOrder, log: QUIET, intervalMs, bus: createMemoryWatchBus(), clock, takeTurns: true, onPollInterval: (ms) => intervals.push(ms) })
   /** moves the clock in 10 ms steps, letting every poll's promises settle at each */
   const run = async (ms: number) => {
     for (let left = ms; left > 0; left -= 10) {
@@ -247,13 +248,17 @@ function budgeted (perSecond: number, intervalMs = 1000) {
       await new Promise((resolve) => setImmediate(resolve))
     }
   }
-  return { clock, watchers, calls, getOrder, run }
+  return { clock, watchers, calls, getOrder, run, intervals }
 }
 
 t.test('more orders watched than the budget allows: at most the budget, every order polled in turn, none more than the others', async (t) => {
-  const { watchers, calls, run } = budgeted(10)
+  const { watchers, calls, run, intervals } = budgeted(10)
   for (let id = 1; id <= 50; id++) watchers.watch(id, '16327129', () => {})
   await run(20_000)
+  const sorted = [...intervals].sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)]!
+  t.ok(median >= 4000 && median <= 6000, `the stretched interval reported (watched_order_poll_interval_seconds): median ${median} ms, about 50 / 10 = 5 s`)
+  t.equal(intervals.length, calls.length - 50, 'one per answered poll but each order\'s first')
   const perSecond = Array.from({ length: 20 }, (_, s) => calls.filter(({ at }) => at >= s * 1000 && at < (s + 1) * 1000).length)
   t.ok(perSecond.every((n) => n <= 10 + 5), `at most the rate and the burst in any second: ${perSecond.join(' ')}`)
   t.ok(calls.length <= 5 + 10 * 20, `${calls.length} calls in 20 s: within burst + 10 × 20`)
@@ -265,9 +270,10 @@ t.test('more orders watched than the budget allows: at most the budget, every or
 })
 
 t.test('within the budget, an order is still polled every interval', async (t) => {
-  const { watchers, calls, run } = budgeted(10)
+  const { watchers, calls, run, intervals } = budgeted(10)
   for (let id = 1; id <= 5; id++) watchers.watch(id, '16327129', () => {})
   await run(10_000)
+  t.same([...new Set(intervals)], [1000], 'and reports CACHE_FRESH_MS as its interval')
   for (let id = 1; id <= 5; id++) {
     const at = calls.filter((call) => call.id === id).map((call) => call.at)
     const gaps = new Set(at.slice(1).map((ms, i) => ms - at[i]!))
