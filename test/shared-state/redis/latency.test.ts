@@ -1,7 +1,14 @@
 import t, { type Test } from 'tap'
+import { createMetrics } from '../../../src/observability/metrics.js'
 import { FAST_PINGS_TO_RECOVER, SLOW_IN_A_ROW, SLOW_LOG_EVERY_MS, watchLatency } from '../../../src/shared-state/redis/latency.js'
 import type { RedisLink } from '../../../src/shared-state/redis/link.js'
 import { fakeClock } from '../../fixtures/clock.js'
+import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
+import { startSlowProxy } from '../../fixtures/slow-proxy.js'
+import { buildTestApp, captureLogs, until } from '../../helper.js'
+import { buildSimulator } from '../../../src/simulator/app.js'
+import { TEST_CREDENTIALS } from '../../helper.js'
+import { SIGNING_KEY } from './fixtures/trust.js'
 
 const SLOW_MS = 50
 
@@ -75,4 +82,49 @@ t.test('slow episodes are logged at most once a minute; the next line counts tho
   await timers.advance(SLOW_LOG_EVERY_MS)
   for (let i = 0; i < SLOW_IN_A_ROW; i++) await command(200)
   t.match(lines[2], ['warn', { redis: 'slow', unloggedEpisodes: 3 }])
+})
+
+t.test('against a Redis with 200 ms round trips, under REDIS_TIMEOUT_MS', async (t) => {
+  if (!requireRedisServer(t)) return
+  const redis = await startRedisServer(t)
+  // 100 ms each way: every round trip 200 ms
+  const proxy = await startSlowProxy(t, redis.port, 100)
+  const simulator = buildSimulator({ credentials: TEST_CREDENTIALS })
+  t.teardown(() => simulator.close())
+  const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  const logs = captureLogs()
+  const metrics = createMetrics({ defaultMetrics: false })
+  const app = await buildTestApp(t, vendorUrl, {}, { logger: logs.logger, metrics }, {
+    // the findings' Redis had 250 ms; more here, so a busy test machine does not make it a timeout instead
+    CACHE_ENABLED: 'true', REDIS_URL: proxy.url, REDIS_KEY_PREFIX: 'slow-test:', REDIS_TIMEOUT_MS: '1000', REDIS_SIGNING_KEY: SIGNING_KEY, LOG_LEVEL: 'info'
+  })
+  t.ok(app.sharedState.isShared(), 'it answers, within the timeout')
+  const { Redis } = await import('ioredis')
+  const raw = new Redis(redis.url)
+  t.teardown(() => raw.disconnect())
+  const exposition = async () => await metrics.registry.metrics()
+
+  t.equal((await app.inject({ url: '/orders/1001?machine=16327129' })).statusCode, 200)
+  await until(async () => /^redis_slow 1$/m.test(await exposition()), { what: 'redis_slow 1' })
+  t.notOk(app.sharedState.isShared(), 'no longer shared: the replica stops waiting on Redis')
+  t.match(await exposition(), /^redis_up 0$/m)
+  t.match(await exposition(), /^redis_command_duration_seconds_bucket\{le="0.25",command="get"\} 1$/m, 'the round trip measured')
+
+  // the first request's outcome message and lock release follow its answer: let them land
+  await until(async () => await raw.exists('slow-test:lock:1001:16327129') === 0, { what: 'the first lock released' })
+  await raw.config('RESETSTAT')
+  const answers = []
+  for (let i = 0; i < 10; i++) answers.push(await app.inject({ url: `/orders/${1001 + (i % 3)}?machine=16327129` }))
+  t.same(answers.map((res) => res.statusCode), answers.map(() => 200), 'every request answered')
+  t.match(answers.map((res) => res.headers['cache-status']), answers.map(() => /fwd=miss; stored|; hit;/), 'from the vendor or this replica\'s memory')
+  const commands = [...(await raw.info('commandstats')).matchAll(/cmdstat_(\w+):calls=(\d+)/g)].map(([, name]) => name).filter((name) => name !== 'info' && name !== 'config')
+  t.same([...new Set(commands)].filter((name) => name !== 'ping'), [], `no command of the requests reached Redis (${commands.join(', ') || 'none'})`)
+  t.equal((await app.inject({ url: '/health/ready' })).statusCode, 200, 'readiness stays green: Redis is the whole fleet\'s')
+  const warnings = logs.lines().split('\n').filter((line) => line.includes('"redis":"slow"'))
+  t.equal(warnings.length, 1, 'one warning')
+
+  proxy.setDelay(0)
+  await until(() => app.sharedState.isShared(), { what: 'shared again once Redis is fast' })
+  t.match(await exposition(), /^redis_slow 0$/m)
+  t.match(logs.lines(), /Redis answers within REDIS_SLOW_MS again/)
 })
