@@ -15,7 +15,7 @@ export const REJECTION_REASONS = ['signature', 'schema', 'mismatch', 'future', '
 export type RejectionReason = typeof REJECTION_REASONS[number]
 
 /** What was rejected, for the log line: never its value, never its key. */
-export type Rejected = 'outcome' | 'outcomes message' | 'changes message' | 'wakes message' | 'lease' | 'rate-limit counter'
+export type Rejected = 'outcome' | 'outcomes message' | 'changes message' | 'wakes message' | 'lease' | 'rate-limit counter' | 'call budget'
 
 /** How often a rejection is logged at most; the metric counts every one. */
 export const REJECTION_LOG_EVERY_MS = 60_000

@@ -40,7 +40,7 @@ export function createRedisSharedState (config: SharedStateConfig & { redis: Red
     coalescing: createRedisCoalescing({ link, lockMs, now, signer, limits, reject, onOutcome: outcomeStore.remember }),
     watchBus: createRedisWatchBus({ link, signer, limits, reject }),
     rateLimitStore: (local) => redisRateLimitStore(link, reject, local),
-    callTokens: (budget) => createRedisCallTokens({ link, limits: budget, now }),
+    callTokens: (budget) => createRedisCallTokens({ link, reject, limits: budget, now }),
     isShared: link.isUp,
     async start () {
       if (signingKey === null) log.warn({ redis: 'unsigned' }, 'REDIS_SIGNING_KEY unset: this process signs what it shares with a random key of its own, so other processes\' values are misses; set the same key on every replica to share')
