@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { firstAnswer, setVendorLatency, startOtlpSink, startService, TERMINAL_MS } from './contestants.js'
@@ -16,6 +17,9 @@ import { FAN_IN_LATENCY_MS, LIVE_ORDER, ratio, TERMINAL_ORDER, TERMINAL_ORDER_ID
 // skipped with a note, or fail when REQUIRE_REDIS=1 (as .ci/run sets it).
 
 const CLUSTER_SCENARIOS = ['two-replica-fan-in', 'redis-cache-hit', 'production'] as const
+
+/** What the replicas of a run sign what they share with (docs/redis-trust.md). */
+const BENCH_SIGNING_KEY = randomBytes(32).toString('hex')
 
 /** With Redis, a replica's own copy of an outcome answers for this share of its freshness */
 const LOCAL_SHARE = `1/${Math.round(1 / LOCAL_SHARE_OF_FRESHNESS)}`
@@ -55,7 +59,8 @@ async function startReplica (simulator: Started, options: BenchOptions, redis?: 
       METRICS_PORT: String(metricsPort),
       METRICS_HOST: '127.0.0.1',
       RATE_LIMIT_WINDOW_MS: '1000',
-      ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix },
+      // one signing key for the replicas of a run: without it each process would sign with its own, and share nothing
+      ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, REDIS_SIGNING_KEY: BENCH_SIGNING_KEY },
       ...env
     }
   })

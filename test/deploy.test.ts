@@ -164,6 +164,7 @@ t.test('kubernetes', async (t) => {
     VENDOR_APP_SECRET: 'app-secret',
     VENDOR_SIGN_KEY: 'sign-key',
     REDIS_URL: 'redis://:password@redis:6379/0',
+    REDIS_SIGNING_KEY: 's'.repeat(64),
     API_KEYS: 'k'.repeat(32),
     CALLBACK_TOKEN: 't'.repeat(32)
   }

@@ -1,7 +1,9 @@
 import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config/config.js'
 import { createMetrics } from '../src/observability/metrics.js'
 import { buildMetricsServer } from '../src/observability/metrics-server.js'
-import { buildTestApp, captureLogs, json, startUpstream, TEST_CREDENTIALS } from './helper.js'
+import { requireRedisServer, startRedisServer } from './fixtures/redis-server.js'
+import { buildTestApp, captureLogs, json, startUpstream, TEST_CREDENTIALS, until } from './helper.js'
 
 const SECRETS = Object.values(TEST_CREDENTIALS)
 
@@ -95,5 +97,60 @@ t.test('with keys, rate limiting and metrics on, no error path leaks a vendor cr
     t.notMatch(logs, secret, 'logs do not contain a credential or key')
     t.notMatch(exposition, secret, 'metrics do not contain a credential or key')
     for (const answer of answers) t.notMatch(answer, secret, 'answers do not contain a credential or key')
+  }
+})
+
+t.test('the Redis signing keys are in no log line, answer, metric, config error or the OpenAPI document', async (t) => {
+  if (!requireRedisServer(t)) return
+  const key = 'redis-signing-key-never-shown-' + 'K7q'.repeat(8)
+  const previous = 'redis-previous-key-never-shown-' + 'P3z'.repeat(8)
+  const redis = await startRedisServer(t)
+  const upstream = await startUpstream(t, (_req, res) => { json(res, 200, { code: 0, data: { order_id: 54, status: 'SUCCESS' } }) })
+  const { logger, lines } = captureLogs()
+  const metrics = createMetrics({ defaultMetrics: false })
+  const env = { CACHE_ENABLED: 'true', REDIS_URL: redis.url, REDIS_SIGNING_KEY: key, REDIS_SIGNING_KEY_PREVIOUS: previous, LOG_LEVEL: 'trace' }
+  const app = await buildTestApp(t, upstream.url, {}, { logger, metrics }, env)
+  const { Redis } = await import('ioredis')
+  const raw = new Redis(redis.url, { keyPrefix: 'vending-bff:' })
+  t.teardown(() => raw.disconnect())
+
+  const answers: string[] = []
+  const ask = async (url: string) => {
+    const res = await app.inject({ url })
+    answers.push(JSON.stringify(res.headers) + res.body)
+  }
+  await ask('/orders/54?machine=16327129')
+  // every way a value or message can be refused, so each refusal's log line is written
+  await raw.set('outcome:55:16327129', 'v1.' + 'A'.repeat(43) + '.{}')
+  await raw.hset('outcome:56:16327129', 'a', 'b')
+  await raw.set('lock:57:16327129', 'nobody')
+  await raw.publish('vending-bff:changes', '{"forged":true}')
+  for (const id of [55, 56, 57]) await ask(`/orders/${id}?machine=16327129`)
+  await ask('/docs/json')
+  await until(async () => /redis_rejected_total\{reason="signature"\} [1-9]/.test(await metrics.registry.metrics()))
+  logger.info({ config: app.initialConfig }, 'fastify config')
+  logger.info({ config: loadConfig(env) }, 'config')
+  logger.info(loadConfig(env).redisTrust, 'the settings spread into a line')
+
+  const problems: string[] = []
+  for (const bad of <Array<Record<string, string | undefined>>>[{ REDIS_SIGNING_KEY: key.slice(0, 20) }, { REDIS_SIGNING_KEY: `REPLACE_ME${key}`, NODE_ENV: 'production' }, { REDIS_SIGNING_KEY: undefined }]) {
+    try {
+      loadConfig({ ...env, ...bad })
+    } catch (error) {
+      if (error instanceof ConfigError) problems.push(error.message)
+    }
+  }
+  t.equal(problems.length, 3, 'each refused')
+
+  const logs = lines()
+  t.match(logs, /"redis":"rejected"/, 'the refusals were logged')
+  const exposition = await metrics.registry.metrics()
+  const stored = JSON.stringify(await Promise.all((await raw.keys('*')).map(async (name) => await raw.type(name.slice('vending-bff:'.length)) === 'string' ? await raw.get(name.slice('vending-bff:'.length)) : '')))
+  for (const secret of [key, previous, key.slice(0, 20)]) {
+    t.notMatch(logs, secret, 'not in the logs')
+    t.notMatch(exposition, secret, 'not in the metrics')
+    t.notMatch(problems.join('\n'), secret, 'not in a config error')
+    t.notMatch(stored, secret, 'not in Redis')
+    for (const answer of answers) t.notMatch(answer, secret, 'not in an answer or the OpenAPI document')
   }
 })

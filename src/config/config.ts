@@ -82,6 +82,9 @@ function hasNoCredentials (value: string): boolean {
   return url === null || (url.username === '' && url.password === '')
 }
 
+// a secret the whole fleet shares (HMAC-SHA256's key): at least 32 characters; `openssl rand -hex 32` gives 64
+const SigningKey = z.string().min(32, 'must be at least 32 characters: openssl rand -hex 32')
+
 /** One setting: its environment variable and the schema of its value (type, bounds, default). */
 interface Setting<S extends z.ZodType = z.ZodType> {
   readonly variable: string
@@ -196,6 +199,16 @@ const SETTING_TREE = {
     maxPerClient: setting('EVENTS_MAX_PER_CLIENT', int(1, 10_000).default(16)),
     /** a stream is closed after this; the client reconnects with Last-Event-ID */
     maxDurationMs: setting('EVENTS_MAX_DURATION_MS', int(10_000, 86_400_000).default(600_000))
+  },
+  /**
+   * What a replica takes from Redis (docs/redis-trust.md): values and messages signed with the fleet's key
+   * (none outside production: a random key of this process's own), and the round trip past which Redis counts as slow
+   */
+  redisTrust: {
+    signingKey: setting('REDIS_SIGNING_KEY', SigningKey.optional()),
+    /** the key before a rotation: what it signed is still accepted; nothing is signed with it */
+    previousSigningKey: setting('REDIS_SIGNING_KEY_PREVIOUS', SigningKey.optional()),
+    slowMs: setting('REDIS_SLOW_MS', int(1, 10_000).default(50))
   }
 } satisfies SettingTree
 
@@ -223,6 +236,7 @@ function toConfig (parsed: Record<string, unknown>) {
   return {
     ...rest,
     ...run,
+    redisTrust: { ...rest.redisTrust, signingKey: rest.redisTrust.signingKey ?? null, previousSigningKey: rest.redisTrust.previousSigningKey ?? null },
     // a developer's Ctrl-C should not wait
     limits: { ...limits, shutdownDelayMs: limits.shutdownDelayMs ?? (run.mode === 'production' ? 5000 : 0) },
     apiKeys: [...new Set(apiKeys ?? [])],
@@ -247,6 +261,7 @@ function toRedisSettings ({ url, sentinels, sentinelMaster, clusterNodes, userna
 }
 
 const { port: PORT, metricsPort: METRICS_PORT, nodeEnv: NODE_ENV, vendor: { baseUrl: VENDOR_BASE_URL }, redis: REDIS } = SETTING_TREE
+const { signingKey: REDIS_SIGNING_KEY, previousSigningKey: REDIS_SIGNING_KEY_PREVIOUS } = SETTING_TREE.redisTrust
 
 /** Environment (empty strings already dropped) → Config; also refuses what no single setting can judge alone. */
 export const ConfigSchema = SETTINGS
@@ -332,12 +347,15 @@ const PLACEHOLDER_KINDS: Array<[string, PlaceholderKind]> = [
   [REDIS.clusterNodes.variable, 'addresses'],
   [REDIS.username.variable, 'text'],
   [REDIS.password.variable, 'text'],
-  [REDIS.sentinelPassword.variable, 'text']
+  [REDIS.sentinelPassword.variable, 'text'],
+  [REDIS_SIGNING_KEY.variable, 'text'],
+  [REDIS_SIGNING_KEY_PREVIOUS.variable, 'text']
 ]
 
 /**
- * In production, vendor and Redis settings still on the deploy examples' placeholders (API_KEYS and
- * CALLBACK_TOKEN are refused by their formats: REPLACE_ME is too short): named, never echoed.
+ * In production, vendor and Redis settings (signing keys too) still on the deploy examples'
+ * placeholders (API_KEYS and CALLBACK_TOKEN are refused by their formats: REPLACE_ME is too
+ * short): named, never echoed.
  */
 function placeholderProblems (present: Record<string, string>): string[] {
   if (present[NODE_ENV.variable] !== 'production') return []
@@ -349,6 +367,22 @@ function placeholderProblems (present: Record<string, string>): string[] {
 }
 
 /**
+ * The signing key: required in production wherever Redis is configured (`redis` not null: so it
+ * follows whatever settings configure Redis), else a forged value would be served as ours; and no
+ * previous key without a current one.
+ */
+function signingKeyProblems (present: Record<string, string>, redisConfigured: boolean): string[] {
+  const key = REDIS_SIGNING_KEY.variable
+  if (present[key] === undefined && present[REDIS_SIGNING_KEY_PREVIOUS.variable] !== undefined) {
+    return [`${REDIS_SIGNING_KEY_PREVIOUS.variable}: set without ${key}; the previous key only verifies, ${key} signs`]
+  }
+  if (present[key] === undefined && redisConfigured && present[NODE_ENV.variable] === 'production') {
+    return [`${key}: missing; ${NODE_ENV.variable}=production with Redis needs the fleet's shared signing key (openssl rand -hex 32), so no value in Redis is served unless a replica wrote it`]
+  }
+  return []
+}
+
+/**
  * Environment → typed Config. Every problem is reported at once, by variable name; values are
  * never echoed, since some of them are secrets.
  */
@@ -356,7 +390,14 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   // empty strings count as unset, so `FOO=` in an env file behaves like no FOO at all
   const present = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''))
   const parsed = ConfigSchema.safeParse(present, { error: plainWords(SETTINGS.shape) })
-  const problems = [...parsed.success ? [] : parsed.error.issues.map(describeIssue), ...vendorProblems(present), ...redisProblems(present), ...placeholderProblems(present)]
+  const redisConfigured = parsed.success ? parsed.data.redis !== null : REDIS_MODES.some((name) => present[name] !== undefined)
+  const problems = [
+    ...parsed.success ? [] : parsed.error.issues.map(describeIssue),
+    ...vendorProblems(present),
+    ...redisProblems(present),
+    ...placeholderProblems(present),
+    ...signingKeyProblems(present, redisConfigured)
+  ]
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
   return parsed.data
 }

@@ -18,7 +18,9 @@ export const REDACT_PATHS = [
   // the callers' keys, alone or inside the config
   'apiKeys', 'config.apiKeys',
   // the delivery callback's path secret
-  'callbackToken', 'config.callbackToken'
+  'callbackToken', 'config.callbackToken',
+  // the key that signs what replicas share through Redis, and the one before it
+  ...['', 'redisTrust.', 'config.redisTrust.'].flatMap((prefix) => ['signingKey', 'previousSigningKey'].map((key) => prefix + key))
 ]
 
 /** Query parameters logged as sent: any other value may be a credential (`?access_token=`). */

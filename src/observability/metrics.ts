@@ -1,5 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { CALL_PRIORITIES } from '../upstream/call-budget.js'
+import { REDIS_COMMANDS, type RedisCommand } from '../shared-state/redis/latency.js'
+import { REJECTION_REASONS, type RejectionReason } from '../shared-state/redis/rejections.js'
 import type { VendorCallHooks } from '../upstream/observed-call.js'
 import type { ResilienceEvents } from '../upstream/resilient.js'
 
@@ -33,6 +35,9 @@ export interface Metrics {
   breakerState: Gauge
   cacheEvents: Counter<'result' | 'tier'>
   redisUp: Gauge
+  redisSlow: Gauge
+  redisCommandDuration: Histogram<'command'>
+  redisRejected: Counter<'reason'>
   vendorInFlight: Gauge
   parserRefusals: Counter<'status'>
   eventStreams: Gauge
@@ -115,6 +120,24 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
       help: 'The shared Redis: 1 reachable and answering, 0 not (each replica then answers from its own memory). Absent without Redis configured.',
       registers: []
     }),
+    redisSlow: new Gauge({
+      name: 'redis_slow',
+      help: 'The shared Redis answers, but slower than REDIS_SLOW_MS: 1 while this replica stops waiting on it (redis_up is 0 then), else 0. Absent without REDIS_URL.',
+      registers: []
+    }),
+    redisCommandDuration: new Histogram({
+      name: 'redis_command_duration_seconds',
+      help: 'Round trip of one command to the shared Redis, by command: get, set (outcomes), lease, release (coalescing), count (rate limit), take (the vendor call budget), publish, ping (the slow probe). Absent without REDIS_URL.',
+      labelNames: ['command'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: []
+    }),
+    redisRejected: new Counter({
+      name: 'redis_rejected_total',
+      help: 'Values and messages read from the shared Redis and not taken, by reason: signature, schema, mismatch, future, expired, wrongtype, not_integer, ttl (docs/redis-trust.md). Absent without REDIS_URL.',
+      labelNames: ['reason'],
+      registers: []
+    }),
     vendorInFlight: new Gauge({
       name: 'vendor_calls_in_flight',
       help: 'Vendor calls started and not yet finished.',
@@ -171,6 +194,29 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
   }
   metrics.breakerState.set(BREAKER_STATE.closed)
   return metrics
+}
+
+/** Registers the Redis series (only where Redis is configured), every label at 0 so alerts see 0 rather than no data. */
+export function registerRedisMetrics (metrics: Metrics): void {
+  const { registry } = metrics
+  registry.registerMetric(metrics.redisUp)
+  registry.registerMetric(metrics.redisSlow)
+  registry.registerMetric(metrics.redisCommandDuration)
+  registry.registerMetric(metrics.redisRejected)
+  metrics.redisUp.set(0)
+  metrics.redisSlow.set(0)
+  for (const reason of REJECTION_REASONS) metrics.redisRejected.inc({ reason }, 0)
+  for (const command of REDIS_COMMANDS) metrics.redisCommandDuration.zero({ command })
+}
+
+/** The shared state's hooks, feeding the Redis series. */
+export function redisHooks (metrics: Metrics) {
+  return {
+    onSharedState: (up: boolean) => { metrics.redisUp.set(up ? 1 : 0) },
+    onSlow: (slow: boolean) => { metrics.redisSlow.set(slow ? 1 : 0) },
+    onCommand: (command: RedisCommand, ms: number) => { metrics.redisCommandDuration.observe({ command }, ms / 1000) },
+    onRejected: (reason: RejectionReason) => { metrics.redisRejected.inc({ reason }) }
+  }
 }
 
 /** The resilience layer's events, feeding the retry and breaker series; none without metrics. */

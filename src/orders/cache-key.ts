@@ -5,3 +5,9 @@
 export function orderKey (id: number, machineNo: string): string {
   return `${id}:${machineNo}`
 }
+
+/** The order id a key was made from (orderKey's first part); undefined for what orderKey never makes. */
+export function orderIdOfKey (key: string): number | undefined {
+  const id = /^([1-9]\d*):\d+$/.exec(key)?.[1]
+  return id === undefined ? undefined : Number(id)
+}

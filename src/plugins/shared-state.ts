@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Metrics } from '../observability/metrics.js'
+import { redisHooks, registerRedisMetrics, type Metrics } from '../observability/metrics.js'
 import { createSharedState } from '../shared-state/choose.js'
 import type { SharedState, SharedStateConfig } from '../shared-state/shared-state.js'
 
@@ -20,20 +20,13 @@ export interface SharedStatePluginOptions {
 
 /**
  * What replicas share, as `app.sharedState`. The service starts whether or not Redis answers
- * (readiness never depends on it): until it does, and whenever it stops, each replica works
- * from its own memory. Closing the app closes the connections.
+ * (readiness never depends on it, slow or down): until it does, and whenever it stops or turns
+ * slow, each replica works from its own memory. Closing the app closes the connections.
  */
 const sharedState: FastifyPluginAsync<SharedStatePluginOptions> = async (app, { config, metrics, now }) => {
-  // redis_up exists only where Redis is configured
-  if (config.redis !== null && metrics !== undefined) {
-    metrics.registry.registerMetric(metrics.redisUp)
-    metrics.redisUp.set(0)
-  }
-  const state = createSharedState(config, {
-    log: app.log.child({ component: 'redis' }),
-    onSharedState: metrics && ((up) => { metrics.redisUp.set(up ? 1 : 0) }),
-    now
-  })
+  // the redis_* series exist only where Redis is configured
+  if (config.redis !== null && metrics !== undefined) registerRedisMetrics(metrics)
+  const state = createSharedState(config, { log: app.log.child({ component: 'redis' }), ...metrics && redisHooks(metrics), now })
   app.decorate('sharedState', state)
   app.addHook('onClose', async () => { await state.close() })
   await state.start()

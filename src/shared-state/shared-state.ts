@@ -5,11 +5,17 @@ import type { OutcomeStore } from '../orders/outcome-store.js'
 import type { Coalescing } from '../orders/read-through.js'
 import type { CallBudgetLimits, CallTokens } from '../upstream/call-budget.js'
 import type { BoundedStoreOptions } from './memory/rate-limit-store.js'
+import type { RedisCommand } from './redis/latency.js'
 import type { LinkLog } from './redis/link.js'
+import type { RejectionReason } from './redis/rejections.js'
 
-/** What the shared state is built from: where it is shared (config.redis), the memory tier's bounds and the vendor deadline. */
-export type SharedStateConfig = Pick<Config, 'redis' | 'vendorTimeoutMs'> & {
-  resilience: { cache: Pick<ResilienceConfig['cache'], 'maxEntries' | 'maxBytes' | 'staleMs'> }
+/**
+ * What the shared state is built from: where it is shared (config.redis) and what it takes from
+ * there (config.redisTrust), the memory tier's bounds, the freshness an outcome may have at most,
+ * and the vendor deadline.
+ */
+export type SharedStateConfig = Pick<Config, 'redis' | 'redisTrust' | 'vendorTimeoutMs'> & {
+  resilience: { cache: Pick<ResilienceConfig['cache'], 'maxEntries' | 'maxBytes' | 'staleMs' | 'freshMs' | 'terminalMs' | 'notFoundMs'> }
 }
 
 export interface SharedStateDeps {
@@ -19,6 +25,12 @@ export interface SharedStateDeps {
   onSharedState?: ((up: boolean) => void) | undefined
   /** wall-clock milliseconds, as outcomes' storedAt counts them (default Date.now) */
   now?: () => number
+  /** told of everything read from the shared store and not taken, by why (redis_rejected_total) */
+  onRejected?: ((reason: RejectionReason) => void) | undefined
+  /** told every command's round trip to the shared store (redis_command_duration_seconds) */
+  onCommand?: ((command: RedisCommand, ms: number) => void) | undefined
+  /** told each time the shared store starts or stops answering slower than its budget (redis_slow) */
+  onSlow?: ((slow: boolean) => void) | undefined
 }
 
 /**

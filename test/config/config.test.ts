@@ -48,7 +48,8 @@ t.test('defaults with nothing set: demo mode', async (t) => {
     metricsHost: '0.0.0.0',
     redis: null,
     callbackToken: null,
-    events: { maxStreams: 500, maxPerClient: 16, maxDurationMs: 600_000 }
+    events: { maxStreams: 500, maxPerClient: 16, maxDurationMs: 600_000 },
+    redisTrust: { signingKey: null, previousSigningKey: null, slowMs: 50 }
   })
 })
 
@@ -56,6 +57,28 @@ t.test('VENDOR_MAX_CALLS_PER_SECOND: a whole number of calls a second, 0 for no 
   t.equal(loadConfig({ VENDOR_MAX_CALLS_PER_SECOND: '0' }).resilience.vendorCallsPerSecond, 0)
   t.equal(loadConfig({ VENDOR_MAX_CALLS_PER_SECOND: '150' }).resilience.vendorCallsPerSecond, 150)
   for (const bad of ['-1', '2.5', 'lots', '100001']) t.match(problemsOf({ VENDOR_MAX_CALLS_PER_SECOND: bad })[0], /^VENDOR_MAX_CALLS_PER_SECOND: /, bad)
+})
+
+t.test('the Redis signing keys: required in production with Redis, at least 32 characters, never echoed', async (t) => {
+  const key = 'fleet-signing-key-' + 'k'.repeat(20)
+  const previous = 'old-fleet-signing-key-' + 'p'.repeat(20)
+  const redis = { REDIS_URL: 'redis://cache:6379' }
+  t.same(loadConfig({ ...VENDOR, ...redis, NODE_ENV: 'production', REDIS_SIGNING_KEY: key, REDIS_SIGNING_KEY_PREVIOUS: previous, REDIS_SLOW_MS: '20' }).redisTrust,
+    { signingKey: key, previousSigningKey: previous, slowMs: 20 })
+  t.match(problemsOf({ ...VENDOR, ...redis, NODE_ENV: 'production' }), [/^REDIS_SIGNING_KEY: missing; NODE_ENV=production with Redis needs the fleet's shared signing key/])
+  t.equal(loadConfig({ ...VENDOR, NODE_ENV: 'production' }).redisTrust.signingKey, null, 'production without Redis has nothing to sign')
+  t.equal(loadConfig({ ...VENDOR, ...redis }).redisTrust.signingKey, null, 'development may go without: a key of the process\'s own')
+  const short = 'short-secret-value'
+  const problems = problemsOf({ ...redis, REDIS_SIGNING_KEY: short, REDIS_SIGNING_KEY_PREVIOUS: short })
+  t.same(problems.map((problem) => problem.split(':')[0]), ['REDIS_SIGNING_KEY', 'REDIS_SIGNING_KEY_PREVIOUS'])
+  t.match(problems[0], /at least 32 characters/)
+  t.notMatch(problems.join('\n'), short, 'the value is not echoed')
+  t.match(problemsOf({ ...redis, REDIS_SIGNING_KEY_PREVIOUS: previous }), [/^REDIS_SIGNING_KEY_PREVIOUS: set without REDIS_SIGNING_KEY/])
+  const placeholder = `REPLACE_ME-${'x'.repeat(30)}`
+  const refused = problemsOf({ ...VENDOR, ...redis, NODE_ENV: 'production', REDIS_SIGNING_KEY: placeholder, REDIS_SIGNING_KEY_PREVIOUS: placeholder })
+  t.same(refused.map((problem) => problem.split(':')[0]), ['REDIS_SIGNING_KEY', 'REDIS_SIGNING_KEY_PREVIOUS'], 'the deploy examples\' placeholder, refused in production')
+  t.notMatch(refused.join('\n'), 'xxxxx')
+  t.match(problemsOf({ REDIS_SLOW_MS: '0' }), [/^REDIS_SLOW_MS/])
 })
 
 t.test('Redis, callback token and event-stream settings', async (t) => {

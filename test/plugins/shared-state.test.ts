@@ -12,7 +12,7 @@ t.test('without REDIS_URL: app.sharedState in memory, and no redis_up', async (t
   t.teardown(() => app.close())
   await app.register(sharedStatePlugin, { config: loadConfig({}), metrics })
   t.equal(app.sharedState.isShared(), false)
-  t.notMatch(await metrics.registry.metrics(), /redis_up/)
+  t.notMatch(await metrics.registry.metrics(), /redis_/, 'no redis_* series')
 })
 
 t.test('with REDIS_URL: redis_up follows Redis, closing the app closes the link, and the app starts without Redis', async (t) => {
@@ -37,6 +37,12 @@ t.test('with REDIS_URL: redis_up follows Redis, closing the app closes the link,
   await app.register(sharedStatePlugin, { config, metrics })
   t.ok(app.sharedState.isShared())
   t.match(await metrics.registry.metrics(), /^redis_up 1$/m)
+  t.match(await metrics.registry.metrics(), /^redis_slow 0$/m)
+  t.match(await metrics.registry.metrics(), /^redis_rejected_total\{reason="signature"\} 0$/m, 'every reason from the start, at 0')
+  await raw.set('vending-bff:outcome:54:16327129', '{"forged":true}')
+  t.equal(await app.sharedState.outcomeStore.get('54:16327129'), undefined)
+  t.match(await metrics.registry.metrics(), /^redis_rejected_total\{reason="signature"\} 1$/m, 'a forged value counted')
+  t.match(await metrics.registry.metrics(), /^redis_command_duration_seconds_count\{command="get"\} 1$/m, 'its GET timed')
   raw.disconnect()
   await redis.kill()
   await until(() => !app.sharedState.isShared())

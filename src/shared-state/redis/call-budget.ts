@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { budgetLimits, type CallBudgetLimits, type CallTokens } from '../../upstream/call-budget.js'
 import { createMemoryCallTokens } from '../memory/call-budget.js'
-import type { RedisLink } from './link.js'
+import type { SharedLink } from './latency.js'
+import { keyFaultOf, type Reject } from './rejections.js'
 
 /** The fleet's one bucket, and the replicas that took from it lately; one hash tag, so both are on one node of a cluster. */
 export const BUCKET_KEY = '{call-budget}:bucket'
@@ -26,13 +27,19 @@ local per_second = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local needs = tonumber(ARGV[3])
 local seen_ms = tonumber(ARGV[5])
+local repaired = ''
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' and redis.call('DEL', KEYS[1]) == 1 then repaired = 'wrongtype' end
+if redis.call('TYPE', KEYS[2]).ok ~= 'zset' and redis.call('DEL', KEYS[2]) == 1 then repaired = 'wrongtype' end
 local state = redis.call('HMGET', KEYS[1], 'level', 'at')
 local level = tonumber(state[1])
 local at = tonumber(state[2])
-if level == nil or at == nil then
+if (state[1] or state[2]) and (level == nil or at == nil or level < 0 or level > burst) then repaired = 'schema' end
+if at ~= nil and at > now then repaired = 'future' end
+if repaired == 'schema' or repaired == 'future' or level == nil or at == nil then
   level = burst
   at = now
 end
+if redis.call('ZREMRANGEBYSCORE', KEYS[2], '(' .. now, '+inf') > 0 then repaired = 'future' end
 if now > at then
   level = math.min(burst, level + (now - at) * per_second / 1000)
   at = now
@@ -48,11 +55,13 @@ redis.call('PEXPIRE', KEYS[1], 60000)
 redis.call('ZADD', KEYS[2], now, ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - seen_ms)
 redis.call('PEXPIRE', KEYS[2], seen_ms)
-return { wait, redis.call('ZCARD', KEYS[2]) }
+return { wait, redis.call('ZCARD', KEYS[2]), repaired }
 `
 
 export interface RedisCallTokensOptions {
-  link: RedisLink
+  link: SharedLink
+  /** counts and logs a bucket the take found broken, and repaired */
+  reject: Reject
   /** the fleet's budget (VENDOR_MAX_CALLS_PER_SECOND) */
   limits: CallBudgetLimits
   /** the clock of the bucket this replica falls back on */
@@ -65,8 +74,11 @@ export interface RedisCallTokensOptions {
  * calls in any T seconds. While Redis is down, or a take fails, this replica takes from a bucket
  * of its own of perSecond / n, n being the replicas it last saw taking from the shared one (1 if
  * it never reached Redis): the fleet keeps to about the same budget as long as it is the same fleet.
+ * A bucket the take cannot read (another type, a level outside [0, burst], a time later than
+ * Redis's own, takers noted in the future) is reset to a full bucket by that take, counted in
+ * redis_rejected_total and logged at most once a minute; it never takes the link down.
  */
-export function createRedisCallTokens ({ link, limits, now }: RedisCallTokensOptions): CallTokens {
+export function createRedisCallTokens ({ link, reject, limits, now }: RedisCallTokensOptions): CallTokens {
   const id = randomUUID()
   let replicas = 1
   let alone: { replicas: number, tokens: CallTokens } | undefined
@@ -83,12 +95,15 @@ export function createRedisCallTokens ({ link, limits, now }: RedisCallTokensOpt
       if (link.isUp()) {
         const needs = background ? limits.reserve + 1 : 1
         try {
-          const [waitMs, takers] = await link.client.eval(TAKE, 2, BUCKET_KEY, REPLICAS_KEY,
-            String(limits.perSecond), String(limits.burst), String(needs), id, String(REPLICA_SEEN_MS)) as [number, number]
+          const [waitMs, takers, repaired] = await link.timed('take', () => link.client.eval(TAKE, 2, BUCKET_KEY, REPLICAS_KEY,
+            String(limits.perSecond), String(limits.burst), String(needs), id, String(REPLICA_SEEN_MS)) as Promise<[number, number, string]>)
+          if (repaired === 'wrongtype' || repaired === 'schema' || repaired === 'future') reject(repaired, 'call budget')
           replicas = Math.max(1, takers)
           return waitMs
         } catch (error) {
-          link.reportFailure(error)
+          const fault = keyFaultOf(error)
+          if (fault === undefined) link.reportFailure(error)
+          else reject(fault, 'call budget')
         }
       }
       return await ownShare().take(background)

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { AppError, ERROR_KINDS, isAppError, type ErrorCode } from '../../errors/catalogue.js'
-import type { RedisLink } from './link.js'
-import { fromStored, toStored } from './outcome-codec.js'
+import type { SharedLink } from './latency.js'
+import { openMessage, sealMessage } from './messages.js'
+import { CLOCK_SKEW_MS, fromStored, toStored, type OutcomeLimits, type Read } from './outcome-codec.js'
+import { keyFaultOf, type Reject, type RejectionReason } from './rejections.js'
+import type { Signer } from './signing.js'
 import type { Outcome, TieredOutcome } from '../../orders/outcome.js'
 import type { Coalescing } from '../../orders/read-through.js'
 import { runInThisProcess } from '../memory/coalescing.js'
@@ -20,37 +23,95 @@ type OutcomeMessage =
 type Wake = OutcomeMessage | { takeOver: true } | { timedOut: true }
 
 export interface RedisCoalescingOptions {
-  link: RedisLink
+  link: SharedLink
   /** how long a replica may hold a key: its whole vendor deadline and the store's write; then another takes over */
   lockMs: number
+  /** wall-clock milliseconds, as storedAt, lease tokens and messages' sentAt count them */
   now: () => number
+  /** signs the lease tokens and the messages, and opens the others' */
+  signer: Signer
+  /** this replica's CACHE_* freshness and clock: what an outcome in a message may claim at most */
+  limits: OutcomeLimits
+  /** counts and logs what is not taken */
+  reject: Reject
   /** told every outcome any replica got, this one included (memory tier, live tracking) */
   onOutcome?: (key: string, outcome: Outcome) => void
 }
 
-// deletes the lock only if it is still ours: it may have expired and been taken by another replica
-const RELEASE = 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end'
+/**
+ * The shortest wait for a lease held by another replica, however little its PTTL says is left:
+ * a lease that answers 0 ms (or is taken back at once) is looked at again this much later at the
+ * soonest, so a wait never spins on Redis.
+ */
+export const MIN_LEASE_WAIT_MS = 50
 
 /**
- * One vendor call per key in the whole cluster. A replica that misses takes a lock in Redis
- * (SET NX PX) and asks the vendor; every other replica waits for the outcome it publishes on
- * OUTCOMES_CHANNEL, for no longer than the lock lives. If the holder dies, its lock expires and
- * a waiter takes over; nobody waits past lockMs from its first try. Whenever Redis fails, the
- * replica asks the vendor itself (still once per key in this process, read-through's map).
+ * Takes the lease when it is free (SET NX PX), or when what holds it cannot be a lease of this
+ * fleet's: a key of another type, no TTL, or a TTL longer than a lease lasts. Answers
+ * {1, ''} taken, {1, 'wrongtype' | 'ttl'} taken over (the reason), or {0, PTTL, holder's token}.
  */
-export function createRedisCoalescing ({ link, lockMs, now, onOutcome }: RedisCoalescingOptions): Coalescing {
+const ACQUIRE = `
+if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, ''} end
+local kind = redis.call('type', KEYS[1]).ok
+local ttl = redis.call('pttl', KEYS[1])
+if kind ~= 'string' or ttl < 0 or ttl > tonumber(ARGV[2]) then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if kind ~= 'string' then return {1, 'wrongtype'} end
+  return {1, 'ttl'}
+end
+return {0, ttl, redis.call('get', KEYS[1])}
+`
+
+// takes over a lease whose token this fleet did not sign, if it still holds that token
+const TAKE_OVER = `
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
+return 0
+`
+
+// deletes the lock only if it is still ours: it may have expired and been taken by another replica
+const RELEASE = `
+if redis.call('type', KEYS[1]).ok == 'string' and redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+`
+
+type Lease = { ours: true } | { ours: false, leftMs: number }
+
+/**
+ * One vendor call per key in the whole cluster. A replica that misses takes a lease in Redis
+ * (ACQUIRE) and asks the vendor; every other replica waits for the outcome it publishes on
+ * OUTCOMES_CHANNEL, for no longer than the lease lives and never less than MIN_LEASE_WAIT_MS.
+ * If the holder dies, its lease expires and a waiter takes over; nobody waits past lockMs from
+ * its first try. A lease is a token signed for its key with an expiry: a lock that is not one
+ * (no TTL, too long a TTL, another type, a token this fleet did not sign or one past its expiry)
+ * is taken over at once, counted and logged. Whenever Redis fails or turns slow, the replica asks
+ * the vendor itself (still once per key in this process, read-through's map). The holder's answer
+ * does not wait for its message or its release: they follow, in that order.
+ */
+export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reject, onOutcome }: RedisCoalescingOptions): Coalescing {
   const waiters = new Map<string, Set<(wake: Wake) => void>>()
 
   link.subscribe(OUTCOMES_CHANNEL, (message) => {
-    const told = parseOutcomeMessage(message)
-    if (told === undefined) return
-    if ('outcome' in told) onOutcome?.(told.key, told.outcome)
-    for (const wake of waiters.get(told.key) ?? []) wake(told)
+    const told = readOutcomeMessage(message)
+    if ('rejected' in told) return reject(told.rejected, 'outcomes message')
+    if ('outcome' in told.value) onOutcome?.(told.value.key, told.value.outcome)
+    for (const wake of waiters.get(told.value.key) ?? []) wake(told.value)
   })
   // a message may never come now: everyone waiting asks for themselves
   link.onDown(() => {
     for (const set of waiters.values()) for (const wake of set) wake({ takeOver: true })
   })
+
+  /** A message read back through its schema, signed for the channel; an outcome in it checked against its key. */
+  function readOutcomeMessage (message: string): Read<OutcomeMessage> {
+    const read = openMessage(signer, OUTCOMES_CHANNEL, message, OutcomeMessageSchema, now())
+    if ('rejected' in read) return read
+    const { key, outcome, failure } = read.value
+    if (outcome !== undefined) {
+      const decoded = fromStored(outcome, key, limits)
+      return 'rejected' in decoded ? decoded : { value: { key, outcome: decoded.value } }
+    }
+    return { value: failure === undefined ? { key, takeOver: true } : { key, failure } }
+  }
 
   /** Registers before the lock is tried, so the holder's message can not slip by in between. */
   function waitFor (key: string) {
@@ -73,18 +134,60 @@ export function createRedisCoalescing ({ link, lockMs, now, onOutcome }: RedisCo
     }
   }
 
+  /** A new lease token for `lock`: random, with its expiry, signed for that lock. */
+  function leaseToken (lock: string): string {
+    return signer.seal(lock, `${randomUUID()}.${now() + lockMs}`)
+  }
+
+  /** Why a token held at `lock` is no lease of this fleet's; undefined when it is one. */
+  function tokenProblem (lock: string, token: string): RejectionReason | undefined {
+    const payload = signer.open(lock, token)
+    if (payload === undefined) return 'signature'
+    const expiresAt = Number(/^[0-9a-f-]{36}\.(\d+)$/.exec(payload)?.[1] ?? NaN)
+    if (!Number.isSafeInteger(expiresAt)) return 'schema'
+    if (expiresAt < now() - CLOCK_SKEW_MS) return 'expired'
+    if (expiresAt > now() + lockMs + CLOCK_SKEW_MS) return 'future'
+    return undefined
+  }
+
+  async function acquire (lock: string, token: string): Promise<Lease> {
+    const [taken, left, held] = await link.timed('lease', () => link.client.eval(ACQUIRE, 1, lock, token, lockMs)) as [number, number | string, string]
+    if (taken === 1) {
+      if (left === 'wrongtype' || left === 'ttl') reject(left, 'lease')
+      return { ours: true }
+    }
+    const problem = tokenProblem(lock, held)
+    if (problem === undefined) return { ours: false, leftMs: Number(left) }
+    reject(problem, 'lease')
+    const swapped = await link.timed('lease', () => link.client.eval(TAKE_OVER, 1, lock, held, token, lockMs))
+    // another replica replaced it meanwhile: its lease, looked at again shortly
+    return swapped === 1 ? { ours: true } : { ours: false, leftMs: MIN_LEASE_WAIT_MS }
+  }
+
+  /** The outcome or the failure, told to every waiter, then the lease released; never rejects. */
+  async function tellAndRelease (message: object, lock: string, token: string): Promise<void> {
+    await link.publish(OUTCOMES_CHANNEL, sealMessage(signer, OUTCOMES_CHANNEL, message, now()))
+    try {
+      await link.timed('release', () => link.client.eval(RELEASE, 1, lock, token))
+    } catch (error) {
+      // a lease left behind expires within lockMs
+      if (keyFaultOf(error) === undefined) link.reportFailure(error)
+    }
+  }
+
   async function hold (key: string, lock: string, token: string, work: () => Promise<Outcome>): Promise<TieredOutcome> {
-    // each message goes out before the lock is released, so a waiter never finds the lock free and nothing said
+    // the message goes out before the lease is released, so a waiter never finds it free and nothing said
+    let message: object = { key }
     try {
       const outcome = await work()
-      await link.publish(OUTCOMES_CHANNEL, JSON.stringify({ key, outcome: toStored(outcome) }))
+      message = { key, outcome: toStored(key, outcome) }
       return { outcome, tier: 'vendor' }
     } catch (error) {
       const failure = isAppError(error) ? { code: error.code, detail: error.detail, retryAfter: error.retryAfter } : undefined
-      await link.publish(OUTCOMES_CHANNEL, JSON.stringify({ key, failure }))
+      message = { key, failure }
       throw error
     } finally {
-      await link.client.eval(RELEASE, 1, lock, token).catch((error: unknown) => { link.reportFailure(error) })
+      tellAndRelease(message, lock, token).catch(() => {})
     }
   }
 
@@ -94,27 +197,27 @@ export function createRedisCoalescing ({ link, lockMs, now, onOutcome }: RedisCo
     for (;;) {
       if (!link.isUp()) return await runInThisProcess(key, work)
       const wait = waitFor(key)
-      const token = randomUUID()
-      let ours: boolean
-      let leftMs = 0
+      const token = leaseToken(lock)
+      let lease: Lease
       try {
-        ours = await link.client.set(lock, token, 'PX', lockMs, 'NX') === 'OK'
-        // another replica is asking: its outcome comes on the channel, or its lock runs out (PTTL < 0: already gone)
-        if (!ours) leftMs = await link.client.pttl(lock)
+        lease = await acquire(lock, token)
       } catch (error) {
         wait.cancel()
-        link.reportFailure(error)
+        const fault = keyFaultOf(error)
+        if (fault === undefined) link.reportFailure(error)
+        else reject(fault, 'lease')
         return await runInThisProcess(key, work)
       }
-      if (ours) {
+      if (lease.ours) {
         wait.cancel()
         return await hold(key, lock, token, work)
       }
-      const woken = await wait.within(Math.min(Math.max(0, leftMs), deadline - now()))
+      // another replica is asking: its outcome comes on the channel, or its lease runs out
+      const woken = await wait.within(Math.min(Math.max(MIN_LEASE_WAIT_MS, lease.leftMs), deadline - now()))
       if ('outcome' in woken) return { outcome: woken.outcome, tier: 'redis' }
       if ('failure' in woken) throw new AppError(woken.failure.code, { detail: woken.failure.detail, retryAfter: woken.failure.retryAfter })
       if ('takeOver' in woken) return await runInThisProcess(key, work)
-      // the lock ran out without a word: its holder died or stalled; take over unless the deadline passed
+      // the lease ran out without a word: its holder died or stalled; take over unless the deadline passed
       if (now() >= deadline) throw new AppError('UPSTREAM_TIMEOUT', { detail: 'The replica asking the vendor for this order did not answer in time.' })
     }
   }
@@ -127,20 +230,3 @@ const OutcomeMessageSchema = z.object({
   outcome: z.unknown().optional(),
   failure: z.object({ code: z.enum(ERROR_CODES), detail: z.string(), retryAfter: z.number().optional() }).optional()
 })
-
-/** A message read back through its schema; undefined for anything else (another version of the service, say). */
-function parseOutcomeMessage (message: string): OutcomeMessage | undefined {
-  let parsed
-  try {
-    parsed = OutcomeMessageSchema.safeParse(JSON.parse(message))
-  } catch {
-    return undefined
-  }
-  if (!parsed.success) return undefined
-  const { key, outcome, failure } = parsed.data
-  if (outcome !== undefined) {
-    const decoded = fromStored(outcome)
-    return decoded === undefined ? undefined : { key, outcome: decoded }
-  }
-  return failure === undefined ? { key, takeOver: true } : { key, failure }
-}

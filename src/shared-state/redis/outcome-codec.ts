@@ -1,44 +1,75 @@
 import { z } from 'zod'
 import { AppError, ERROR_KINDS, type ErrorCode } from '../../errors/catalogue.js'
-import type { Outcome } from '../../orders/outcome.js'
+import { orderIdOfKey } from '../../orders/cache-key.js'
+import { errorOutcome, orderOutcome, type Freshness, type Outcome } from '../../orders/outcome.js'
 import { OrderSchema } from '../../orders/schema.js'
+import type { RejectionReason } from './rejections.js'
 
 /** The error kinds an outcome may keep (ERROR_KINDS' `cache`): the only codes a stored error may have. */
 const KEPT_CODES = (Object.keys(ERROR_KINDS) as ErrorCode[]).filter((code) => ERROR_KINDS[code].cache !== undefined) as [ErrorCode, ...ErrorCode[]]
 
-const Times = { storedAt: z.number().int(), freshMs: z.number().int().nonnegative() }
+/**
+ * How far ahead of this replica's clock another replica's may be: a storedAt (or a message's
+ * sentAt) later than now by more than this was not written by a replica of this fleet, or its
+ * clock is wrong. Within it, storedAt is taken as now, so nothing is fresh longer than its CACHE_*.
+ */
+export const CLOCK_SKEW_MS = 2000
 
-/** An outcome as Redis holds it: our normalized order (or the kept error's code), never the vendor's words. */
+const Times = { storedAt: z.number().int().nonnegative(), freshMs: z.number().int().nonnegative() }
+
+/** An outcome as Redis holds it: the key it belongs under, our normalized order (or the kept error's code), never the vendor's words. */
 const StoredOutcome = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('order'), order: OrderSchema, ...Times }),
-  z.object({ kind: z.literal('error'), code: z.enum(KEPT_CODES), detail: z.string(), vendorCode: z.number().int().optional(), ...Times })
+  z.object({ key: z.string(), kind: z.literal('order'), order: OrderSchema, ...Times }),
+  z.object({ key: z.string(), kind: z.literal('error'), code: z.enum(KEPT_CODES), detail: z.string(), vendorCode: z.number().int().optional(), ...Times })
 ])
 
-/** The outcome as plain JSON data: the order as it is, a kept error as its code and detail. */
-export function toStored (outcome: Outcome): object {
-  if (outcome.kind === 'order') return outcome
+/** What Redis held, taken; or why not. */
+export type Read<T> = { value: T } | { rejected: RejectionReason }
+
+/** What this replica's own settings allow an outcome read from Redis: its CACHE_* freshness, at most, on its clock. */
+export interface OutcomeLimits {
+  freshness: Freshness
+  now: () => number
+}
+
+/** The outcome as plain JSON data, with the key it is kept under: the order as it is, a kept error as its code and detail. */
+export function toStored (key: string, outcome: Outcome): object {
+  if (outcome.kind === 'order') return { key, ...outcome }
   const { error, storedAt, freshMs } = outcome
-  return { kind: 'error', code: error.code, detail: error.detail, vendorCode: error.vendorCode, storedAt, freshMs }
+  return { key, kind: 'error', code: error.code, detail: error.detail, vendorCode: error.vendorCode, storedAt, freshMs }
 }
 
-export function encodeOutcome (outcome: Outcome): string {
-  return JSON.stringify(toStored(outcome))
+export function encodeOutcome (key: string, outcome: Outcome): string {
+  return JSON.stringify(toStored(key, outcome))
 }
 
-export function decodeOutcome (text: string): Outcome | undefined {
+export function decodeOutcome (text: string, key: string, limits: OutcomeLimits): Read<Outcome> {
+  let json: unknown
   try {
-    return fromStored(JSON.parse(text))
+    json = JSON.parse(text)
   } catch {
-    return undefined
+    return { rejected: 'schema' }
   }
+  return fromStored(json, key, limits)
 }
 
-/** Stored data read back through its schema; undefined when it does not parse (another version wrote it, or garbage). */
-export function fromStored (json: unknown): Outcome | undefined {
+/**
+ * Stored data read back as the outcome kept under `key`, through its schema (another version
+ * wrote it, or garbage: `schema`). It must be for that key, and an order for that order id
+ * (`mismatch`); it must not be stored later than now beyond the clock-skew allowance (`future`).
+ * Its freshness is at most what this replica's own settings give that kind of outcome.
+ */
+export function fromStored (json: unknown, key: string, { freshness, now }: OutcomeLimits): Read<Outcome> {
   const parsed = StoredOutcome.safeParse(json)
-  if (!parsed.success) return undefined
+  if (!parsed.success) return { rejected: 'schema' }
   const stored = parsed.data
-  if (stored.kind === 'order') return stored
-  const { code, detail, vendorCode, storedAt, freshMs } = stored
-  return { kind: 'error', error: new AppError(code, { detail, vendorCode }), storedAt, freshMs }
+  if (stored.key !== key || (stored.kind === 'order' && stored.order.id !== orderIdOfKey(key))) return { rejected: 'mismatch' }
+  const at = now()
+  if (stored.storedAt > at + CLOCK_SKEW_MS) return { rejected: 'future' }
+  const storedAt = Math.min(stored.storedAt, at)
+  // what this replica would have kept, had it asked the vendor itself at storedAt
+  const own = stored.kind === 'order'
+    ? orderOutcome(stored.order, storedAt, freshness)
+    : errorOutcome(new AppError(stored.code, { detail: stored.detail, vendorCode: stored.vendorCode }), storedAt, freshness)!
+  return { value: { ...own, freshMs: Math.min(stored.freshMs, own.freshMs) } }
 }

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import type { RedisLink } from './link.js'
-import { fromStored, toStored } from './outcome-codec.js'
+import type { SharedLink } from './latency.js'
+import { openMessage, sealMessage } from './messages.js'
+import { fromStored, toStored, type OutcomeLimits } from './outcome-codec.js'
+import type { Reject } from './rejections.js'
+import type { Signer } from './signing.js'
 import type { WatchBus } from '../../orders/live/bus.js'
 import { createMemoryWatchBus } from '../memory/watch-bus.js'
 
@@ -12,13 +15,14 @@ export const WAKES_CHANNEL = 'wakes'
 const Change = z.object({ from: z.string(), key: z.string(), outcome: z.unknown() })
 const Wake = z.object({ from: z.string(), orderId: z.number().int().positive() })
 
-function parse<T> (schema: z.ZodType<T>, message: string): T | undefined {
-  try {
-    const parsed = schema.safeParse(JSON.parse(message))
-    return parsed.success ? parsed.data : undefined
-  } catch {
-    return undefined
-  }
+export interface RedisWatchBusOptions {
+  link: SharedLink
+  /** signs the messages, and opens the others' */
+  signer: Signer
+  /** this replica's CACHE_* freshness and clock: what an outcome in a change may claim at most */
+  limits: OutcomeLimits
+  /** counts and logs what is not taken */
+  reject: Reject
 }
 
 /**
@@ -26,30 +30,36 @@ function parse<T> (schema: z.ZodType<T>, message: string): T | undefined {
  * once and every other replica's through Redis pub/sub (each ignores its own messages). A
  * change any replica's poller sees reaches the watchers everywhere; a callback received by one
  * replica wakes the pollers on all. While Redis is down the messages are lost and each replica
- * follows its orders with its own pollers, as one process does.
+ * follows its orders with its own pollers, as one process does. A message is heard only when a
+ * replica of this fleet signed it for its channel, recently; a change's outcome must be for the
+ * key it names (src/shared-state/redis/outcome-codec.ts): a forged one ends no stream.
  */
-export function createRedisWatchBus (link: RedisLink): WatchBus {
+export function createRedisWatchBus ({ link, signer, limits, reject }: RedisWatchBusOptions): WatchBus {
   const local = createMemoryWatchBus()
   const self = randomUUID()
   link.subscribe(CHANGES_CHANNEL, (message) => {
-    const change = parse(Change, message)
-    const outcome = change === undefined || change.from === self ? undefined : fromStored(change.outcome)
-    if (outcome !== undefined) local.publishChange(change!.key, outcome)
+    const change = openMessage(signer, CHANGES_CHANNEL, message, Change, limits.now())
+    if ('rejected' in change) return reject(change.rejected, 'changes message')
+    if (change.value.from === self) return
+    const outcome = fromStored(change.value.outcome, change.value.key, limits)
+    if ('rejected' in outcome) return reject(outcome.rejected, 'changes message')
+    local.publishChange(change.value.key, outcome.value)
   })
   link.subscribe(WAKES_CHANNEL, (message) => {
-    const wake = parse(Wake, message)
-    if (wake !== undefined && wake.from !== self) local.publishWake(wake.orderId)
+    const wake = openMessage(signer, WAKES_CHANNEL, message, Wake, limits.now())
+    if ('rejected' in wake) return reject(wake.rejected, 'wakes message')
+    if (wake.value.from !== self) local.publishWake(wake.value.orderId)
   })
   return {
     publishChange (key, outcome) {
       local.publishChange(key, outcome)
       // link.publish never rejects: a failure marks Redis down, and the message is lost
-      link.publish(CHANGES_CHANNEL, JSON.stringify({ from: self, key, outcome: toStored(outcome) })).catch(() => {})
+      link.publish(CHANGES_CHANNEL, sealMessage(signer, CHANGES_CHANNEL, { from: self, key, outcome: toStored(key, outcome) }, limits.now())).catch(() => {})
     },
     onChange: local.onChange,
     publishWake (orderId) {
       local.publishWake(orderId)
-      link.publish(WAKES_CHANNEL, JSON.stringify({ from: self, orderId })).catch(() => {})
+      link.publish(WAKES_CHANNEL, sealMessage(signer, WAKES_CHANNEL, { from: self, orderId }, limits.now())).catch(() => {})
     },
     onWake: local.onWake
   }

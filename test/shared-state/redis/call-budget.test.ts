@@ -1,10 +1,9 @@
 import t, { type Test } from 'tap'
 import { BUCKET_KEY, createRedisCallTokens, REPLICAS_KEY } from '../../../src/shared-state/redis/call-budget.js'
-import { createRedisLink } from '../../../src/shared-state/redis/link.js'
 import type { CallBudgetLimits } from '../../../src/upstream/call-budget.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { answerOrder, buildTestApp, startUpstream, until } from '../../helper.js'
-import { QUIET } from '../../fixtures/logger.js'
+import { replicaParts } from './fixtures/trust.js'
 
 const PREFIX = 'call-budget-test:'
 
@@ -13,10 +12,8 @@ const SLOW: CallBudgetLimits = { perSecond: 0.1, burst: 1, reserve: 0 }
 
 /** A replica's budget on the Redis at url; its own share, while Redis is down, on the given clock. */
 async function replica (t: Test, url: string, limits: CallBudgetLimits, now: () => number = Date.now) {
-  const link = createRedisLink({ url, keyPrefix: PREFIX, commandTimeoutMs: 100 }, QUIET)
-  t.teardown(() => link.close())
-  await link.connect()
-  return { link, tokens: createRedisCallTokens({ link, limits, now }) }
+  const { link, reject } = await replicaParts(t, url, PREFIX, { commandTimeoutMs: 100 })
+  return { link, reject, tokens: createRedisCallTokens({ link, reject, limits, now }) }
 }
 
 async function raw (t: Test, url: string) {
@@ -131,5 +128,29 @@ t.test('the vendor call budget on Redis', async (t) => {
     await client.call('CLIENT', 'UNPAUSE')
     await until(() => a.link.isUp())
     t.ok(await a.tokens.take(false) > 0, 'the shared bucket again, empty: the timed-out take ran when writes resumed')
+  })
+  t.test('a bucket no replica could have left is reset to a full one by the take that finds it, not taken for Redis down', async (t) => {
+    const redis = await startRedisServer(t)
+    const { link, reject, tokens } = await replica(t, redis.url, SLOW)
+    const client = await raw(t, redis.url)
+    const bucket = `${PREFIX}${BUCKET_KEY}`
+    const future = String(Date.now() + 365 * 86_400_000)
+    const plants: Record<string, [() => Promise<unknown>, string]> = {
+      // an empty bucket until next year: every call refused
+      'refilled a year from now': [async () => await client.hset(bucket, 'level', '0', 'at', future), 'future'],
+      'a million calls in it': [async () => await client.hset(bucket, 'level', '1000000', 'at', String(Date.now())), 'schema'],
+      'a level that is no number': [async () => await client.hset(bucket, 'level', 'lots', 'at', String(Date.now())), 'schema'],
+      'a string': [async () => await client.set(bucket, 'full'), 'wrongtype'],
+      'takers noted next year': [async () => await client.zadd(`${PREFIX}${REPLICAS_KEY}`, future, 'x', future, 'y'), 'future']
+    }
+    for (const [name, [plant, reason]] of Object.entries(plants)) {
+      await client.del(bucket, `${PREFIX}${REPLICAS_KEY}`)
+      await plant()
+      const seen = reject.seen.length
+      t.equal(await tokens.take(false), 0, `${name}: the take finds a full bucket of ${SLOW.burst}`)
+      t.same(reject.seen.slice(seen), [[reason, 'call budget']], `${name}: counted as ${reason}`)
+      t.ok(link.isUp(), `${name}: Redis still counts as up`)
+      t.ok(await tokens.take(false) > 0, `${name}: and counts on from there`)
+    }
   })
 })

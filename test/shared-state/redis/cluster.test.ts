@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createRedisCallTokens } from '../../../src/shared-state/redis/call-budget.js'
 import { createRedisLink } from '../../../src/shared-state/redis/link.js'
+import { watchLatency } from '../../../src/shared-state/redis/latency.js'
 import { startRedisCluster, type RedisCluster } from '../../fixtures/redis-cluster.js'
 import { redisCli } from '../../fixtures/redis-cli.js'
 import { requireRedisServer } from '../../fixtures/redis-server.js'
@@ -52,7 +53,7 @@ t.test('Redis Cluster: REDIS_CLUSTER_NODES', async (t) => {
     for (const link of links) t.teardown(() => link.close())
     await Promise.all(links.map((link) => link.connect()))
     // one call every 10 s: the bucket does not refill between the takes, however slow the machine
-    const [a, b] = links.map((link) => createRedisCallTokens({ link, limits: { perSecond: 0.1, burst: 1, reserve: 0 }, now: Date.now }))
+    const [a, b] = links.map((link) => createRedisCallTokens({ link: watchLatency(link, { slowMs: 10_000, log: QUIET }), reject: () => {}, limits: { perSecond: 0.1, burst: 1, reserve: 0 }, now: Date.now }))
     t.equal(await a!.take(false), 0, 'the bucket\'s one call')
     t.ok(await b!.take(false) > 0, 'the other replica finds it taken')
     t.ok(links.every((link) => link.isUp()), 'no command refused')

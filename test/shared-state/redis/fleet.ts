@@ -6,6 +6,7 @@ import { buildSimulator } from '../../../src/simulator/app.js'
 import { lineSink } from '../../fixtures/logger.js'
 import { buildTestApp, TEST_CREDENTIALS, until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
+import { SIGNING_KEY } from './fixtures/trust.js'
 
 // Two replicas of the service on one Redis, however it is reached (one server, Sentinel,
 // Cluster), and what they must share whichever it is: the tests of each mode run these.
@@ -34,7 +35,19 @@ export async function startFleet (t: Test, redisEnv: Record<string, string>, env
   t.teardown(() => simulator.close())
   const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
   // REDIS_TIMEOUT_MS: a busy test machine must not make a slow command look like Redis lost
-  const settings = { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '60000', REDIS_KEY_PREFIX: `fleet-${process.pid}-${++fleets}:`, REDIS_TIMEOUT_MS: '1000', VENDOR_TIMEOUT_MS: '5000', ...redisEnv, ...env }
+  // one signing key for the fleet (outside production each process would draw its own), and
+  // REDIS_SLOW_MS near the timeout: what these tests fail over is Redis, not its speed
+  const settings = {
+    CACHE_ENABLED: 'true',
+    CACHE_FRESH_MS: '60000',
+    REDIS_KEY_PREFIX: `fleet-${process.pid}-${++fleets}:`,
+    REDIS_TIMEOUT_MS: '1000',
+    REDIS_SLOW_MS: '900',
+    REDIS_SIGNING_KEY: SIGNING_KEY,
+    VENDOR_TIMEOUT_MS: '5000',
+    ...redisEnv,
+    ...env
+  }
   const replica = async (): Promise<Replica> => {
     const lines: string[] = []
     // warnings and up: the link's state changes, never a line per request

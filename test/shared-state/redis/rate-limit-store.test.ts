@@ -1,10 +1,9 @@
 import type { FastifyRateLimitStore } from '@fastify/rate-limit'
 import t, { type Test } from 'tap'
-import { createRedisLink } from '../../../src/shared-state/redis/link.js'
 import { redisRateLimitStore } from '../../../src/shared-state/redis/rate-limit-store.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { until } from '../../helper.js'
-import { QUIET } from '../../fixtures/logger.js'
+import { replicaParts } from './fixtures/trust.js'
 
 const PREFIX = 'rate-limit-test:'
 const WINDOW_MS = 60_000
@@ -15,11 +14,9 @@ function count (store: FastifyRateLimitStore, key: string): Promise<{ current: n
 
 /** A replica's store on the Redis at url, its memory counters on the given clock. */
 async function replicaStore (t: Test, url: string, now: () => number) {
-  const link = createRedisLink({ url, keyPrefix: PREFIX, commandTimeoutMs: 100 }, QUIET)
-  t.teardown(() => link.close())
-  await link.connect()
-  const Store = redisRateLimitStore(link, { maxEntries: 10, now })
-  return { link, store: new Store({}) }
+  const { link, reject } = await replicaParts(t, url, PREFIX, { commandTimeoutMs: 100 })
+  const Store = redisRateLimitStore(link, reject, { maxEntries: 10, now })
+  return { link, reject, store: new Store({}) }
 }
 
 t.test('the rate-limit store on Redis', async (t) => {
@@ -65,5 +62,33 @@ t.test('the rate-limit store on Redis', async (t) => {
     await raw.call('CLIENT', 'UNPAUSE')
     await until(() => link.isUp())
     t.equal((await count(store, 'ip:192.0.2.1')).current, 3, 'the shared count again once a PING answers (the timed-out count ran when writes resumed)')
+  })
+  t.test('a counter Redis cannot count is repaired by the count, not taken for Redis down', async (t) => {
+    const redis = await startRedisServer(t)
+    const { link, reject, store } = await replicaStore(t, redis.url, () => 0)
+    const { Redis } = await import('ioredis')
+    const raw = new Redis(redis.url, { keyPrefix: `${PREFIX}rate-limit:` })
+    t.teardown(() => raw.disconnect())
+    const plants: Record<string, [() => Promise<unknown>, string]> = {
+      'not a number': [async () => await raw.set('ip:192.0.2.1', 'many'), 'not_integer'],
+      'a hash': [async () => await raw.hset('ip:192.0.2.1', 'count', '1'), 'wrongtype'],
+      'below zero, no TTL': [async () => await raw.set('ip:192.0.2.1', '-1000000'), 'not_integer'],
+      // a client limited forever
+      'over the limit, no TTL': [async () => await raw.set('ip:192.0.2.1', '1000'), 'ttl'],
+      'over the limit for a day': [async () => await raw.set('ip:192.0.2.1', '1000', 'PX', 86_400_000), 'ttl']
+    }
+    for (const [name, [plant, reason]] of Object.entries(plants)) {
+      await raw.del('ip:192.0.2.1')
+      await plant()
+      const seen = reject.seen.length
+      const counted = await count(store, 'ip:192.0.2.1')
+      if (reason === 'ttl') t.same(counted, { current: 1001, ttl: WINDOW_MS }, `${name}: counted, in a window of RATE_LIMIT_WINDOW_MS`)
+      else t.same(counted, { current: 1, ttl: WINDOW_MS }, `${name}: a fresh count`)
+      t.same(reject.seen.slice(seen), [[reason, 'rate-limit counter']], `${name}: counted as ${reason}`)
+      t.ok(link.isUp(), `${name}: Redis still counts as up`)
+      t.ok(await raw.pttl('ip:192.0.2.1') > 0, `${name}: the key has its window again`)
+    }
+    t.equal((await count(store, 'ip:192.0.2.1')).current, 1002, 'and counts on from there')
+    t.equal(reject.seen.length, Object.keys(plants).length, 'a repaired counter is no rejection again')
   })
 })

@@ -7,12 +7,13 @@ import { requireRedisServer, startRedisServer } from '../../fixtures/redis-serve
 import { until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
 import { QUIET } from '../../fixtures/logger.js'
+import { SIGNING_KEY } from './fixtures/trust.js'
 
 const KEY = '54:16327129'
 
 /** The shared state of a replica on the Redis at url: VENDOR_TIMEOUT_MS 1000 and REDIS_TIMEOUT_MS 250 make a 1500 ms lock. */
 function replica (t: Test, url: string, log: LinkLog = QUIET) {
-  const config = loadConfig({ REDIS_URL: url, REDIS_KEY_PREFIX: 'state-test:', REDIS_TIMEOUT_MS: '250', VENDOR_TIMEOUT_MS: '1000' })
+  const config = loadConfig({ REDIS_URL: url, REDIS_KEY_PREFIX: 'state-test:', REDIS_TIMEOUT_MS: '250', VENDOR_TIMEOUT_MS: '1000', REDIS_SIGNING_KEY: SIGNING_KEY })
   const state = createRedisSharedState({ ...config, redis: config.redis! }, { log })
   t.teardown(() => state.close())
   return state
@@ -33,12 +34,12 @@ t.test('the shared state on Redis', async (t) => {
     t.teardown(() => raw.disconnect())
     await until(async () => (await raw.pubsub('NUMSUB', 'state-test:outcomes', 'state-test:changes'))[3] === 2)
 
-    const stored: Outcome = { kind: 'order', order: order(55), storedAt: Date.now(), freshMs: 60_000 }
+    const stored: Outcome = { kind: 'order', order: order(55), storedAt: Date.now(), freshMs: 1000 }
     await a.outcomeStore.set('55:16327129', stored, 60_000)
     t.same(await b.outcomeStore.get('55:16327129'), { outcome: stored, tier: 'redis' }, 'stored by one, read by the other')
 
     let lockLeftMs = 0
-    const coalesced: Outcome = { ...stored, order: order(54) }
+    const coalesced: Outcome = { ...stored, order: order(54), freshMs: 1000 }
     const held = await a.coalescing(KEY, async () => { lockLeftMs = await raw.pttl(`state-test:lock:${KEY}`); return coalesced })
     t.equal(held.tier, 'vendor')
     t.ok(lockLeftMs > 1000 && lockLeftMs <= 1500, `the lock outlives the vendor deadline and the store's write (${lockLeftMs} ms left)`)
@@ -70,5 +71,19 @@ t.test('the shared state on Redis', async (t) => {
     t.notOk(state.isShared())
     t.same(warnings, ['Redis not reachable at start: answering from this replica\'s memory until it is'])
     t.same(await state.coalescing(KEY, async () => ({ kind: 'order', order: order(54), storedAt: 0, freshMs: 1 })), { outcome: { kind: 'order', order: order(54), storedAt: 0, freshMs: 1 }, tier: 'vendor' })
+  })
+  t.test('without REDIS_SIGNING_KEY (never in production) the process signs with a key of its own, and says so at start', async (t) => {
+    const redis = await startRedisServer(t)
+    const warnings: string[] = []
+    const config = loadConfig({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'state-test:' })
+    const state = createRedisSharedState({ ...config, redis: config.redis! }, { log: { info: () => {}, warn: (_obj: object, msg: string) => { warnings.push(msg) } } })
+    t.teardown(() => state.close())
+    await state.start()
+    t.match(warnings, [/^REDIS_SIGNING_KEY unset: this process signs what it shares with a random key of its own/])
+    const keyed = replica(t, redis.url)
+    await keyed.start()
+    const stored: Outcome = { kind: 'order', order: order(56), storedAt: Date.now(), freshMs: 1000 }
+    await state.outcomeStore.set('56:16327129', stored, 60_000)
+    t.equal(await keyed.outcomeStore.get('56:16327129'), undefined, 'a replica with the fleet\'s key does not take it')
   })
 })

@@ -2,6 +2,8 @@ import t, { type Test } from 'tap'
 import { buildSimulator } from '../../../src/simulator/app.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { buildTestApp, TEST_CREDENTIALS, until } from '../../helper.js'
+import { order } from '../../orders/fixtures/read-through.js'
+import { SIGNING_KEY } from './fixtures/trust.js'
 
 const ORDER = '/orders/54?machine=16327129'
 
@@ -11,7 +13,7 @@ async function fleet (t: Test, env: Record<string, string> = {}, latencyMs = 200
   const simulator = buildSimulator({ credentials: TEST_CREDENTIALS, faults: { latencyMs } })
   t.teardown(() => simulator.close())
   const vendorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
-  const settings = { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '60000', REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test-${redis.port}:`, VENDOR_TIMEOUT_MS: '5000', ...env }
+  const settings = { CACHE_ENABLED: 'true', CACHE_FRESH_MS: '60000', REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test-${redis.port}:`, VENDOR_TIMEOUT_MS: '5000', REDIS_SIGNING_KEY: SIGNING_KEY, ...env }
   const replicas = [await buildTestApp(t, vendorUrl, {}, {}, settings), await buildTestApp(t, vendorUrl, {}, {}, settings)] as const
   for (const replica of replicas) t.ok(replica.sharedState.isShared(), 'the replica reached Redis')
   return { redis, simulator, replicas, vendorCalls: () => simulator.simulator.stats.calls }
@@ -121,5 +123,37 @@ t.test('two replicas on one Redis', async (t) => {
     t.ok(up.sharedState.isShared())
     t.match(await healthy.registry.metrics(), /^redis_up 1$/m)
     t.notMatch(await createMetrics({ defaultMetrics: false }).registry.metrics(), /redis_up/, 'absent without REDIS_URL')
+  })
+  t.test('what anyone with access to Redis writes there is not served: a forged order, a future one, a wrong type, a lock nobody holds', async (t) => {
+    const { redis, replicas, vendorCalls } = await fleet(t, { CACHE_FRESH_MS: '1000' }, 0)
+    const { Redis } = await import('ioredis')
+    const raw = new Redis(redis.url, { keyPrefix: `test-${redis.port}:` })
+    t.teardown(() => raw.disconnect())
+    const forged = { kind: 'order', order: { ...order(99), tradeId: 'FORGED', amount: '999.00' }, storedAt: Date.now(), freshMs: 60_000 }
+    await raw.set('outcome:54:16327129', JSON.stringify(forged))
+    const planted = await replicas[0].inject({ url: ORDER })
+    t.equal(planted.json().id, 54, 'order 54, not the forged order 99')
+    t.not(planted.json().tradeId, 'FORGED')
+    t.match(planted.headers['cache-status'], /fwd=miss; stored/, 'a miss: the vendor was asked')
+
+    await raw.set('outcome:1001:16327129', JSON.stringify({ ...forged, order: order(1001), storedAt: Date.now() + 10 * 365 * 86_400_000, freshMs: 315_360_000_000 }))
+    const future = await replicas[0].inject({ url: '/orders/1001?machine=16327129' })
+    t.match(future.headers['cache-status'], /fwd=miss; stored/)
+    const maxAge = (res: { headers: Record<string, unknown> }) => Number(/max-age=(\d+)/.exec(String(res.headers['cache-control']))?.[1])
+    t.ok(maxAge(future) <= 300, `max-age=${maxAge(future)}: the vendor's terminal order, kept CACHE_TERMINAL_MS, not ten years`)
+    await raw.flushdb()
+    const other = await replicas[1].inject({ url: '/orders/1001?machine=16327129' })
+    t.ok(maxAge(other) <= 300, `the other replica keeps only what the vendor said (max-age=${maxAge(other)})`)
+
+    await raw.hset('outcome:1002:16327129', 'kind', 'order')
+    await raw.set('lock:1003:16327129', 'nobody')
+    const before = vendorCalls()
+    for (const id of [1002, 1003]) {
+      const answers = await Promise.all(replicas.map((replica) => replica.inject({ url: `/orders/${id}?machine=16327129` })))
+      t.same(answers.map((res) => res.statusCode), [200, 200], `order ${id} answered on both`)
+    }
+    t.equal(vendorCalls() - before, 2, 'one vendor call per order for the cluster: coalescing still shared')
+    t.ok(replicas.every((replica) => replica.sharedState.isShared()), 'no replica took the bad keys for Redis down')
+    t.equal(await raw.type('outcome:1002:16327129'), 'string', 'the hash was overwritten by the next write')
   })
 })
