@@ -235,6 +235,8 @@ t.test('production refuses vendor settings left on the deploy examples\' placeho
   }
   t.equal(loadConfig({ ...placeholders }).mode, 'development', 'outside production the examples may run (against nothing)')
 
+  // the fleet's signing key, which production requires with any Redis
+  const signed = { REDIS_SIGNING_KEY: 'a-real-fleet-signing-key-0123456789abcdef' }
   const redis = {
     REDIS_SENTINELS: 'sentinel-0.example.invalid:26379,sentinel-1.internal:26379',
     REDIS_SENTINEL_MASTER: 'REPLACE_ME',
@@ -242,13 +244,15 @@ t.test('production refuses vendor settings left on the deploy examples\' placeho
     REDIS_PASSWORD: 'REPLACE_ME-with-the-password',
     REDIS_SENTINEL_PASSWORD: 'REPLACE_ME'
   }
-  const redisProblems = problemsOf({ ...VENDOR, ...redis, NODE_ENV: 'production' })
+  const redisProblems = problemsOf({ ...VENDOR, ...signed, ...redis, NODE_ENV: 'production' })
   t.same(redisProblems.map((problem) => problem.split(':')[0]), Object.keys(redis), 'the Redis settings too, each one')
   t.match(redisProblems[0], /^REDIS_SENTINELS: its host is the example's placeholder \(under example\.invalid\)/)
   t.notOk(redisProblems.join('\n').includes('with-the-password'), 'never the value')
-  t.match(problemsOf({ ...VENDOR, REDIS_CLUSTER_NODES: 'redis-0.internal:6379,REDIS-1.EXAMPLE.INVALID:6379', NODE_ENV: 'production' }), [/^REDIS_CLUSTER_NODES: its host is the example's placeholder/])
-  t.match(problemsOf({ ...VENDOR, REDIS_URL: 'redis://:REPLACE_ME@redis:6379/0', NODE_ENV: 'production' }), [/^REDIS_URL: still holds the example's placeholder REPLACE_ME/], 'a URL with the placeholder for its password')
-  t.equal(loadConfig({ ...VENDOR, REDIS_CLUSTER_NODES: 'redis-0.internal:6379', REDIS_PASSWORD: 'a-real-one', NODE_ENV: 'production' }).mode, 'production', 'real values start')
+  t.match(problemsOf({ ...VENDOR, ...signed, REDIS_CLUSTER_NODES: 'redis-0.internal:6379,REDIS-1.EXAMPLE.INVALID:6379', NODE_ENV: 'production' }), [/^REDIS_CLUSTER_NODES: its host is the example's placeholder/])
+  t.match(problemsOf({ ...VENDOR, ...signed, REDIS_URL: 'redis://:REPLACE_ME@redis:6379/0', NODE_ENV: 'production' }), [/^REDIS_URL: still holds the example's placeholder REPLACE_ME/], 'a URL with the placeholder for its password')
+  t.equal(loadConfig({ ...VENDOR, ...signed, REDIS_CLUSTER_NODES: 'redis-0.internal:6379', REDIS_PASSWORD: 'a-real-one', NODE_ENV: 'production' }).mode, 'production', 'real values start')
+  t.match(problemsOf({ ...VENDOR, REDIS_SIGNING_KEY: 'REPLACE_ME-REPLACE_ME-REPLACE_ME-REPLACE_ME', REDIS_CLUSTER_NODES: 'redis-0.internal:6379', NODE_ENV: 'production' }), [/^REDIS_SIGNING_KEY: still holds the example's placeholder REPLACE_ME/], 'the signing key on its placeholder, with Cluster too')
+  t.match(problemsOf({ ...VENDOR, REDIS_SENTINELS: 'sentinel-0.internal:26379', REDIS_SENTINEL_MASTER: 'mymaster', NODE_ENV: 'production' }), [/^REDIS_SIGNING_KEY: missing/], 'and required with Sentinel')
 })
 
 t.test('every problem is reported at once, by name, without any value', async (t) => {
