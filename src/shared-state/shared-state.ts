@@ -14,7 +14,7 @@ import type { RejectionReason } from './redis/rejections.js'
  * there (config.redisTrust), the memory tier's bounds, the freshness an outcome may have at most,
  * and the vendor deadline.
  */
-export type SharedStateConfig = Pick<Config, 'redis' | 'redisTrust' | 'vendorTimeoutMs'> & {
+export type SharedStateConfig = Pick<Config, 'redis' | 'redisTrust' | 'vendorTimeoutMs' | 'vendorMaxBodyBytes'> & {
   resilience: { cache: Pick<ResilienceConfig['cache'], 'maxEntries' | 'maxBytes' | 'staleMs' | 'freshMs' | 'terminalMs' | 'notFoundMs'> }
 }
 

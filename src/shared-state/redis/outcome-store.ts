@@ -38,6 +38,7 @@ export function sealOutcome (signer: Signer, key: string, outcome: Outcome): str
 
 /** What Redis held under an outcome's key, opened and checked against the key and this replica's limits. */
 export function openOutcome (signer: Signer, key: string, sealed: string, limits: OutcomeLimits): Read<Outcome> {
+  if (signer.tooBig(sealed)) return { rejected: 'size' }
   const payload = signer.open(outcomeKey(key), sealed)
   return payload === undefined ? { rejected: 'signature' } : decodeOutcome(payload, key, limits)
 }

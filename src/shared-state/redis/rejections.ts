@@ -11,7 +11,7 @@ import type { LinkLog } from './link.js'
  * - `not_integer`: a rate-limit counter that is not a positive integer
  * - `ttl`: a lease or a rate-limit counter with no TTL, or one longer than it may last
  */
-export const REJECTION_REASONS = ['signature', 'schema', 'mismatch', 'future', 'expired', 'wrongtype', 'not_integer', 'ttl'] as const
+export const REJECTION_REASONS = ['size', 'signature', 'schema', 'mismatch', 'future', 'expired', 'wrongtype', 'not_integer', 'ttl'] as const
 export type RejectionReason = typeof REJECTION_REASONS[number]
 
 /** What was rejected, for the log line: never its value, never its key. */

@@ -7,7 +7,7 @@ import { createRedisLink, type RedisSettings } from './link.js'
 import { createRedisOutcomeStore } from './outcome-store.js'
 import { redisRateLimitStore } from './rate-limit-store.js'
 import { createRejections } from './rejections.js'
-import { createSigner } from './signing.js'
+import { createSigner, SEAL_OVERHEAD_CHARS } from './signing.js'
 import { createRedisWatchBus } from './watch-bus.js'
 
 /**
@@ -29,7 +29,8 @@ export function createRedisSharedState (config: SharedStateConfig & { redis: Red
     onSharedState?.(shared)
   }
   const link = watchLatency(createRedisLink(config.redis, log, report), { slowMs, log, onCommand, onSlow: (slow) => { onSlow?.(slow); report() } })
-  const signer = createSigner({ current: signingKey, previous: previousSigningKey }, config.redis.keyPrefix)
+  // an outcome is a normalized vendor answer: never bigger than the answer cap, plus the seal
+  const signer = createSigner({ current: signingKey, previous: previousSigningKey }, config.redis.keyPrefix, { maxChars: config.vendorMaxBodyBytes + SEAL_OVERHEAD_CHARS })
   const limits = { freshness: { freshMs, terminalMs, notFoundMs }, now }
   const reject = createRejections({ log, onRejected, now })
   const outcomeStore = createRedisOutcomeStore({ link, local: createMemoryOutcomeStore({ maxEntries, maxBytes, now }), staleMs, signer, limits, reject })

@@ -13,6 +13,9 @@ const VERSION = 'v1.'
 /** HMAC-SHA256 is 32 bytes: 43 base64url characters, no padding. */
 const MAC_CHARS = 43
 
+/** What a seal adds to its payload, and room for the JSON around an order: the margin over VENDOR_MAX_BODY_BYTES. */
+export const SEAL_OVERHEAD_CHARS = 4096
+
 let processKey: string | undefined
 
 /**
@@ -31,7 +34,7 @@ export function processSigningKey (): string {
  * another key, a message sent on another channel, or anything written without the fleet's key, does
  * not open. The keys are held as KeyObjects and appear nowhere else: not in errors, not in logs.
  */
-export function createSigner (keys: SigningKeys, prefix: string) {
+export function createSigner (keys: SigningKeys, prefix: string, { maxChars = Number.POSITIVE_INFINITY }: { maxChars?: number } = {}) {
   const current = createSecretKey(Buffer.from(keys.current ?? processSigningKey(), 'utf8'))
   const verifiers: KeyObject[] = [current]
   if (keys.previous !== null && keys.previous !== undefined) verifiers.push(createSecretKey(Buffer.from(keys.previous, 'utf8')))
@@ -46,6 +49,8 @@ export function createSigner (keys: SigningKeys, prefix: string) {
     },
     /** the payload of what was stored under (or sent on) `name`, or undefined when no accepted key signed it there */
     open (name: string, sealed: string): string | undefined {
+      // nothing bigger than any value a replica writes is hashed, let alone parsed
+      if (sealed.length > maxChars) return undefined
       const end = VERSION.length + MAC_CHARS
       if (!sealed.startsWith(VERSION) || sealed.charCodeAt(end) !== 0x2e /* . */) return undefined
       // compared as text: one HMAC has one base64url spelling (its last character's spare bits are zero)
@@ -56,12 +61,15 @@ export function createSigner (keys: SigningKeys, prefix: string) {
       for (const key of verifiers) valid = timingSafeEqual(given, Buffer.from(mac(key, name, payload).toString('base64url'), 'latin1')) || valid
       return valid ? payload : undefined
     },
+    /** longer than anything a replica of this fleet writes: not opened (a value planted to cost every reader) */
+    tooBig: (sealed: string): boolean => sealed.length > maxChars,
     /** JSON data sealed for `name` */
     sealJson (name: string, value: unknown): string {
       return this.seal(name, JSON.stringify(value))
     },
     /** the JSON data sealed for `name`: `signature` when no accepted key sealed it there, `schema` when it is not JSON */
-    openJson (name: string, sealed: string): { value: unknown } | { rejected: 'signature' | 'schema' } {
+    openJson (name: string, sealed: string): { value: unknown } | { rejected: 'size' | 'signature' | 'schema' } {
+      if (this.tooBig(sealed)) return { rejected: 'size' }
       const payload = this.open(name, sealed)
       if (payload === undefined) return { rejected: 'signature' }
       try {

@@ -2,10 +2,11 @@ import t, { type Test } from 'tap'
 import { createMemoryOutcomeStore } from '../../../src/shared-state/memory/outcome-store.js'
 import type { Outcome } from '../../../src/orders/outcome.js'
 import { encodeOutcome } from '../../../src/shared-state/redis/outcome-codec.js'
-import { createRedisOutcomeStore, LOCAL_SHARE_OF_FRESHNESS, outcomeKey, sealOutcome } from '../../../src/shared-state/redis/outcome-store.js'
+import { createRedisOutcomeStore, LOCAL_SHARE_OF_FRESHNESS, openOutcome, outcomeKey, sealOutcome } from '../../../src/shared-state/redis/outcome-store.js'
+import { createSigner } from '../../../src/shared-state/redis/signing.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { OPTIONS, order } from '../../orders/fixtures/read-through.js'
-import { replicaParts, signerFor } from './fixtures/trust.js'
+import { FRESHNESS, replicaParts, SIGNING_KEY, signerFor } from './fixtures/trust.js'
 
 const PREFIX = 'store-test:'
 const KEY = '54:16327129'
@@ -113,4 +114,13 @@ t.test('the Redis outcome store', async (t) => {
     t.notOk(a.link.isUp(), 'the failed write marked Redis down')
     t.same(await a.store.get('7:16327129'), { outcome, tier: 'memory' })
   })
+})
+
+t.test('a value longer than any outcome of the fleet is a miss for its size, before its signature is checked', async (t) => {
+  const bounded = createSigner({ current: SIGNING_KEY }, PREFIX, { maxChars: 2048 })
+  const limits = { freshness: FRESHNESS, now: Date.now }
+  const outcome: Outcome = { kind: 'order', order: order(54), storedAt: Date.now(), freshMs: 1000 }
+  t.match(openOutcome(bounded, KEY, sealOutcome(bounded, KEY, outcome), limits), { value: { kind: 'order' } }, 'an order of ours fits')
+  const planted = sealOutcome(bounded, KEY, { ...outcome, order: { ...order(54), tradeId: 'x'.repeat(4096) } })
+  t.same(openOutcome(bounded, KEY, planted, limits), { rejected: 'size' })
 })

@@ -57,3 +57,14 @@ t.test('the key appears in nothing the signer gives out', async (t) => {
   t.notMatch(JSON.stringify(signer), KEY)
   t.notMatch(String(Object.values(signer)), KEY)
 })
+
+t.test('what is longer than any value of the fleet is not opened: no HMAC over a planted 10 MB, and `size` as the reason', async (t) => {
+  const signer = createSigner({ current: KEY }, 'fleet:', { maxChars: 200 })
+  const small = signer.sealJson('outcome:1', { order: 1 })
+  t.same(signer.openJson('outcome:1', small), { value: { order: 1 } })
+  const big = signer.sealJson('outcome:1', { padding: 'x'.repeat(300) })
+  t.ok(signer.tooBig(big))
+  t.equal(signer.open('outcome:1', big), undefined, 'signed by the fleet, but too big to be one of its values')
+  t.same(signer.openJson('outcome:1', big), { rejected: 'size' })
+  t.notOk(createSigner({ current: KEY }, 'fleet:').tooBig(big), 'without a bound, nothing is too big')
+})
