@@ -17,7 +17,11 @@ export type LoadOrder = (id: number, machineNo: string, log: VendorLog, ticket?:
 export type Coalescing = (key: string, work: () => Promise<Outcome>) => Promise<TieredOutcome>
 
 export interface ReadOptions {
-  /** ask the vendor even when a fresh outcome is kept (a delivery callback said it changed); still one call per key at a time */
+  /**
+   * ask the vendor even when a fresh outcome is kept (a delivery callback said it changed); still
+   * one call per key at a time, and none within REFRESH_INTERVAL_MS of the kept outcome's fetch:
+   * that refresh is put off (CallDeferred) until then
+   */
   refresh?: boolean
   /** how urgent a vendor call for it is (default `request`): a watcher's poll is `background`, its refresh after a wake `wake` */
   priority?: CallPriority
@@ -36,6 +40,13 @@ export interface ReadThroughOptions {
   /** the orders the vendor said changed: what was kept from before is not fresh (default: none) */
   changes?: ChangeMarks | undefined
 }
+
+/**
+ * The shortest time between two forced refreshes of one key: the kept outcome says when it was
+ * fetched, and with Redis it is the fleet's, so a delivery callback that every replica hears
+ * makes one vendor call per order per this interval for the whole fleet, not one per replica.
+ */
+export const REFRESH_INTERVAL_MS = 250
 
 /**
  * Outcomes by (order id, machine): never by order id alone, so one machine's order is never
@@ -70,8 +81,12 @@ export function createReadThrough ({ store, rules, load, now, coalescing, change
   return async function get (id: number, machineNo: string, log: VendorLog, options: ReadOptions = {}): Promise<Served> {
     const key = orderKey(id, machineNo)
     // the common case of polling: answered from the store
-    const kept = options.refresh === true ? undefined : await store.get(key)
-    if (kept !== undefined && isFresh(kept.outcome, now()) && changes?.changedSince(id, kept.outcome.storedAt) !== true) {
+    const kept = await store.get(key)
+    if (options.refresh === true) {
+      // fetched just now, here or by another replica: the refresh waits for the interval, then asks (what changed meanwhile is in that answer)
+      const age = kept === undefined ? Number.POSITIVE_INFINITY : now() - kept.outcome.storedAt
+      if (age < REFRESH_INTERVAL_MS) throw new CallDeferred(REFRESH_INTERVAL_MS - age)
+    } else if (kept !== undefined && isFresh(kept.outcome, now()) && changes?.changedSince(id, kept.outcome.storedAt) !== true) {
       return { outcome: kept.outcome, result: 'hit', tier: kept.tier }
     }
     const joined = inFlight.get(key)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { AppError } from '../../src/errors/catalogue.js'
-import { createReadThrough } from '../../src/orders/read-through.js'
+import { createReadThrough, REFRESH_INTERVAL_MS } from '../../src/orders/read-through.js'
 import { runInThisProcess } from '../../src/shared-state/memory/coalescing.js'
 import { createMemoryOutcomeStore } from '../../src/shared-state/memory/outcome-store.js'
 import { CallDeferred, type CallTicket } from '../../src/upstream/call-budget.js'
@@ -159,4 +159,19 @@ t.test('the lookup\'s priority and admission reach the vendor call; a request th
   t.equal((await request).result, 'miss', 'and is served')
   now += 1
   t.equal((await get(1, '16327129', QUIET, { priority: 'background' })).result, 'hit', 'a fresh order needs no call, whatever the priority')
+})
+
+t.test('a forced refresh asks the vendor though the order is fresh, but not within REFRESH_INTERVAL_MS of the kept fetch: it is put off until then', async (t) => {
+  const { get, refresh, calls, tick } = setup()
+  await get(1)
+  tick(100)
+  const early = await refresh(1).then(() => undefined, (error: unknown) => error)
+  t.ok(early instanceof CallDeferred, 'fetched 100 ms ago, here or by another replica through the shared store')
+  t.equal((early as CallDeferred).retryInMs, REFRESH_INTERVAL_MS - 100, 'put off until the interval is over')
+  t.equal(calls.length, 1, 'no vendor call')
+  tick(REFRESH_INTERVAL_MS - 100)
+  t.equal((await refresh(1)).result, 'miss', 'then it asks, though the kept order is still fresh')
+  t.equal(calls.length, 2)
+  t.equal((await get(1)).result, 'hit', 'and what it got is kept')
+  t.equal((await refresh(2)).result, 'miss', 'nothing kept: it asks at once')
 })
