@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { firstAnswer, setVendorLatency, startOtlpSink, startService, TERMINAL_MS } from './contestants.js'
+import { BENCH_SIGNING_KEY, firstAnswer, setVendorLatency, startOtlpSink, startService, TERMINAL_MS } from './contestants.js'
 import { paced, saturate } from './load.js'
 import type { BenchOptions } from './options.js'
 import { freePort, SERVICE_NODE_FLAGS, stopProcess, type Started } from '../scripts/processes.js'
@@ -17,9 +16,6 @@ import { FAN_IN_LATENCY_MS, LIVE_ORDER, ratio, TERMINAL_ORDER, TERMINAL_ORDER_ID
 // skipped with a note, or fail when REQUIRE_REDIS=1 (as .ci/run sets it).
 
 const CLUSTER_SCENARIOS = ['two-replica-fan-in', 'redis-cache-hit', 'production'] as const
-
-/** What the replicas of a run sign what they share with (docs/redis-trust.md). */
-const BENCH_SIGNING_KEY = randomBytes(32).toString('hex')
 
 /** With Redis, a replica's own copy of an outcome answers for this share of its freshness */
 const LOCAL_SHARE = `1/${Math.round(1 / LOCAL_SHARE_OF_FRESHNESS)}`

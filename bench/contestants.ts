@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
@@ -15,6 +16,9 @@ const OTLP_SINK = script('./baselines/otlp-sink.js')
 
 /** every contestant runs as in production, on the loopback interface */
 const PRODUCTION = { NODE_ENV: 'production', HOST: '127.0.0.1' }
+
+/** What the replicas of a run sign what they share through Redis with (docs/redis-trust.md): production requires one. */
+export const BENCH_SIGNING_KEY = randomBytes(32).toString('hex')
 
 /** how long the service may keep a terminal order (the lead's CACHE_TERMINAL_MS default) */
 export const TERMINAL_MS = 300_000

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { DISPENSING_AFTER_MS, FINISHED_AFTER_MS, PAID_AFTER_MS } from '../src/simulator/scenarios.js'
-import { startService } from './contestants.js'
+import { BENCH_SIGNING_KEY, startService } from './contestants.js'
 import type { BenchOptions } from './options.js'
 import { cpuSeconds, watchRss } from './process-stats.js'
 import { freePort, killedWithParent, stopProcess, type Started } from '../scripts/processes.js'
@@ -502,7 +502,7 @@ async function measureCallbackPart (simulator: Started, options: BenchOptions, c
           MAX_EVENT_LOOP_DELAY_MS: '0',
           METRICS_PORT: String(metricsPort),
           METRICS_HOST: '127.0.0.1',
-          ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench-events-${redis.port}:` }
+          ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench-events-${redis.port}:`, REDIS_SIGNING_KEY: BENCH_SIGNING_KEY }
         }
       }))
     }
