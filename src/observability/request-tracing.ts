@@ -1,4 +1,4 @@
-import type { Span } from '@opentelemetry/api'
+import type { Attributes } from '@opentelemetry/api'
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 
 // What a request's span and log lines carry when tracing is on; the tracing plugin registers them.
@@ -21,11 +21,17 @@ export function tracedPath (url: string, route: string | undefined): string {
   return segments.map((segment, index) => secret[index] === true ? 'REDACTED' : segment).join('/')
 }
 
-/** @fastify/otel's requestHook: the semantic conventions' span name (method and route) and a url.path without query or secret. */
-export function requestSpanHook (span: Span, request: FastifyRequest): void {
+/**
+ * The request span's name and attributes, as the HTTP server semantic conventions have them: the
+ * method and route pattern as the name, a url.path without query or secret. Asked only for a
+ * request that is sampled.
+ */
+export function requestSpanStart (request: FastifyRequest): { name: string, attributes: Attributes } {
   const route = request.is404 ? undefined : request.routeOptions.url
-  span.updateName(route === undefined ? request.method : `${request.method} ${route}`)
-  span.setAttribute('url.path', tracedPath(request.url, route))
+  const attributes: Attributes = { 'http.request.method': request.method, 'url.path': tracedPath(request.url, route) }
+  if (route === undefined) return { name: request.method, attributes }
+  attributes['http.route'] = route
+  return { name: `${request.method} ${route}`, attributes }
 }
 
 const kIncomingPending = Symbol('incoming request line not written yet')
