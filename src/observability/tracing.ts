@@ -1,4 +1,5 @@
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequestSampler, type RequestSampler, type SamplerSettings } from './sampling.js'
 
 /** What the service gets when tracing is on: spans go to `tracer`, `sample` decides which requests have any. */
@@ -6,6 +7,8 @@ export interface Tracing {
   tracer: Tracer
   /** whether a request is traced (src/plugins/tracing.ts asks once, when it arrives) */
   sample: RequestSampler
+  /** a sampled request holds the async context until its span ends: the returned function lets go (once) */
+  holdContext: () => () => void
   /**
    * Exports what is left, for at most the flush bound, stops exporting and unregisters from the
    * OpenTelemetry API; `flushed` is false when the exporter had not finished by then (what was
@@ -104,8 +107,9 @@ export interface StartTracingOptions {
  * spans inside a request are made only under a recording request span (recordingSpanActive).
  */
 export async function startTracing (settings: TracingSettings, options: StartTracingOptions): Promise<Tracing> {
-  const [sdk, resources, semconv, { IORedisInstrumentation }] = await Promise.all([
+  const [sdk, { AsyncLocalStorageContextManager }, resources, semconv, { IORedisInstrumentation }] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/context-async-hooks'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
     import('@opentelemetry/instrumentation-ioredis')
@@ -126,7 +130,8 @@ export async function startTracing (settings: TracingSettings, options: StartTra
     sampler: new sdk.AlwaysOnSampler(),
     spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor(exporter))
   })
-  provider.register()
+  const contextManager = new AsyncLocalStorageContextManager()
+  provider.register({ contextManager })
   // Redis commands made during a (sampled) request, once ioredis is loaded through require (the hook patches require,
   // not ESM import); command names only, never keys, values or AUTH arguments
   const redis = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command })
@@ -136,6 +141,7 @@ export async function startTracing (settings: TracingSettings, options: StartTra
   return {
     tracer: provider.getTracer('vending-orders-bff', options.serviceVersion),
     sample: createRequestSampler(options.sampler ?? { name: 'parentbased_always_on', ratio: 1 }),
+    holdContext: contextHolds(contextManager),
     shutdown: async () => await (shutdown ??= (async () => {
       redis.disable()
       let timer: NodeJS.Timeout | undefined
@@ -159,4 +165,27 @@ export async function startTracing (settings: TracingSettings, options: StartTra
  */
 export function recordingSpanActive (): boolean {
   return trace.getSpan(context.active())?.isRecording() === true
+}
+
+/**
+ * Node 20's AsyncLocalStorage (the async_hooks one; Node 24's AsyncContextFrame has no such cost)
+ * turns on a promise hook for every promise in the process from its first run() on, sampled
+ * request or not. This lets it go whenever no sampled request is in flight (its next run(), the
+ * next sampled request's, turns it on again): in between, there is no context to carry. The work a
+ * request leaves running after its answer loses its context then, and makes no more spans.
+ */
+function contextHolds (contextManager: { disable: () => unknown }): () => () => void {
+  const hooksBased = typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol'
+  if (!hooksBased) return () => () => {}
+  let held = 0
+  return () => {
+    held += 1
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      held -= 1
+      if (held === 0) contextManager.disable()
+    }
+  }
 }

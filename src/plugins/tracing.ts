@@ -1,4 +1,4 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import fp from 'fastify-plugin'
 import { setTraceContext } from '../observability/logger.js'
@@ -30,7 +30,7 @@ interface RequestTrace {
 const kTrace = Symbol('request trace')
 type Traced = FastifyRequest & { [kTrace]: RequestTrace | null }
 
-const tracing: FastifyPluginAsync<TracingPluginOptions> = async (app, { tracing: { tracer, sample }, logController, ignorePath = () => false }) => {
+const tracing: FastifyPluginAsync<TracingPluginOptions> = async (app, { tracing: { tracer, sample, holdContext }, logController, ignorePath = () => false }) => {
   // declared, so every request has the property from its constructor on (no shape change for the few traced)
   app.decorateRequest(kTrace, null)
 
@@ -55,8 +55,9 @@ const tracing: FastifyPluginAsync<TracingPluginOptions> = async (app, { tracing:
       done()
       return
     }
-    // the caller's trace context in full (tracestate, baggage) once the request is known to be traced
-    const parentContext = parent === undefined ? context.active() : propagation.extract(context.active(), request.headers)
+    // the caller's trace context in full (tracestate, baggage) once the request is known to be traced; a request
+    // starts from the root context, never from one an earlier request left behind
+    const parentContext = parent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, request.headers)
     const { name, attributes } = requestSpanStart(request)
     const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parentContext)
     const traced: RequestTrace = { span, context: trace.setSpan(parentContext, span), error: undefined }
@@ -65,7 +66,11 @@ const tracing: FastifyPluginAsync<TracingPluginOptions> = async (app, { tracing:
     // on the request's own logger (reply.log is the same one), read only when a line is written: no child per request
     setTraceContext(request.log, { trace_id: traceId, span_id: spanId })
     // 'close' comes after the answer was sent, and also when the client went away first (a stream, a long poll)
-    reply.raw.once('close', () => { endRequestSpan(traced, reply) })
+    const release = holdContext()
+    reply.raw.once('close', () => {
+      endRequestSpan(traced, reply)
+      release()
+    })
     logController.incomingRequestNow(request, reply)
     // the other hooks (and what they call: Redis for the rate limit) run in the request's context
     context.with(traced.context, done)
