@@ -11,14 +11,24 @@ const SECRET_PATH_PARAMETERS = new Set(['token'])
  * path parameter replaced, by the route pattern's segments; the pattern itself when they do not line up.
  */
 export function tracedPath (url: string, route: string | undefined): string {
-  const path = url.split('?', 1)[0]!
+  const query = url.indexOf('?')
+  const path = query === -1 ? url : url.slice(0, query)
   if (route === undefined) return path
-  const routeSegments = route.split('/')
-  const secret = routeSegments.map((segment) => segment.startsWith(':') && SECRET_PATH_PARAMETERS.has(segment.slice(1)))
-  if (!secret.includes(true)) return path
+  const secret = secretSegments(route)
+  if (secret === undefined) return path
   const segments = path.split('/')
-  if (segments.length !== routeSegments.length) return route
+  if (segments.length !== secret.length) return route
   return segments.map((segment, index) => secret[index] === true ? 'REDACTED' : segment).join('/')
+}
+
+/** route pattern → which of its segments are secret, undefined when none is; a route's answer is kept, there are few routes */
+const secretsByRoute = new Map<string, boolean[] | undefined>()
+function secretSegments (route: string): boolean[] | undefined {
+  if (secretsByRoute.has(route)) return secretsByRoute.get(route)
+  const secret = route.split('/').map((segment) => segment.startsWith(':') && SECRET_PATH_PARAMETERS.has(segment.slice(1)))
+  const kept = secret.includes(true) ? secret : undefined
+  if (secretsByRoute.size < 1000) secretsByRoute.set(route, kept)
+  return kept
 }
 
 /**

@@ -178,6 +178,12 @@ function contextHolds (contextManager: { disable: () => unknown }): () => () => 
   const hooksBased = typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol'
   if (!hooksBased) return () => () => {}
   let held = 0
+  let check: NodeJS.Timeout | undefined
+  // not at once: a cache hit ends in the tick it began, and turning the hook off and on for each would cost more than it saves
+  const letGoIfIdle = (): void => {
+    check = undefined
+    if (held === 0) contextManager.disable()
+  }
   return () => {
     held += 1
     let released = false
@@ -185,7 +191,10 @@ function contextHolds (contextManager: { disable: () => unknown }): () => () => 
       if (released) return
       released = true
       held -= 1
-      if (held === 0) contextManager.disable()
+      if (held === 0 && check === undefined) check = setTimeout(letGoIfIdle, IDLE_CHECK_MS).unref()
     }
   }
 }
+
+/** how soon after the last sampled request the async context is let go, if none has come since */
+const IDLE_CHECK_MS = 20
