@@ -178,8 +178,10 @@ function contextHolds (contextManager: { disable: () => unknown }): () => () => 
   const hooksBased = typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol'
   if (!hooksBased) return () => () => {}
   let held = 0
-  let check: NodeJS.Timeout | undefined
-  // not at once: a cache hit ends in the tick it began, and turning the hook off and on for each would cost more than it saves
+  let check: NodeJS.Immediate | undefined
+  // once per turn of the event loop, not at each span's end: traced cache hits end several to a turn, and
+  // turning the hook off and on for each showed in the every-request profile (setPromiseHooks); waiting
+  // longer (a 20 ms timer) kept it on between the requests of 1% sampling
   const letGoIfIdle = (): void => {
     check = undefined
     if (held === 0) contextManager.disable()
@@ -191,10 +193,7 @@ function contextHolds (contextManager: { disable: () => unknown }): () => () => 
       if (released) return
       released = true
       held -= 1
-      if (held === 0 && check === undefined) check = setTimeout(letGoIfIdle, IDLE_CHECK_MS).unref()
+      if (held === 0 && check === undefined) check = setImmediate(letGoIfIdle).unref()
     }
   }
 }
-
-/** how soon after the last sampled request the async context is let go, if none has come since */
-const IDLE_CHECK_MS = 20
