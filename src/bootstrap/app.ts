@@ -75,7 +75,7 @@ function createServer (config: AppConfig, deps: AppDeps, logController: LogContr
 /** The service as plugins and routes; never listens (server.ts does). */
 export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
   const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => isHealthProbe(request.url) }
-  const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions) }
+  const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions), ignorePath: isHealthProbe }
   const logController = traced?.logController ?? new LogController(logOptions)
   const app = createServer(config, deps, logController)
   app.setValidatorCompiler(validatorCompiler)

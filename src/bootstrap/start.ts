@@ -12,8 +12,7 @@ import { createMetrics } from '../observability/metrics.js'
 import { buildMetricsServer } from '../observability/metrics-server.js'
 import { buildSimulator } from '../simulator/app.js'
 import { DEMO_CREDENTIALS } from '../simulator/credentials.js'
-import { requestSpanHook } from '../observability/request-tracing.js'
-import { isHealthProbe } from '../routes/health.js'
+import { samplerSettings } from '../observability/sampling.js'
 import { loggableUrl, SHUTDOWN_FLUSH_MS, startTracing, tracingSettings, type Tracing, type TracingSettings } from '../observability/tracing.js'
 
 export interface StartOptions {
@@ -51,9 +50,10 @@ export class StartRefused extends Error {
 export async function start (env: Record<string, string | undefined>, options: StartOptions = {}): Promise<Service> {
   const config = configOrRefuse(env, options.destination)
   const { settings: tracingWanted, warnings } = tracingSettings(env)
+  const sampling = samplerSettings(env)
   const logger = createLogger(config.logLevel, options.destination, { traceContext: tracingWanted !== undefined })
-  // before the app is built: @fastify/otel must see every route added
-  const tracing = await tracingOrNot(tracingWanted, warnings, logger)
+  // before the app is built: the tracing plugin must see every route added
+  const tracing = await tracingOrNot(tracingWanted, sampling, warnings, logger)
 
   let vendor: VendorSettings
   let simulator: FastifyInstance | undefined
@@ -134,12 +134,14 @@ function configOrRefuse (env: Record<string, string | undefined>, destination: D
 }
 
 /** The SDK started when the OTEL_* variables ask for traces; what they ask for and cannot be had is a warning. */
-async function tracingOrNot (settings: TracingSettings | undefined, warnings: string[], logger: Logger): Promise<Tracing | undefined> {
+async function tracingOrNot (settings: TracingSettings | undefined, sampling: ReturnType<typeof samplerSettings>, warnings: string[], logger: Logger): Promise<Tracing | undefined> {
   for (const warning of warnings) logger.warn(`tracing: ${warning}`)
   if (settings === undefined) return undefined
-  const tracing = await startTracing(settings, { serviceVersion: API_VERSION, ignorePath: isHealthProbe, requestHook: requestSpanHook })
+  for (const warning of sampling.warnings) logger.warn(`tracing: ${warning}`)
+  const { sampler } = sampling
+  const tracing = await startTracing(settings, { serviceVersion: API_VERSION, sampler })
   const otlp = settings.exporters.includes('otlp') ? { endpoint: loggableUrl(settings.otlp.url), protocol: settings.otlp.protocol } : {}
-  logger.info({ tracing: { exporters: settings.exporters, ...otlp } }, 'tracing on')
+  logger.info({ tracing: { exporters: settings.exporters, ...otlp, sampler: sampler.name, ...(sampler.name.endsWith('traceidratio') ? { ratio: sampler.ratio } : {}) } }, 'tracing on')
   return tracing
 }
 

@@ -73,14 +73,16 @@ function serializeRequest (request: LoggedRequest) {
  * sets it on the request's child logger); the names are OpenTelemetry's for JSON log lines.
  */
 export const TRACE_CONTEXT = Symbol('trace context')
-export interface TraceContext { trace_id: string, span_id: string }
+/** span_id is ours; without it, the trace is a caller's that this service did not sample */
+export interface TraceContext { trace_id: string, span_id?: string }
 type TracedLogger = Logger & { [TRACE_CONTEXT]?: TraceContext }
 
 /** The trace context of the logger writing the line (or of its parents): read only for lines written. */
 function traceContextOf (_line: object, _level: number, logger: TracedLogger): object {
   const traced = logger[TRACE_CONTEXT]
   // a fresh object each time: pino merges the line into it
-  return traced === undefined ? {} : { trace_id: traced.trace_id, span_id: traced.span_id }
+  if (traced === undefined) return {}
+  return traced.span_id === undefined ? { trace_id: traced.trace_id } : { trace_id: traced.trace_id, span_id: traced.span_id }
 }
 
 export interface LoggerOptions {

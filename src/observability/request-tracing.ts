@@ -1,7 +1,13 @@
-import type { Span } from '@opentelemetry/api'
-import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api'
+import { LogController, type FastifyReply, type FastifyRequest, type onErrorHookHandler, type onRequestHookHandler, type onRouteHookHandler, type RouteHandlerMethod } from 'fastify'
+import { setTraceContext } from './logger.js'
+import { parseTraceparent } from './sampling.js'
+import type { Tracing } from './tracing.js'
 
-// What a request's span and log lines carry when tracing is on; the tracing plugin registers them.
+// A request's span and what its log lines carry when tracing is on, as hooks the tracing plugin
+// registers (src/plugins/tracing.ts). Whether a request is traced is decided once, in its first
+// hook, before anything is made for it: an unsampled request gets no span, no context and no
+// attribute, and nothing runs for it after that hook but one property read before its handler.
 
 /** Path parameters that are credentials: the delivery callback's `/callbacks/delivery/:token`. */
 const SECRET_PATH_PARAMETERS = new Set(['token'])
@@ -11,21 +17,37 @@ const SECRET_PATH_PARAMETERS = new Set(['token'])
  * path parameter replaced, by the route pattern's segments; the pattern itself when they do not line up.
  */
 export function tracedPath (url: string, route: string | undefined): string {
-  const path = url.split('?', 1)[0]!
+  const query = url.indexOf('?')
+  const path = query === -1 ? url : url.slice(0, query)
   if (route === undefined) return path
-  const routeSegments = route.split('/')
-  const secret = routeSegments.map((segment) => segment.startsWith(':') && SECRET_PATH_PARAMETERS.has(segment.slice(1)))
-  if (!secret.includes(true)) return path
+  const secret = secretSegments(route)
+  if (secret === undefined) return path
   const segments = path.split('/')
-  if (segments.length !== routeSegments.length) return route
+  if (segments.length !== secret.length) return route
   return segments.map((segment, index) => secret[index] === true ? 'REDACTED' : segment).join('/')
 }
 
-/** @fastify/otel's requestHook: the semantic conventions' span name (method and route) and a url.path without query or secret. */
-export function requestSpanHook (span: Span, request: FastifyRequest): void {
+/** route pattern → which of its segments are secret, undefined when none is; a route's answer is kept, there are few routes */
+const secretsByRoute = new Map<string, boolean[] | undefined>()
+function secretSegments (route: string): boolean[] | undefined {
+  if (secretsByRoute.has(route)) return secretsByRoute.get(route)
+  const secret = route.split('/').map((segment) => segment.startsWith(':') && SECRET_PATH_PARAMETERS.has(segment.slice(1)))
+  const kept = secret.includes(true) ? secret : undefined
+  if (secretsByRoute.size < 1000) secretsByRoute.set(route, kept)
+  return kept
+}
+
+/**
+ * The request span's name and attributes, as the HTTP server semantic conventions have them: the
+ * method and route pattern as the name, a url.path without query or secret. Asked only for a
+ * request that is sampled.
+ */
+export function requestSpanStart (request: FastifyRequest): { name: string, attributes: Attributes } {
   const route = request.is404 ? undefined : request.routeOptions.url
-  span.updateName(route === undefined ? request.method : `${request.method} ${route}`)
-  span.setAttribute('url.path', tracedPath(request.url, route))
+  const attributes: Attributes = { 'http.request.method': request.method, 'url.path': tracedPath(request.url, route) }
+  if (route === undefined) return { name: request.method, attributes }
+  attributes['http.route'] = route
+  return { name: `${request.method} ${route}`, attributes }
 }
 
 const kIncomingPending = Symbol('incoming request line not written yet')
@@ -53,4 +75,97 @@ export class TracedLogController extends LogController {
     this.incomingRequestNow(request, reply)
     super.requestCompleted(error, request, reply)
   }
+}
+
+/** A sampled request's span and the context its hooks and handler run in. */
+interface RequestTrace {
+  span: Span
+  context: Context
+  /** the error the request failed with, recorded on the span when the answer is a 5xx */
+  error: Error | undefined
+}
+
+const kTrace = Symbol('request trace')
+type Traced = FastifyRequest & { [kTrace]: RequestTrace | null }
+
+export interface RequestTracingOptions {
+  tracing: Tracing
+  logController: TracedLogController
+  /** no span for these paths (the health probes), whatever the sampler says */
+  ignorePath?: (url: string) => boolean
+}
+
+export interface RequestTracingHooks {
+  /** the request property the hooks keep a sampled request's trace in (declare it: app.decorateRequest(property, null)) */
+  property: symbol
+  onRoute: onRouteHookHandler
+  onRequest: onRequestHookHandler
+  onError: onErrorHookHandler
+}
+
+/** The hooks of request tracing, for the tracing plugin to register on the root instance, before any route. */
+export function requestTracingHooks ({ tracing: { tracer, sample, holdContext }, logController, ignorePath = () => false }: RequestTracingOptions): RequestTracingHooks {
+  // the handler, and what it calls, runs in the request's context even when a body was read in between
+  // (stream events lose the async context); an unsampled request's handler is called as it is
+  const onRoute: onRouteHookHandler = (route) => {
+    if (ignorePath(route.url)) return
+    const handler = route.handler as (this: unknown, request: FastifyRequest, reply: FastifyReply) => unknown
+    route.handler = function tracedHandler (this: unknown, request: FastifyRequest, reply: FastifyReply) {
+      const traced = (request as Traced)[kTrace]
+      return traced === null ? handler.call(this, request, reply) : context.with(traced.context, handler, this, request, reply)
+    } as RouteHandlerMethod
+  }
+
+  // a callback hook: an async one costs a promise on every request
+  const onRequest: onRequestHookHandler = (request, reply, done) => {
+    const parent = parseTraceparent(request.headers.traceparent)
+    if (ignorePath(request.url) || !sample(parent)) {
+      // not traced here, but part of the caller's trace: its lines carry the caller's trace id (and no span id: there is no span of ours)
+      if (parent !== undefined) setTraceContext(request.log, { trace_id: parent.traceId })
+      logController.incomingRequestNow(request, reply)
+      done()
+      return
+    }
+    // the caller's trace context in full (tracestate, baggage) once the request is known to be traced; a request
+    // starts from the root context, never from one an earlier request left behind
+    const parentContext = parent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, request.headers)
+    const { name, attributes } = requestSpanStart(request)
+    const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parentContext)
+    const traced: RequestTrace = { span, context: trace.setSpan(parentContext, span), error: undefined }
+    ;(request as Traced)[kTrace] = traced
+    const { traceId, spanId } = span.spanContext()
+    // on the request's own logger (reply.log is the same one), read only when a line is written: no child per request
+    setTraceContext(request.log, { trace_id: traceId, span_id: spanId })
+    // 'close' comes after the answer was sent, and also when the client went away first (a stream, a long poll)
+    const release = holdContext()
+    reply.raw.once('close', () => {
+      endRequestSpan(traced, reply)
+      release()
+    })
+    logController.incomingRequestNow(request, reply)
+    // the other hooks (and what they call: Redis for the rate limit) run in the request's context
+    context.with(traced.context, done)
+  }
+
+  // called only for a request that fails; its status is known only once the error handler has answered
+  const onError: onErrorHookHandler = (request, _reply, error, done) => {
+    const traced = (request as Traced)[kTrace]
+    if (traced !== null) traced.error = error
+    done()
+  }
+  return { property: kTrace, onRoute, onRequest, onError }
+}
+
+function endRequestSpan ({ span, error }: RequestTrace, reply: FastifyReply): void {
+  const response = reply.raw
+  // a client that left before the answer began has no status to record
+  if (response.headersSent) {
+    span.setAttribute('http.response.status_code', response.statusCode)
+    // the semantic conventions: a server span is an error for a 5xx only (a 4xx is the caller's)
+    if (response.statusCode >= 500) {
+      if (error !== undefined) span.recordException(error)
+      span.setStatus({ code: SpanStatusCode.ERROR, ...(error === undefined ? {} : { message: error.message }) })
+    }
+  }
+  span.end()
 }

@@ -1,12 +1,14 @@
-import type { FastifyOtelInstrumentation } from '@fastify/otel'
-import { context, propagation, trace, type Span, type Tracer } from '@opentelemetry/api'
-import type { FastifyRequest } from 'fastify'
+import { context, propagation, trace, type Tracer } from '@opentelemetry/api'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { createRequestSampler, type RequestSampler, type SamplerSettings } from './sampling.js'
 
-/** What the service gets when tracing is on: spans go to `tracer`, the request span comes from `instrumentation`. */
+/** What the service gets when tracing is on: spans go to `tracer`, `sample` decides which requests have any. */
 export interface Tracing {
   tracer: Tracer
-  /** @fastify/otel, registered on the app by src/plugins/tracing.ts */
-  instrumentation: FastifyOtelInstrumentation
+  /** whether a request is traced (src/plugins/tracing.ts asks once, when it arrives) */
+  sample: RequestSampler
+  /** a sampled request holds the async context until its span ends: the returned function lets go (once) */
+  holdContext: () => () => void
   /**
    * Exports what is left, for at most the flush bound, stops exporting and unregisters from the
    * OpenTelemetry API; `flushed` is false when the exporter had not finished by then (what was
@@ -89,27 +91,27 @@ export function loggableUrl (text: string): string {
 
 export interface StartTracingOptions {
   serviceVersion: string
-  /** ignored by @fastify/otel: no request span (health probes) */
-  ignorePath?: (path: string) => boolean
-  /** renames the request span and rewrites its url.path (src/observability/request-tracing.ts) */
-  requestHook: (span: Span, request: FastifyRequest) => void
+  /** which requests are traced (default: parentbased_always_on, the SDK's) */
+  sampler?: SamplerSettings
   /** SHUTDOWN_FLUSH_MS unless a test says */
   flushTimeoutMs?: number
 }
 
 /**
  * The OpenTelemetry SDK, set up from `settings`: a tracer provider registered with the API (W3C
- * trace context and baggage, async-local context), a batch processor per exporter, @fastify/otel
- * and the ioredis instrumentation. The SDK is loaded here, only when tracing is on: when it is off,
- * nothing but @opentelemetry/api is. The exporter, sampler and batch processor also read their
- * own OTEL_* variables (headers, timeouts, OTEL_TRACES_SAMPLER, OTEL_BSP_*) from process.env.
+ * trace context and baggage, async-local context), a batch processor per exporter and the ioredis
+ * instrumentation. The SDK is loaded here, only when tracing is on: when it is off, nothing but
+ * @opentelemetry/api is. The exporter and batch processor also read their own OTEL_* variables
+ * (headers, timeouts, OTEL_BSP_*) from process.env. Sampling is decided per request, before any
+ * span exists (`sample`), so the provider's own sampler records every span it is asked for: the
+ * spans inside a request are made only under a recording request span (recordingSpanActive).
  */
 export async function startTracing (settings: TracingSettings, options: StartTracingOptions): Promise<Tracing> {
-  const [sdk, resources, semconv, { FastifyOtelInstrumentation }, { IORedisInstrumentation }] = await Promise.all([
+  const [sdk, { AsyncLocalStorageContextManager }, resources, semconv, { IORedisInstrumentation }] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/context-async-hooks'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
-    import('@fastify/otel'),
     import('@opentelemetry/instrumentation-ioredis')
   ])
   const exporters = await Promise.all(settings.exporters.map(async (name) => {
@@ -122,19 +124,15 @@ export async function startTracing (settings: TracingSettings, options: StartTra
   const resource = resources.defaultResource()
     .merge(resources.resourceFromAttributes({ [semconv.ATTR_SERVICE_NAME]: 'vending-orders-bff', [semconv.ATTR_SERVICE_VERSION]: options.serviceVersion }))
     .merge(resources.detectResources({ detectors: [resources.envDetector] }))
-  const provider = new sdk.NodeTracerProvider({ resource, spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor(exporter)) })
-  provider.register()
-
-  const instrumentation = new FastifyOtelInstrumentation({
-    // the spans that say where the time went are ours (cache, slot, vendor attempts); a span per hook would be noise
-    instrumentHooks: false,
-    // keeps the handler (and what it calls) inside the request's context, even after a body was read
-    instrumentHandler: true,
-    ignorePaths: options.ignorePath === undefined ? undefined : ({ url }) => options.ignorePath!(url),
-    requestHook: options.requestHook
+  const provider = new sdk.NodeTracerProvider({
+    resource,
+    // the request's sampling decision was made before its span was asked for; a span is never sampled twice
+    sampler: new sdk.AlwaysOnSampler(),
+    spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor(exporter))
   })
-  instrumentation.setTracerProvider(provider)
-  // Redis commands made during a request, once ioredis is loaded through require (the hook patches require,
+  const contextManager = new AsyncLocalStorageContextManager()
+  provider.register({ contextManager })
+  // Redis commands made during a (sampled) request, once ioredis is loaded through require (the hook patches require,
   // not ESM import); command names only, never keys, values or AUTH arguments
   const redis = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command })
   redis.setTracerProvider(provider)
@@ -142,9 +140,9 @@ export async function startTracing (settings: TracingSettings, options: StartTra
   let shutdown: Promise<{ flushed: boolean }> | undefined
   return {
     tracer: provider.getTracer('vending-orders-bff', options.serviceVersion),
-    instrumentation,
+    sample: createRequestSampler(options.sampler ?? { name: 'parentbased_always_on', ratio: 1 }),
+    holdContext: contextHolds(contextManager),
     shutdown: async () => await (shutdown ??= (async () => {
-      instrumentation.disable()
       redis.disable()
       let timer: NodeJS.Timeout | undefined
       const bound = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), options.flushTimeoutMs ?? SHUTDOWN_FLUSH_MS) })
@@ -157,5 +155,40 @@ export async function startTracing (settings: TracingSettings, options: StartTra
       propagation.disable()
       return { flushed }
     })())
+  }
+}
+
+/**
+ * Whether the code running now is inside a recording span: a sampled request's. The spans inside a
+ * request (cache lookup, slot wait, vendor attempt) are made only then, so an unsampled request makes
+ * none, and none starts a trace of its own outside a request.
+ */
+export function recordingSpanActive (): boolean {
+  return trace.getSpan(context.active())?.isRecording() === true
+}
+
+/**
+ * Node 20's AsyncLocalStorage (the async_hooks one; Node 24's AsyncContextFrame has no such cost)
+ * turns on a promise hook for every promise in the process from its first run() on, sampled
+ * request or not. This lets it go whenever no sampled request is in flight (its next run(), the
+ * next sampled request's, turns it on again): in between, there is no context to carry. The work a
+ * request leaves running after its answer loses its context then, and makes no more spans.
+ */
+function contextHolds (contextManager: { disable: () => unknown }): () => () => void {
+  const hooksBased = typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol'
+  if (!hooksBased) return () => () => {}
+  let held = 0
+  return () => {
+    held += 1
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      held -= 1
+      // at once: waiting (for the loop's next turn, or 20 ms) kept the hook on for the unsampled requests of
+      // that turn, which costs 1% sampling more than turning it off and on for each traced request costs
+      // tracing every request (setPromiseHooks, 0.4% of that profile)
+      if (held === 0) contextManager.disable()
+    }
   }
 }

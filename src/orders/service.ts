@@ -1,5 +1,6 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config/config.js'
+import { recordingSpanActive } from '../observability/tracing.js'
 import type { CallTicket } from '../upstream/call-budget.js'
 import type { VendorLog } from '../upstream/client.js'
 import { orderQuery } from '../upstream/endpoints/order-query.js'
@@ -51,8 +52,8 @@ export function createOrdersService ({ vendor, cache, store, coalescing, onServe
       ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log, { priority, onAdmitted }), storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' })
 
   // the vendor calls a lookup makes are its children: they run in its context
-  const lookup: typeof serve = tracer === undefined
-    ? serve
+  const traced: typeof serve | undefined = tracer === undefined
+    ? undefined
     : async (id, machineNo, log, options) => await tracer.startActiveSpan('cache lookup', { attributes: { 'vending.order.id': id } }, async (span) => {
       try {
         const served = await serve(id, machineNo, log, options)
@@ -65,6 +66,10 @@ export function createOrdersService ({ vendor, cache, store, coalescing, onServe
         span.end()
       }
     })
+  // a span only inside a sampled request: an unsampled one makes none, and starts no trace of its own
+  const lookup: typeof serve = traced === undefined
+    ? serve
+    : (id, machineNo, log, options) => recordingSpanActive() ? traced(id, machineNo, log, options) : serve(id, machineNo, log, options)
 
   return {
     async getOrder (id, machineNo, log, options) {

@@ -1,31 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { setTraceContext } from '../observability/logger.js'
-import type { TracedLogController } from '../observability/request-tracing.js'
-import type { Tracing } from '../observability/tracing.js'
+import { requestTracingHooks, type RequestTracingOptions } from '../observability/request-tracing.js'
 
-// The request span of @fastify/otel (@see https://github.com/fastify/otel), its trace id in every
-// log line of the request. Registered first, and only when tracing is on (src/observability/tracing.ts).
+// The request span and its trace id in every log line of the request (src/observability/request-tracing.ts).
+// Registered first, and only when tracing is on (src/observability/tracing.ts).
 
-export interface TracingPluginOptions {
-  tracing: Tracing
-  logController: TracedLogController
-}
+export type TracingPluginOptions = RequestTracingOptions
 
-const tracing: FastifyPluginAsync<TracingPluginOptions> = async (app, { tracing: { instrumentation }, logController }) => {
-  // its onRequest hook starts the span (from the caller's traceparent when there is one) before any other hook runs
-  await app.register(instrumentation.plugin())
-  // a callback hook: an async one costs a promise on every request
-  app.addHook('onRequest', (request, reply, done) => {
-    const otel = request.opentelemetry()
-    if (otel.span !== null && otel.span !== undefined) {
-      const { traceId, spanId } = otel.span.spanContext()
-      // on the request's own logger (reply.log is the same one), read only when a line is written: no child per request
-      setTraceContext(request.log, { trace_id: traceId, span_id: spanId })
-    }
-    logController.incomingRequestNow(request, reply)
-    done()
-  })
+const tracing: FastifyPluginAsync<TracingPluginOptions> = async (app, options) => {
+  const hooks = requestTracingHooks(options)
+  // declared, so every request has the property from its constructor on (no shape change for the few traced)
+  app.decorateRequest(hooks.property, null)
+  app.addHook('onRoute', hooks.onRoute)
+  app.addHook('onRequest', hooks.onRequest)
+  app.addHook('onError', hooks.onError)
 }
 
 export const tracingPlugin = fp(tracing, { name: 'tracing' })

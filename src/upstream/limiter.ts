@@ -1,6 +1,7 @@
 import { context, SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import PQueue from 'p-queue'
 import { AppError } from '../errors/catalogue.js'
+import { recordingSpanActive } from '../observability/tracing.js'
 
 export interface Limiter {
   /**
@@ -81,7 +82,8 @@ export function createLimiter ({ concurrency, maxQueue, now = Date.now, tracer }
   }
 
   return {
-    run: (call, deadlineAt) => tracer === undefined ? waitForSlot(call, deadlineAt) : traced(tracer, call, deadlineAt),
+    // traced only inside a sampled request
+    run: (call, deadlineAt) => tracer === undefined || !recordingSpanActive() ? waitForSlot(call, deadlineAt) : traced(tracer, call, deadlineAt),
     get inFlight () { return queue.pending },
     get queued () { return queue.size }
   }

@@ -1,5 +1,6 @@
 import { SpanKind, SpanStatusCode, type Attributes, type Span, type Tracer } from '@opentelemetry/api'
 import { AppError, ERROR_KINDS, type ErrorCode } from '../errors/catalogue.js'
+import { recordingSpanActive } from '../observability/tracing.js'
 import type { CallOptions, VendorClient, VendorLog } from './client.js'
 import type { VendorEndpoint } from './endpoint.js'
 
@@ -36,7 +37,8 @@ export function observeVendorCalls (client: VendorClient, hooks: VendorCallHooks
   return {
     async call<P, R> (endpoint: VendorEndpoint<P, R>, params: P, options: CallOptions = {}): Promise<R> {
       hooks.onStart?.()
-      const span = tracing === undefined ? undefined : startCallSpan(tracing, endpoint.spanAttributes(params), options)
+      // traced only inside a sampled request
+      const span = tracing === undefined || !recordingSpanActive() ? undefined : startCallSpan(tracing, endpoint.spanAttributes(params), options)
       let status: number | undefined
       const callOptions = span === undefined ? options : { ...options, onAnswer: (answered: number) => { status = answered } }
       const started = performance.now()

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import t, { type Test } from 'tap'
 import { startTracing, tracingSettings } from '../../src/observability/tracing.js'
-import { answerOrder, NEUTRAL_ENV, startService, startUpstream, TEST_CREDENTIALS } from '../helper.js'
+import { answerOrder, NEUTRAL_ENV, openEventStream, startService, startUpstream, TEST_CREDENTIALS } from '../helper.js'
 
 const API_KEY = 'k'.repeat(20) + '-tracing-test-key'
 const ORDER = '/orders/54?machine=16327129'
@@ -96,7 +96,7 @@ t.test('tracing off: no spans, nothing sent, no trace ids in the log, no SDK loa
   t.ok(lines.length >= 4, 'the request was logged')
   for (const line of lines) t.notOk('trace_id' in line || 'span_id' in line, `"${String(line.msg)}" has no trace fields`)
   t.notOk(service.lines.some((line) => line.msg === 'tracing on'))
-  const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /@opentelemetry\/(sdk|exporter|resources|instrumentation)|@fastify\/otel/.test(path))
+  const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => /@opentelemetry\/(sdk|exporter|resources|instrumentation|context-async-hooks)|@fastify\/otel/.test(path))
   t.same(loaded, [], 'no part of the SDK was loaded: only @opentelemetry/api')
 })
 
@@ -130,12 +130,9 @@ t.test('a cache miss with one retry: the request span, the cache lookup, the slo
   t.equal(missRequest.kind, 2, 'SERVER')
   t.match(missRequest.attributes, { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/54', 'http.response.status_code': 200 })
 
-  // @fastify/otel's handler span keeps the handler in the request's context
-  const [handler, ...others] = childrenOf(missRequest)
-  t.equal(others.length, 0, 'one child of the request span: its handler')
-  t.match(handler!.name, /^handler/)
-  const [lookup, ...moreLookups] = childrenOf(handler!)
-  t.equal(moreLookups.length, 0)
+  // no span per hook or for the handler: the handler runs in the request span's context
+  const [lookup, ...others] = childrenOf(missRequest)
+  t.equal(others.length, 0, 'one child of the request span: the cache lookup')
   t.match(lookup, { name: 'cache lookup', attributes: { 'vending.cache.result': 'miss', 'vending.order.id': 54 } })
 
   const steps = childrenOf(lookup!)
@@ -226,14 +223,80 @@ t.test('with Redis, its commands are spans of the request too: command names onl
 t.test('shutdown is bounded: a collector that never answers costs the flush bound, and says the spans were dropped', async (t) => {
   const hanging = await startUpstream(t, () => { /* never answers */ })
   const settings = { exporters: ['otlp' as const], otlp: { url: `${hanging.url}/v1/traces`, protocol: 'http/json' as const } }
-  const tracing = await startTracing(settings, { serviceVersion: 'test', requestHook: () => {}, flushTimeoutMs: 200 })
+  const tracing = await startTracing(settings, { serviceVersion: 'test', flushTimeoutMs: 200 })
   tracing.tracer.startSpan('the last request').end()
   t.same(await tracing.shutdown(), { flushed: false }, 'resolved while the export still hangs')
   t.same(await tracing.shutdown(), { flushed: false }, 'once: a second call gets the same answer')
 
   const receiver = await startReceiver(t)
-  const working = await startTracing({ ...settings, otlp: { ...settings.otlp, url: `${receiver.url}/v1/traces` } }, { serviceVersion: 'test', requestHook: () => {}, flushTimeoutMs: 60_000 })
+  const working = await startTracing({ ...settings, otlp: { ...settings.otlp, url: `${receiver.url}/v1/traces` } }, { serviceVersion: 'test', flushTimeoutMs: 60_000 })
   working.tracer.startSpan('the last request').end()
   t.same(await working.shutdown(), { flushed: true })
   t.same(receiver.spans().map((span) => span.name), ['the last request'], 'exported before shutdown resolved')
+})
+
+t.test('sampling is decided once per request: an unsampled request makes no span at all, a sampled caller is followed', async (t) => {
+  const receiver = await startReceiver(t)
+  const vendor = await startUpstream(t, (req, res) => { answerOrder(req, res) })
+  // no new trace is ever sampled: only a caller's sampled trace is
+  const service = await startService(t, serviceEnv(vendor.url, {
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: '0'
+  }))
+  t.match(service.lines.find((line) => line.msg === 'tracing on'), { tracing: { sampler: 'parentbased_traceidratio', ratio: 0 } })
+  const headers = { authorization: `Bearer ${API_KEY}` }
+  const unsampledCaller = '5bf92f3577b34da6a3ce929d0e0e4736'
+  // a miss (the cache lookup, a slot wait and a vendor call happen), with no caller
+  const root = await fetch(`${service.url}${ORDER}`, { headers })
+  t.equal(root.status, 200)
+  t.equal(vendor.requests.length, 1, 'the vendor was called')
+  const notSampled = await fetch(`${service.url}${ORDER}`, { headers: { ...headers, traceparent: `00-${unsampledCaller}-${CALLER_SPAN_ID}-00` } })
+  const sampled = await fetch(`${service.url}${ORDER}`, { headers: { ...headers, traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` } })
+  const probe = await fetch(`${service.url}/health/ready`, { headers: { traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` } })
+  t.equal(probe.status, 200)
+  await service.stop()
+
+  const spans = receiver.spans()
+  t.same(new Set(spans.map((span) => span.traceId)), new Set([CALLER_TRACE_ID]), 'the sampled caller\'s trace only: no span of the others, no orphan root trace of their cache lookups or vendor calls')
+  t.same(spans.map((span) => span.name).sort(), ['GET /orders/:id', 'cache lookup'], 'the sampled request, a hit; no span for the health probe')
+  t.equal(spans.find((span) => span.name === 'GET /orders/:id')?.parentSpanId, CALLER_SPAN_ID)
+
+  const linesOf = (res: Response) => service.lines.filter((line) => line.requestId === res.headers.get('x-request-id'))
+  t.ok(linesOf(root).length >= 3 && linesOf(root).every((line) => !('trace_id' in line) && !('span_id' in line)), 'a request that is in no trace logs no trace id')
+  t.ok(linesOf(notSampled).length >= 2 && linesOf(notSampled).every((line) => line.trace_id === unsampledCaller && !('span_id' in line)),
+    "a caller's trace that is not sampled here: its trace id, no span id (there is no span of ours)")
+  t.ok(linesOf(sampled).length >= 2 && linesOf(sampled).every((line) => line.trace_id === CALLER_TRACE_ID && typeof line.span_id === 'string'), 'a sampled one: trace and span ids')
+})
+
+t.test('the request span ends when the client leaves a stream, and a 5xx answer is an error with its exception', async (t) => {
+  const receiver = await startReceiver(t)
+  // an order that never ends, then a vendor that only fails
+  let failing = false
+  const vendor = await startUpstream(t, (req, res) => {
+    if (failing) res.writeHead(503, { 'content-type': 'text/html' }).end('<html>busy</html>')
+    else answerOrder(req, res)
+  })
+  const service = await startService(t, serviceEnv(vendor.url, {
+    CACHE_ENABLED: 'false',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json'
+  }))
+  const headers = { authorization: `Bearer ${API_KEY}` }
+  const stream = await openEventStream(t, `${service.url}/orders/54/events?machine=16327129`, headers)
+  t.equal(stream.status, 200)
+  t.ok(await stream.next(), 'the first event came')
+  stream.close()
+  failing = true
+  const failed = await fetch(`${service.url}/orders/55?machine=16327129`, { headers })
+  t.ok(failed.status >= 500, `the vendor failed: ${failed.status}`)
+  await service.stop()
+
+  const spans = receiver.spans()
+  const streamSpan = spans.find((span) => span.name === 'GET /orders/:id/events')
+  t.ok(streamSpan, 'the stream\'s request span was ended and exported')
+  t.match(streamSpan?.attributes, { 'http.route': '/orders/:id/events', 'url.path': '/orders/54/events', 'http.response.status_code': 200 })
+  const failedSpan = spans.find((span) => span.name === 'GET /orders/:id' && span.attributes['url.path'] === '/orders/55')
+  t.match(failedSpan, { status: { code: 2 }, attributes: { 'http.response.status_code': failed.status } }, 'a 5xx: an error')
 })

@@ -126,4 +126,7 @@ t.test('traced: each wait for a slot is a span in its caller\'s trace, and a que
   const [seconds, nanos] = waitOf(b.spanId)!.duration
   t.ok(waitOf(b.spanId)!.ended && seconds * 1e9 + nanos > 0, 'b\'s wait ended, after a wait of some length (until a\'s call let go)')
   t.match(waitOf(c.spanId), { status: { code: 2, message: 'UPSTREAM_BUSY' }, attributes: { 'error.type': 'UPSTREAM_BUSY', 'vending.limiter.queued': 1 } }, 'refused: an error')
+
+  await limiter.run(async () => {}, Date.now() + 5000)
+  t.equal(exporter.getFinishedSpans().filter((span) => span.name === 'vendor slot wait').length, 3, 'outside a sampled request (no recording span): no wait span')
 })

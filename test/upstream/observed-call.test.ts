@@ -1,4 +1,5 @@
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node'
+import { context, propagation, trace } from '@opentelemetry/api'
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node'
 import t from 'tap'
 import { AppError } from '../../src/errors/catalogue.js'
 import type { VendorClient } from '../../src/upstream/client.js'
@@ -104,9 +105,20 @@ t.test('no hooks: the client works as before', async (t) => {
 
 t.test('traced: a client span per call, named by its endpoint, with the answer\'s status and the outcome', async (t) => {
   const exporter = new InMemorySpanExporter()
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
-  t.teardown(() => provider.shutdown())
-  const tracing = { tracer: provider.getTracer('test'), server: { address: 'vendor.example', port: 8443 } }
+  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  provider.register()
+  t.teardown(async () => {
+    await provider.shutdown()
+    trace.disable()
+    context.disable()
+    propagation.disable()
+  })
+  const tracer = provider.getTracer('test')
+  const tracing = { tracer, server: { address: 'vendor.example', port: 8443 } }
+  // calls are traced inside a sampled request only: under a recording span
+  const inRequest = async <T>(call: () => Promise<T>): Promise<T> => await tracer.startActiveSpan('request', async (span) => {
+    try { return await call() } finally { span.end() }
+  })
   const listing: VendorEndpoint<{ machineNo: string }, unknown> = {
     path: ({ machineNo }) => `/api/openapi/v1/machines/${machineNo}/orders`,
     payload: ({ machineNo }) => ({ machine_no: machineNo }),
@@ -118,10 +130,13 @@ t.test('traced: a client span per call, named by its endpoint, with the answer\'
   const { lines, log } = recordingLog()
 
   await observeVendorCalls(fakeClient(async () => ({ order_id: 54 }), 200), {}, tracing).call(orderQuery, ORDER_54, { attempt: 1 })
-  const failing = observeVendorCalls(fakeClient(async () => { throw new AppError('UPSTREAM_BAD_RESPONSE', { upstreamStatus: 503 }) }, 503), {}, tracing)
-  await t.rejects(failing.call(listing, { machineNo: '16327129' }, { log }))
+  t.same(exporter.getFinishedSpans(), [], 'outside a sampled request: no span, and no trace of its own')
 
-  const [ok, failed] = exporter.getFinishedSpans()
+  await inRequest(() => observeVendorCalls(fakeClient(async () => ({ order_id: 54 }), 200), {}, tracing).call(orderQuery, ORDER_54, { attempt: 1 }))
+  const failing = observeVendorCalls(fakeClient(async () => { throw new AppError('UPSTREAM_BAD_RESPONSE', { upstreamStatus: 503 }) }, 503), {}, tracing)
+  await t.rejects(inRequest(() => failing.call(listing, { machineNo: '16327129' }, { log })))
+
+  const [ok, failed] = exporter.getFinishedSpans().filter((span) => span.name === 'POST')
   t.match(ok, { name: 'POST', kind: 2, status: { code: 0 } }, 'CLIENT')
   t.same(ok!.attributes, {
     'http.request.method': 'POST',
