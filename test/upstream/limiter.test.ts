@@ -1,6 +1,8 @@
+import { trace } from '@opentelemetry/api'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
 import { createLimiter } from '../../src/upstream/limiter.js'
+import { recordingTracer } from '../fixtures/spans.js'
 import { answerOrder, buildTestApp, startUpstream, until } from '../helper.js'
 
 const flush = () => new Promise((resolve) => setImmediate(resolve))
@@ -85,18 +87,7 @@ t.test('with the vendor holding every call and the cap reached, overflow gets 50
 })
 
 t.test('traced: each wait for a slot is a span in its caller\'s trace, and a queued call runs in its own caller\'s context', async (t) => {
-  const { NodeTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-node')
-  const { context, propagation, trace } = await import('@opentelemetry/api')
-  const exporter = new InMemorySpanExporter()
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
-  provider.register()
-  t.teardown(async () => {
-    await provider.shutdown()
-    trace.disable()
-    context.disable()
-    propagation.disable()
-  })
-  const tracer = provider.getTracer('test')
+  const { tracer, exporter } = recordingTracer(t)
   const limiter = createLimiter({ concurrency: 1, maxQueue: 1, tracer })
   const deadlineAt = Date.now() + 5000
   let release!: () => void

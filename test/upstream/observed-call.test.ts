@@ -1,11 +1,10 @@
-import { context, propagation, trace } from '@opentelemetry/api'
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node'
 import t from 'tap'
 import { AppError } from '../../src/errors/catalogue.js'
 import type { VendorClient } from '../../src/upstream/client.js'
 import type { VendorEndpoint } from '../../src/upstream/endpoint.js'
 import { orderQuery } from '../../src/upstream/endpoints/order-query.js'
 import { observeVendorCalls, type VendorCallEvent } from '../../src/upstream/observed-call.js'
+import { recordingTracer } from '../fixtures/spans.js'
 
 const ORDER_54 = { orderId: 54, machineNo: '16327129' }
 
@@ -104,16 +103,7 @@ t.test('no hooks: the client works as before', async (t) => {
 })
 
 t.test('traced: a client span per call, named by its endpoint, with the answer\'s status and the outcome', async (t) => {
-  const exporter = new InMemorySpanExporter()
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
-  provider.register()
-  t.teardown(async () => {
-    await provider.shutdown()
-    trace.disable()
-    context.disable()
-    propagation.disable()
-  })
-  const tracer = provider.getTracer('test')
+  const { tracer, exporter } = recordingTracer(t)
   const tracing = { tracer, server: { address: 'vendor.example', port: 8443 } }
   // calls are traced inside a sampled request only: under a recording span
   const inRequest = async <T>(call: () => Promise<T>): Promise<T> => await tracer.startActiveSpan('request', async (span) => {
