@@ -3,7 +3,7 @@ import { checkCredentials } from './auth.js'
 import type { SimulatorCredentials } from './credentials.js'
 import { answer, type Reply } from './envelope.js'
 import { readPayload } from './payload.js'
-import { orderDataAt, SCENARIO_MACHINES, SCENARIO_ORDERS } from './scenarios.js'
+import { loadOrder, MACHINE, orderDataAt, SCENARIO_MACHINES, SCENARIO_ORDERS } from './scenarios.js'
 
 export interface OrderQuery {
   orderId: string
@@ -37,6 +37,7 @@ export function answerOrderQuery (query: OrderQuery, credentials: SimulatorCrede
   if (machine === 'offline') return answer(200, 30002)
   if (machine === 'notOperating') return answer(200, 30004)
 
+  if (machineNo === MACHINE.load) return answer(200, 0, loadOrder(query.orderId))
   const scenario = Object.hasOwn(SCENARIO_ORDERS, query.orderId) ? SCENARIO_ORDERS[query.orderId] : undefined
   if (scenario === undefined) return answer(200, 80002)
   if (scenario.machineNo !== machineNo) return answer(200, 6007)

@@ -8,6 +8,7 @@
  * 30000002       offline                      any order -> 30002
  * 30000004       not in operation             any order -> 30004
  * 123456789012   online, 12-digit special     12
+ * 16327200       online, for load tests       any order -> a generated SUCCESS order (loadOrder)
  * anything else  unknown, e.g. 30000003       any order -> 30003
  *
  * order  machine       shows
@@ -105,6 +106,7 @@ export const MACHINE = {
   offline: '30000002',
   notOperating: '30000004',
   special: '123456789012',
+  load: '16327200',
   unknown: '30000003'
 } as const
 
@@ -128,7 +130,8 @@ export const SCENARIO_MACHINES: Record<string, MachineState> = {
   [MACHINE.other]: 'online',
   [MACHINE.offline]: 'offline',
   [MACHINE.notOperating]: 'notOperating',
-  [MACHINE.special]: 'online'
+  [MACHINE.special]: 'online',
+  [MACHINE.load]: 'online'
 }
 
 /** Phase boundaries of the clock orders 2001-2003, in ms into a run: short enough to watch whole. */
@@ -290,6 +293,19 @@ export const SCENARIO_ORDERS: Record<string, ScenarioOrder> = {
     data: order({ order_id: 12, status: 'SUCCESS', amount: '1.00', notify_send_count: 1, records: [record(121, 301, '1.00', 'IS_PICKED_UP', '1')] })
   }
 }
+
+/**
+ * Any order asked for on the load machine: paid and dispensed, two lines, everything derived from
+ * its id, so a benchmark can ask for as many distinct orders as it likes (each is terminal, so a
+ * cache keeps it: what fills a cache to its bounds).
+ */
+export function loadOrder (orderId: string): VendorOrderData {
+  const id = BigInt(orderId)
+  return order({ order_id: int64(id), status: 'SUCCESS', notify_send_count: 2, records: [record(int64(id * 10n + 1n), 121, '1.00', 'IS_SUCCESS', '1'), record(int64(id * 10n + 2n), 122, '1.00', 'IS_PICKED_UP', '1')] })
+}
+
+/** An int64 as the vendor's JSON carries it: a number while exact, a string beyond. */
+const int64 = (value: bigint): Int64 => value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : String(value)
 
 /** The order's data at `elapsedMs` into its run; undefined for error scenarios. */
 export function orderDataAt (scenario: ScenarioOrder, elapsedMs: number): VendorOrderData | undefined {

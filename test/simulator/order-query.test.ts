@@ -151,6 +151,17 @@ t.test('machine and order lookups', async (t) => {
   t.same(await outcome(ORDER.expired, MACHINE.other), [200, 6007], 'ownership is checked before the order state')
 })
 
+t.test('the load machine answers any order id with a distinct terminal order of its own', async (t) => {
+  const first = envelopeOf(await queryOrder(app, 987654321, MACHINE.load))
+  const second = envelopeOf(await queryOrder(app, 987654322, MACHINE.load))
+  t.equal(first.code, 0)
+  t.match(first.data, { order_id: 987654321, status: 'SUCCESS', records: [{ id: 9876543211, status: 'IS_SUCCESS' }, { id: 9876543212, status: 'IS_PICKED_UP' }] })
+  t.not(first.data.trade_id, second.data.trade_id, 'each order its own trade id')
+  t.equal(second.data.order_id, 987654322)
+  t.same(await outcome(ORDER.documented, MACHINE.load), [200, 0], 'even an id the table knows: the load machine has only generated orders')
+  t.same(await outcome('9223372036854775807', MACHINE.load), [200, 0], 'the largest int64 id')
+})
+
 t.test('protobuf-shaped data of the special scenarios', async (t) => {
   const data = async (orderId: number): Promise<any> => envelopeOf(await queryOrder(app, orderId, MACHINE.documented)).data
   t.strictSame(await data(ORDER.allZero), { order_id: 1010 }, 'everything zero is left out')
