@@ -80,12 +80,14 @@ type Lease = { ours: true } | { ours: false, leftMs: number }
  * One vendor call per key in the whole cluster. A replica that misses takes a lease in Redis
  * (ACQUIRE) and asks the vendor; every other replica waits for the outcome it publishes on
  * OUTCOMES_CHANNEL, for no longer than the lease lives and never less than MIN_LEASE_WAIT_MS.
- * If the holder dies, its lease expires and a waiter takes over; nobody waits past lockMs from
- * its first try. A lease is a token signed for its key with an expiry: a lock that is not one
- * (no TTL, too long a TTL, another type, a token this fleet did not sign or one past its expiry)
- * is taken over at once, counted and logged. Whenever Redis fails or turns slow, the replica asks
- * the vendor itself (still once per key in this process, read-through's map). The holder's answer
- * does not wait for its message or its release: they follow, in that order.
+ * If the holder dies, its lease expires and a waiter takes over: it looks at the lease again when
+ * the wait ends, before giving up. Nobody waits past lockMs (and MIN_LEASE_WAIT_MS) from the first
+ * answer that the lease is held: no lease seen in that answer lasts so long. A lease is a token
+ * signed for its key with an expiry: a lock that is not one (no TTL, too long a TTL, another
+ * type, a token this fleet did not sign or one past its expiry) is taken over at once, counted
+ * and logged. Whenever Redis fails or turns slow, the replica asks the vendor itself (still once
+ * per key in this process, read-through's map). The holder's answer does not wait for its message
+ * or its release: they follow, in that order.
  */
 export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reject, onOutcome }: RedisCoalescingOptions): Coalescing {
   const waiters = new Map<string, Set<(wake: Wake) => void>>()
@@ -192,8 +194,10 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
   }
 
   return async function coalesce (key, work) {
-    const deadline = now() + lockMs
     const lock = `lock:${key}`
+    // counted from the first answer that another replica holds the lease: whatever lease that
+    // answer saw runs out before it, even one taken while the question was on its way
+    let deadline: number | undefined
     for (;;) {
       if (!link.isUp()) return await runInThisProcess(key, work)
       const wait = waitFor(key)
@@ -212,13 +216,18 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
         wait.cancel()
         return await hold(key, lock, token, work)
       }
+      deadline ??= now() + lockMs + MIN_LEASE_WAIT_MS
+      // still held past the deadline: not the lease first seen (it has run out), a later holder's
+      if (now() >= deadline) {
+        wait.cancel()
+        throw new AppError('UPSTREAM_TIMEOUT', { detail: 'The replica asking the vendor for this order did not answer in time.' })
+      }
       // another replica is asking: its outcome comes on the channel, or its lease runs out
       const woken = await wait.within(Math.min(Math.max(MIN_LEASE_WAIT_MS, lease.leftMs), deadline - now()))
       if ('outcome' in woken) return { outcome: woken.outcome, tier: 'redis' }
       if ('failure' in woken) throw new AppError(woken.failure.code, { detail: woken.failure.detail, retryAfter: woken.failure.retryAfter })
       if ('takeOver' in woken) return await runInThisProcess(key, work)
-      // the lease ran out without a word: its holder died or stalled; take over unless the deadline passed
-      if (now() >= deadline) throw new AppError('UPSTREAM_TIMEOUT', { detail: 'The replica asking the vendor for this order did not answer in time.' })
+      // the lease ran out without a word: its holder died or stalled; look again, and take it over
     }
   }
 }

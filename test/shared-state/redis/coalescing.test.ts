@@ -5,6 +5,7 @@ import { createRedisCoalescing, MIN_LEASE_WAIT_MS, OUTCOMES_CHANNEL } from '../.
 import { sealMessage } from '../../../src/shared-state/redis/messages.js'
 import { toStored } from '../../../src/shared-state/redis/outcome-codec.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
+import { startSlowProxy } from '../../fixtures/slow-proxy.js'
 import { until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
 import { replicaParts, signerFor } from './fixtures/trust.js'
@@ -202,6 +203,30 @@ t.test('coalescing across replicas on Redis', async (t) => {
       t.ok(commands <= 16, `${name}: ${commands} Redis commands`)
     }
     t.same(a.reject.seen.map(([reason]) => reason), ['ttl', 'ttl', 'ttl', 'wrongtype', 'signature', 'expired'])
+  })
+
+  t.test('a lease taken while the waiter\'s first look was on its way, its holder dead: the waiter takes it over once it runs out, it does not give up first', async (t) => {
+    const redis = await startRedisServer(t)
+    const { Redis } = await import('ioredis')
+    const raw = new Redis(redis.url)
+    t.teardown(() => raw.disconnect())
+    // the waiter's commands and answers each take 300 ms on the way: its look lands after the holder took the lease
+    const proxy = await startSlowProxy(t, redis.port, 0)
+    const lockMs = 1000
+    const holder = createRedisCoalescing({ ...await replicaParts(t, redis.url, PREFIX), lockMs, now: Date.now })
+    const parts = await replicaParts(t, proxy.url, PREFIX, { commandTimeoutMs: 5000, latency: { slowMs: 5000 } })
+    const waiter = createRedisCoalescing({ ...parts, lockMs, now: Date.now })
+    await until(async () => (await raw.pubsub('NUMSUB', `${PREFIX}outcomes`))[1] === 2)
+    proxy.setDelay(300)
+    let ran = 0
+    const waited = waiter(KEY, async () => { ran++; return OUTCOME })
+    const dead = gatedWork()
+    holder(KEY, dead.run).catch(() => {})
+    await until(() => dead.calls === 1, { what: 'the holder at work, holding the lease' })
+    t.same(await waited, { outcome: OUTCOME, tier: 'vendor' }, 'taken over, not UPSTREAM_TIMEOUT')
+    t.equal(ran, 1, 'the waiter asked for itself')
+    t.ok(parts.link.isUp(), 'a slow look is no Redis failure')
+    dead.open()
   })
 
   t.test('a lease whose holder died: the wait lasts as long as the lease, polled never faster than MIN_LEASE_WAIT_MS', async (t) => {
