@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { AppError, ERROR_KINDS, isAppError, type ErrorCode } from '../../errors/catalogue.js'
+import { AppError, isAppError } from '../../errors/catalogue.js'
 import type { SharedLink } from './latency.js'
 import { openMessage, sealMessage } from './messages.js'
 import { CLOCK_SKEW_MS, fromStored, toStored, type OutcomeLimits, type Read } from './outcome-codec.js'
 import { keyFaultOf, type Reject, type RejectionReason } from './rejections.js'
+import { sharedFailureError, SharedFailureSchema, toSharedFailure, type SharedFailure } from './shared-failure.js'
 import type { Signer } from './signing.js'
 import type { Outcome, TieredOutcome } from '../../orders/outcome.js'
 import type { Coalescing } from '../../orders/read-through.js'
@@ -13,10 +14,10 @@ import { runInThisProcess } from '../memory/coalescing.js'
 /** The channel every replica hears every vendor call's outcome on (under the key prefix). */
 export const OUTCOMES_CHANNEL = 'outcomes'
 
-/** What a replica that asked the vendor tells the others: the outcome, or the error every waiter should answer with. */
+/** What a replica that asked the vendor tells the others: the outcome, or the error every waiter should answer with (its code only). */
 type OutcomeMessage =
   | { key: string, outcome: Outcome }
-  | { key: string, failure: { code: ErrorCode, detail: string, retryAfter?: number | undefined } }
+  | { key: string, failure: SharedFailure }
   // it failed in a way not worth sharing: the waiters ask for themselves
   | { key: string, takeOver: true }
 
@@ -185,7 +186,7 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
       message = { key, outcome: toStored(key, outcome) }
       return { outcome, tier: 'vendor' }
     } catch (error) {
-      const failure = isAppError(error) ? { code: error.code, detail: error.detail, retryAfter: error.retryAfter } : undefined
+      const failure = isAppError(error) ? toSharedFailure(error) : undefined
       message = { key, failure }
       throw error
     } finally {
@@ -225,17 +226,15 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
       // another replica is asking: its outcome comes on the channel, or its lease runs out
       const woken = await wait.within(Math.min(Math.max(MIN_LEASE_WAIT_MS, lease.leftMs), deadline - now()))
       if ('outcome' in woken) return { outcome: woken.outcome, tier: 'redis' }
-      if ('failure' in woken) throw new AppError(woken.failure.code, { detail: woken.failure.detail, retryAfter: woken.failure.retryAfter })
+      if ('failure' in woken) throw sharedFailureError(woken.failure)
       if ('takeOver' in woken) return await runInThisProcess(key, work)
       // the lease ran out without a word: its holder died or stalled; look again, and take it over
     }
   }
 }
 
-const ERROR_CODES = Object.keys(ERROR_KINDS) as [ErrorCode, ...ErrorCode[]]
-
 const OutcomeMessageSchema = z.object({
   key: z.string(),
   outcome: z.unknown().optional(),
-  failure: z.object({ code: z.enum(ERROR_CODES), detail: z.string(), retryAfter: z.number().optional() }).optional()
+  failure: SharedFailureSchema.optional()
 })

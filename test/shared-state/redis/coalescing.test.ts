@@ -3,6 +3,7 @@ import { AppError } from '../../../src/errors/catalogue.js'
 import type { Outcome } from '../../../src/orders/outcome.js'
 import { createRedisCoalescing, MIN_LEASE_WAIT_MS, OUTCOMES_CHANNEL } from '../../../src/shared-state/redis/coalescing.js'
 import { sealMessage } from '../../../src/shared-state/redis/messages.js'
+import { sharedFailureError } from '../../../src/shared-state/redis/shared-failure.js'
 import { toStored } from '../../../src/shared-state/redis/outcome-codec.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { startSlowProxy } from '../../fixtures/slow-proxy.js'
@@ -79,9 +80,9 @@ t.test('coalescing across replicas on Redis', async (t) => {
     await until(async () => !await locked(), { what: 'the lock released after the answer' })
   })
 
-  t.test('the holder\'s failure is the waiters\' failure: same code, detail and Retry-After', async (t) => {
+  t.test('the holder\'s failure is the waiters\' failure: same code and Retry-After, in the waiter\'s own words', async (t) => {
     const { a, b, held, waiting } = await twoReplicas(t)
-    const offline = new AppError('MACHINE_OFFLINE', { detail: 'Machine 16327129 does not answer.', retryAfter: 30 })
+    const offline = new AppError('MACHINE_OFFLINE', { detail: 'Machine 16327129 does not answer.', retryAfter: 7 })
     const work = gatedWork(async () => { throw offline })
     const first = a.coalesce(KEY, work.run)
     await held()
@@ -90,10 +91,34 @@ t.test('coalescing across replicas on Redis', async (t) => {
     work.open()
     await Promise.all([
       t.rejects(first, offline),
-      t.rejects(waiter, { code: 'MACHINE_OFFLINE', detail: 'Machine 16327129 does not answer.', retryAfter: 30 })
+      t.rejects(waiter, { code: 'MACHINE_OFFLINE', detail: sharedFailureError({ code: 'MACHINE_OFFLINE' }).detail, retryAfter: 7 })
     ])
     t.equal(work.calls, 1)
     t.same(b.told, [], 'a failure is not an outcome to keep')
+    t.same(b.reject.seen, [], 'this version\'s message taken by this version')
+  })
+
+  t.test('a signed failure with words of its own is no failure: dropped and counted, and its words reach no answer', async (t) => {
+    const { a, b, held, waiting, publish } = await twoReplicas(t)
+    const work = gatedWork()
+    const first = a.coalesce(KEY, work.run)
+    await held()
+    const waiter = b.coalesce(KEY, work.run)
+    await waiting(1)
+    const fleet = signerFor(PREFIX)
+    const now = Date.now()
+    // as a replica of the version before sent them, or a bug, or whoever has the key
+    const failures = [
+      { code: 'UPSTREAM_TIMEOUT', detail: 'forged failure' },
+      { code: 'UPSTREAM_TIMEOUT', retryAfter: 86_400 },
+      { code: 'FORGED' }
+    ]
+    for (const failure of failures) await publish(sealMessage(fleet, OUTCOMES_CHANNEL, { key: KEY, failure }, now))
+    await until(() => b.reject.seen.length === failures.length, { what: 'every such failure rejected' })
+    t.same(b.reject.seen, failures.map(() => ['schema', 'outcomes message']))
+    work.open()
+    t.same(await waiter, { outcome: OUTCOME, tier: 'redis' }, 'the waiter still waits for the holder, and gets its outcome')
+    t.same(await first, { outcome: OUTCOME, tier: 'vendor' })
   })
 
   t.test('a failure not worth sharing: the waiter asks for itself', async (t) => {
