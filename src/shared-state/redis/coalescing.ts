@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { AppError, ERROR_KINDS, isAppError, type ErrorCode } from '../../errors/catalogue.js'
+import { AppError, isAppError } from '../../errors/catalogue.js'
 import type { SharedLink } from './latency.js'
 import { openMessage, sealMessage } from './messages.js'
 import { CLOCK_SKEW_MS, fromStored, toStored, type OutcomeLimits, type Read } from './outcome-codec.js'
 import { keyFaultOf, type Reject, type RejectionReason } from './rejections.js'
+import { sharedFailureError, SharedFailureSchema, toSharedFailure, type SharedFailure } from './shared-failure.js'
 import type { Signer } from './signing.js'
 import type { Outcome, TieredOutcome } from '../../orders/outcome.js'
 import type { Coalescing } from '../../orders/read-through.js'
@@ -13,10 +14,10 @@ import { runInThisProcess } from '../memory/coalescing.js'
 /** The channel every replica hears every vendor call's outcome on (under the key prefix). */
 export const OUTCOMES_CHANNEL = 'outcomes'
 
-/** What a replica that asked the vendor tells the others: the outcome, or the error every waiter should answer with. */
+/** What a replica that asked the vendor tells the others: the outcome, or the error every waiter should answer with (its code only). */
 type OutcomeMessage =
   | { key: string, outcome: Outcome }
-  | { key: string, failure: { code: ErrorCode, detail: string, retryAfter?: number | undefined } }
+  | { key: string, failure: SharedFailure }
   // it failed in a way not worth sharing: the waiters ask for themselves
   | { key: string, takeOver: true }
 
@@ -80,12 +81,14 @@ type Lease = { ours: true } | { ours: false, leftMs: number }
  * One vendor call per key in the whole cluster. A replica that misses takes a lease in Redis
  * (ACQUIRE) and asks the vendor; every other replica waits for the outcome it publishes on
  * OUTCOMES_CHANNEL, for no longer than the lease lives and never less than MIN_LEASE_WAIT_MS.
- * If the holder dies, its lease expires and a waiter takes over; nobody waits past lockMs from
- * its first try. A lease is a token signed for its key with an expiry: a lock that is not one
- * (no TTL, too long a TTL, another type, a token this fleet did not sign or one past its expiry)
- * is taken over at once, counted and logged. Whenever Redis fails or turns slow, the replica asks
- * the vendor itself (still once per key in this process, read-through's map). The holder's answer
- * does not wait for its message or its release: they follow, in that order.
+ * If the holder dies, its lease expires and a waiter takes over: it looks at the lease again when
+ * the wait ends, before giving up. Nobody waits past lockMs (and MIN_LEASE_WAIT_MS) from the first
+ * answer that the lease is held: no lease seen in that answer lasts so long. A lease is a token
+ * signed for its key with an expiry: a lock that is not one (no TTL, too long a TTL, another
+ * type, a token this fleet did not sign or one past its expiry) is taken over at once, counted
+ * and logged. Whenever Redis fails or turns slow, the replica asks the vendor itself (still once
+ * per key in this process, read-through's map). The holder's answer does not wait for its message
+ * or its release: they follow, in that order.
  */
 export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reject, onOutcome }: RedisCoalescingOptions): Coalescing {
   const waiters = new Map<string, Set<(wake: Wake) => void>>()
@@ -183,7 +186,7 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
       message = { key, outcome: toStored(key, outcome) }
       return { outcome, tier: 'vendor' }
     } catch (error) {
-      const failure = isAppError(error) ? { code: error.code, detail: error.detail, retryAfter: error.retryAfter } : undefined
+      const failure = isAppError(error) ? toSharedFailure(error) : undefined
       message = { key, failure }
       throw error
     } finally {
@@ -192,8 +195,10 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
   }
 
   return async function coalesce (key, work) {
-    const deadline = now() + lockMs
     const lock = `lock:${key}`
+    // counted from the first answer that another replica holds the lease: whatever lease that
+    // answer saw runs out before it, even one taken while the question was on its way
+    let deadline: number | undefined
     for (;;) {
       if (!link.isUp()) return await runInThisProcess(key, work)
       const wait = waitFor(key)
@@ -212,21 +217,24 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
         wait.cancel()
         return await hold(key, lock, token, work)
       }
+      deadline ??= now() + lockMs + MIN_LEASE_WAIT_MS
+      // still held past the deadline: not the lease first seen (it has run out), a later holder's
+      if (now() >= deadline) {
+        wait.cancel()
+        throw new AppError('UPSTREAM_TIMEOUT', { detail: 'The replica asking the vendor for this order did not answer in time.' })
+      }
       // another replica is asking: its outcome comes on the channel, or its lease runs out
       const woken = await wait.within(Math.min(Math.max(MIN_LEASE_WAIT_MS, lease.leftMs), deadline - now()))
       if ('outcome' in woken) return { outcome: woken.outcome, tier: 'redis' }
-      if ('failure' in woken) throw new AppError(woken.failure.code, { detail: woken.failure.detail, retryAfter: woken.failure.retryAfter })
+      if ('failure' in woken) throw sharedFailureError(woken.failure)
       if ('takeOver' in woken) return await runInThisProcess(key, work)
-      // the lease ran out without a word: its holder died or stalled; take over unless the deadline passed
-      if (now() >= deadline) throw new AppError('UPSTREAM_TIMEOUT', { detail: 'The replica asking the vendor for this order did not answer in time.' })
+      // the lease ran out without a word: its holder died or stalled; look again, and take it over
     }
   }
 }
 
-const ERROR_CODES = Object.keys(ERROR_KINDS) as [ErrorCode, ...ErrorCode[]]
-
 const OutcomeMessageSchema = z.object({
   key: z.string(),
   outcome: z.unknown().optional(),
-  failure: z.object({ code: z.enum(ERROR_CODES), detail: z.string(), retryAfter: z.number().optional() }).optional()
+  failure: SharedFailureSchema.optional()
 })

@@ -3,8 +3,10 @@ import { AppError } from '../../../src/errors/catalogue.js'
 import type { Outcome } from '../../../src/orders/outcome.js'
 import { createRedisCoalescing, MIN_LEASE_WAIT_MS, OUTCOMES_CHANNEL } from '../../../src/shared-state/redis/coalescing.js'
 import { sealMessage } from '../../../src/shared-state/redis/messages.js'
+import { sharedFailureError } from '../../../src/shared-state/redis/shared-failure.js'
 import { toStored } from '../../../src/shared-state/redis/outcome-codec.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
+import { startSlowProxy } from '../../fixtures/slow-proxy.js'
 import { until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
 import { replicaParts, signerFor } from './fixtures/trust.js'
@@ -78,9 +80,9 @@ t.test('coalescing across replicas on Redis', async (t) => {
     await until(async () => !await locked(), { what: 'the lock released after the answer' })
   })
 
-  t.test('the holder\'s failure is the waiters\' failure: same code, detail and Retry-After', async (t) => {
+  t.test('the holder\'s failure is the waiters\' failure: same code and Retry-After, in the waiter\'s own words', async (t) => {
     const { a, b, held, waiting } = await twoReplicas(t)
-    const offline = new AppError('MACHINE_OFFLINE', { detail: 'Machine 16327129 does not answer.', retryAfter: 30 })
+    const offline = new AppError('MACHINE_OFFLINE', { detail: 'Machine 16327129 does not answer.', retryAfter: 7 })
     const work = gatedWork(async () => { throw offline })
     const first = a.coalesce(KEY, work.run)
     await held()
@@ -89,10 +91,34 @@ t.test('coalescing across replicas on Redis', async (t) => {
     work.open()
     await Promise.all([
       t.rejects(first, offline),
-      t.rejects(waiter, { code: 'MACHINE_OFFLINE', detail: 'Machine 16327129 does not answer.', retryAfter: 30 })
+      t.rejects(waiter, { code: 'MACHINE_OFFLINE', detail: sharedFailureError({ code: 'MACHINE_OFFLINE' }).detail, retryAfter: 7 })
     ])
     t.equal(work.calls, 1)
     t.same(b.told, [], 'a failure is not an outcome to keep')
+    t.same(b.reject.seen, [], 'this version\'s message taken by this version')
+  })
+
+  t.test('a signed failure with words of its own is no failure: dropped and counted, and its words reach no answer', async (t) => {
+    const { a, b, held, waiting, publish } = await twoReplicas(t)
+    const work = gatedWork()
+    const first = a.coalesce(KEY, work.run)
+    await held()
+    const waiter = b.coalesce(KEY, work.run)
+    await waiting(1)
+    const fleet = signerFor(PREFIX)
+    const now = Date.now()
+    // as a replica of the version before sent them, or a bug, or whoever has the key
+    const failures = [
+      { code: 'UPSTREAM_TIMEOUT', detail: 'forged failure' },
+      { code: 'UPSTREAM_TIMEOUT', retryAfter: 86_400 },
+      { code: 'FORGED' }
+    ]
+    for (const failure of failures) await publish(sealMessage(fleet, OUTCOMES_CHANNEL, { key: KEY, failure }, now))
+    await until(() => b.reject.seen.length === failures.length, { what: 'every such failure rejected' })
+    t.same(b.reject.seen, failures.map(() => ['schema', 'outcomes message']))
+    work.open()
+    t.same(await waiter, { outcome: OUTCOME, tier: 'redis' }, 'the waiter still waits for the holder, and gets its outcome')
+    t.same(await first, { outcome: OUTCOME, tier: 'vendor' })
   })
 
   t.test('a failure not worth sharing: the waiter asks for itself', async (t) => {
@@ -202,6 +228,30 @@ t.test('coalescing across replicas on Redis', async (t) => {
       t.ok(commands <= 16, `${name}: ${commands} Redis commands`)
     }
     t.same(a.reject.seen.map(([reason]) => reason), ['ttl', 'ttl', 'ttl', 'wrongtype', 'signature', 'expired'])
+  })
+
+  t.test('a lease taken while the waiter\'s first look was on its way, its holder dead: the waiter takes it over once it runs out, it does not give up first', async (t) => {
+    const redis = await startRedisServer(t)
+    const { Redis } = await import('ioredis')
+    const raw = new Redis(redis.url)
+    t.teardown(() => raw.disconnect())
+    // the waiter's commands and answers each take 300 ms on the way: its look lands after the holder took the lease
+    const proxy = await startSlowProxy(t, redis.port, 0)
+    const lockMs = 1000
+    const holder = createRedisCoalescing({ ...await replicaParts(t, redis.url, PREFIX), lockMs, now: Date.now })
+    const parts = await replicaParts(t, proxy.url, PREFIX, { commandTimeoutMs: 5000, latency: { slowMs: 5000 } })
+    const waiter = createRedisCoalescing({ ...parts, lockMs, now: Date.now })
+    await until(async () => (await raw.pubsub('NUMSUB', `${PREFIX}outcomes`))[1] === 2)
+    proxy.setDelay(300)
+    let ran = 0
+    const waited = waiter(KEY, async () => { ran++; return OUTCOME })
+    const dead = gatedWork()
+    holder(KEY, dead.run).catch(() => {})
+    await until(() => dead.calls === 1, { what: 'the holder at work, holding the lease' })
+    t.same(await waited, { outcome: OUTCOME, tier: 'vendor' }, 'taken over, not UPSTREAM_TIMEOUT')
+    t.equal(ran, 1, 'the waiter asked for itself')
+    t.ok(parts.link.isUp(), 'a slow look is no Redis failure')
+    dead.open()
   })
 
   t.test('a lease whose holder died: the wait lasts as long as the lease, polled never faster than MIN_LEASE_WAIT_MS', async (t) => {

@@ -87,6 +87,7 @@ t.test('two replicas on one Redis', async (t) => {
     const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => replicas[i % 2]!.inject({ url: '/orders/54?machine=30000002' })))
     t.equal(vendorCalls(), 1, JSON.stringify(answers.map((res) => res.headers['cache-status'])))
     t.same(answers.map((res) => [res.statusCode, res.json().code]), Array.from({ length: 10 }, () => [503, 'MACHINE_OFFLINE']))
+    t.same([...new Set(answers.map((res) => res.json().detail))], ['The machine is offline; try again shortly.'], 'in the same words on both: each replica\'s own, never sent')
   })
 
   t.test('a replica that died holding an order\'s lock: another takes over when the lock expires', async (t) => {
