@@ -41,4 +41,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # exec form: node is PID 1 and gets SIGTERM itself; close-with-grace's handlers drain in-flight requests.
 # Pretenuring off: V8 would otherwise tenure request-path allocation sites early on (bench/profiling.md)
-CMD ["node", "--no-allocation-site-pretenuring", "dist/src/server.js"]
+CMD ["node", "--no-allocation-site-pretenuring", "--heap-growing-percent=20", "dist/src/server.js"]

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 
-export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit', 'tracing', 'events', 'slow-readers', 'production', 'vendor-budget'] as const
+export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in', 'redis-cache-hit', 'tracing', 'events', 'slow-readers', 'production', 'vendor-budget', 'distinct-orders'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 /** the events scenario's parts: streams and pollers against the simulator's phase boundaries, then the callback method on one process and on two replicas */

@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { clusterScenarios } from './cluster.js'
 import { startSimulator } from './contestants.js'
+import { distinctOrders } from './distinct-orders.js'
 import { eventsScenario } from './events.js'
 import { slowReaders } from './slow-readers.js'
 import { vendorBudget } from './vendor-budget.js'
@@ -40,6 +41,7 @@ async function main (): Promise<void> {
     if (options.scenarios.has('events')) results.push(await eventsScenario(options, simulator))
     if (options.scenarios.has('slow-readers')) results.push(await slowReaders(options))
     if (options.scenarios.has('vendor-budget')) results.push(await vendorBudget(options))
+    if (options.scenarios.has('distinct-orders')) results.push(await distinctOrders(options, simulator))
   } finally {
     await stopProcess(simulator)
   }

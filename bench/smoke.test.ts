@@ -45,4 +45,5 @@ t.test('npm run bench -- --quick completes and prints the tables', async (t) => 
   t.match(stdout, /\| events: vendor calls\/s with 200 SSE streams on one order \| [\d.]+ /)
   t.match(stdout, /\| target \| measured \| goal \| result \|/)
   t.match(stdout, /service peak RSS/)
+  t.match(stdout, /^\| service peak RSS, 5000 distinct orders through a full cache/m, 'the distinct-orders target')
 })

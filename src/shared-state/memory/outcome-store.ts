@@ -12,8 +12,14 @@ export interface MemoryOutcomeStoreOptions {
   purgeEveryMs?: number
 }
 
-/** Bytes counted per order besides its body: key, ETag, the outcome object and lru-cache's slot. */
-const ENTRY_OVERHEAD_BYTES = 1024
+/**
+ * What one kept order takes on the V8 heap, measured (bench/results.md, "What a cached order
+ * costs"): about 2,100 bytes besides its body (the outcome, the parsed order's objects, the ETag
+ * and lru-cache's slot) and 2.4 bytes per character of body (the body string, and the parsed
+ * order's strings and numbers). Counted a little above both, so CACHE_MAX_BYTES is a ceiling.
+ */
+const ENTRY_OVERHEAD_BYTES = 2304
+const BYTES_PER_BODY_CHAR = 2.5
 /** Bytes counted per kept error: mostly the error object and its captured stack. */
 const ERROR_ENTRY_BYTES = 4096
 
@@ -23,9 +29,9 @@ const MAX_ENTRY_SHARE = 8
 /** How often the entries nobody asks for again are checked for expiry. */
 const PURGE_EVERY_MS = 10_000
 
-/** What an entry costs in memory, roughly: the parsed order takes about as much heap as its body, and its representation keeps both. */
+/** What an entry costs on the heap: an order by the size of its body, a kept error at a flat rate. */
 function outcomeBytes (outcome: Outcome): number {
-  return outcome.kind === 'order' ? ENTRY_OVERHEAD_BYTES + 2 * representationOf(outcome.order).body.length : ERROR_ENTRY_BYTES
+  return outcome.kind === 'order' ? ENTRY_OVERHEAD_BYTES + Math.ceil(BYTES_PER_BODY_CHAR * representationOf(outcome.order).body.length) : ERROR_ENTRY_BYTES
 }
 
 /** Outcomes in this process's memory, bounded in entries and in bytes (lru-cache), least recently used out first. */
