@@ -118,7 +118,7 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
     // one count for event streams and long polls: both hold a watcher and a socket; per client, the fleet's when Redis is shared
     const { maxStreams, maxPerClient } = config.events
     const slots = createStreamSlots({ maxStreams, maxPerClient, clientSlots: app.sharedState.clientSlots(maxPerClient) })
-    await api.register(ordersRoute)
+    await api.register(ordersRoute, { slots })
     await api.register(orderEventsRoute, { events: config.events, slots, metrics: deps.metrics })
   })
   return app
