@@ -497,7 +497,8 @@ async function measureCallbackPart (simulator: Started, options: BenchOptions, c
           CACHE_FRESH_MS: String(CALLBACK_FRESH_MS),
           CALLBACK_TOKEN,
           EVENTS_MAX_STREAMS: String(share),
-          EVENTS_MAX_PER_CLIENT: String(Math.min(share, 10_000)),
+          // the clients are one address: with Redis its share is the fleet's, so it must fit all of them, not one replica's part
+          EVENTS_MAX_PER_CLIENT: String(Math.min(count, 10_000)),
           MAX_CONNECTIONS: String(share + 100),
           MAX_EVENT_LOOP_DELAY_MS: '0',
           METRICS_PORT: String(metricsPort),

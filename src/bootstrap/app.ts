@@ -26,6 +26,7 @@ import { TracedLogController } from '../observability/request-tracing.js'
 import { swaggerUiPlugin } from '../plugins/swagger-ui.js'
 import { orderEventsRoute } from '../routes/order-events.js'
 import { ordersRoute } from '../routes/orders.js'
+import { createStreamSlots } from '../routes/stream-slots.js'
 import type { Tracing } from '../observability/tracing.js'
 import type { Clock } from '../orders/live/clock.js'
 
@@ -114,8 +115,11 @@ export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<
   await app.register(async (api) => {
     await api.register(authPlugin, { keys: config.apiKeys })
     await api.register(rateLimitPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs })
-    await api.register(ordersRoute)
-    await api.register(orderEventsRoute, { events: config.events, metrics: deps.metrics })
+    // one count for event streams and long polls: both hold a watcher and a socket; per client, the fleet's when Redis is shared
+    const { maxStreams, maxPerClient } = config.events
+    const slots = createStreamSlots({ maxStreams, maxPerClient, clientSlots: app.sharedState.clientSlots(maxPerClient) })
+    await api.register(ordersRoute, { slots })
+    await api.register(orderEventsRoute, { events: config.events, slots, metrics: deps.metrics })
   })
   return app
 }

@@ -127,7 +127,7 @@ export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): 
     }),
     redisCommandDuration: new Histogram({
       name: 'redis_command_duration_seconds',
-      help: 'Round trip of one command to the shared Redis, by command: get, set (outcomes), lease, release (coalescing), count (rate limit), take (the vendor call budget), publish, ping (the slow probe). Absent without REDIS_URL.',
+      help: 'Round trip of one command to the shared Redis, by command: get, set (outcomes), lease, release (coalescing), count (rate limit), take (the vendor call budget), slot_take, slot_renew, slot_release (event streams and long polls per client), publish, ping (the slow probe). Absent without REDIS_URL.',
       labelNames: ['command'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: []

@@ -5,7 +5,7 @@ import { z } from 'zod'
 import type { Config } from '../config/config.js'
 import { ORDER_PROBLEMS } from '../http/order-problems.js'
 import { problem, toProblem } from '../http/problem.js'
-import { createStreamSlots } from './stream-slots.js'
+import type { StreamSlots } from './stream-slots.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Outcome } from '../orders/outcome.js'
 import { ORDER_EXAMPLE, OrderParamsSchema, OrderQuerySchema, OrderSchema } from '../orders/schema.js'
@@ -36,6 +36,8 @@ type Ending = 'final' | 'duration' | 'shutdown' | 'client' | 'slow'
 
 export interface OrderEventsOptions {
   events: Config['events']
+  /** EVENTS_MAX_STREAMS and EVENTS_MAX_PER_CLIENT: the slots a stream holds while open, shared with the long polls */
+  slots: StreamSlots
   metrics?: Metrics | undefined
   /** the timers that end a stream after EVENTS_MAX_DURATION_MS and a slow reader's after SLOW_READER_MS (default: the system's) */
   clock?: Pick<Clock, 'setTimer' | 'clearTimer'> | undefined
@@ -65,10 +67,9 @@ const EventStreamSchema = z.string().meta({
  * ordinary problem answer with its status, so clients see the same statuses and Retry-After as
  * the order route; once open, only a final problem is sent, and the poller rides out the rest.
  */
-export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async (app, { events, metrics, clock = systemClock }) => {
+export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async (app, { events, slots, metrics, clock = systemClock }) => {
   // no interval per stream: one timer beats every stream of this process (heartbeats.ts)
   await app.register(fastifySse, { heartbeatInterval: 0 })
-  const slots = createStreamSlots(events)
   const heartbeats = createHeartbeats({ intervalMs: HEARTBEAT_MS, clock })
 
   app.get('/orders/:id/events', {
@@ -89,12 +90,13 @@ export const orderEventsRoute: FastifyPluginAsyncZod<OrderEventsOptions> = async
         204: z.null().meta({ description: 'The stream had ended: `Last-Event-ID` is the terminal order\'s ETag or the final problem\'s id, and nothing can follow it. An EventSource stops reconnecting on it.' }),
         ...ORDER_PROBLEMS,
         405: problem('A method other than GET (METHOD_NOT_ALLOWED); Allow lists the ones this path answers.'),
-        429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams open for it (EVENTS_MAX_PER_CLIENT); see Retry-After.'),
-        503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After.')
+        429: problem('Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams and long polls open for it (EVENTS_MAX_PER_CLIENT, across the replicas when they share Redis); see Retry-After.'),
+        503: problem('The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT), this service is shedding load or has EVENTS_MAX_STREAMS streams and long polls open (UNAVAILABLE); see Retry-After.')
       }
     }
   }, async (request, reply) => {
-    const release = slots.take(clientKey(request))
+    // one round trip to Redis when it is shared, none per event
+    const release = await slots.take(clientKey(request))
     try {
       const lastEventId = request.headers['last-event-id']
       let outcome: Outcome | undefined

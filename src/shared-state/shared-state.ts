@@ -3,6 +3,7 @@ import type { Config, ResilienceConfig } from '../config/config.js'
 import type { WatchBus } from '../orders/live/bus.js'
 import type { OutcomeStore } from '../orders/outcome-store.js'
 import type { Coalescing } from '../orders/read-through.js'
+import type { ClientSlots } from '../routes/stream-slots.js'
 import type { CallBudgetLimits, CallTokens } from '../upstream/call-budget.js'
 import type { BoundedStoreOptions } from './memory/rate-limit-store.js'
 import type { RedisCommand } from './redis/latency.js'
@@ -35,7 +36,8 @@ export interface SharedStateDeps {
 
 /**
  * Everything replicas may share, behind the interfaces their users own: the orders' outcome
- * store and coalescing, the watchers' bus, the rate limit's counters and the vendor call budget.
+ * store and coalescing, the watchers' bus, the rate limit's counters, the vendor call budget and
+ * the count of each client's event streams and long polls.
  * Either every one of them is shared (through Redis) or every one stays in this process's memory.
  */
 export interface SharedState {
@@ -46,6 +48,8 @@ export interface SharedState {
   rateLimitStore: (local: BoundedStoreOptions) => FastifyRateLimitStoreCtor
   /** where VENDOR_MAX_CALLS_PER_SECOND's calls are counted: one bucket for the fleet, or this process's */
   callTokens: (limits: CallBudgetLimits) => CallTokens
+  /** where EVENTS_MAX_PER_CLIENT's streams and long polls are counted (at most `max` per client): for the fleet, or in this process */
+  clientSlots: (max: number) => ClientSlots
   /** true while the other replicas share this state; false: this replica works from its own memory */
   isShared: () => boolean
   /** connects to the shared store, if any; resolves whether or not it answers (the service starts either way) */

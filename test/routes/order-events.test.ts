@@ -9,7 +9,9 @@ import { serializerCompiler } from '../../src/http/serializer.js'
 import { createWatchers } from '../../src/orders/live/watchers.js'
 import type { Served } from '../../src/orders/outcome.js'
 import { HEARTBEAT_MS, orderEventsRoute } from '../../src/routes/order-events.js'
+import { createMemoryClientSlots } from '../../src/shared-state/memory/client-slots.js'
 import { createMemoryWatchBus } from '../../src/shared-state/memory/watch-bus.js'
+import { createStreamSlots } from '../../src/routes/stream-slots.js'
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { representationOf } from '../../src/orders/representation.js'
 import type { Order } from '../../src/orders/schema.js'
@@ -192,7 +194,8 @@ async function routeOnClock (t: Test, events: AppConfig['events'], { next = () =
   app.addHook('onRequest', async (_request, reply) => { responses.push(reply.raw) })
   app.decorate('orders', { getOrder } as unknown as FastifyInstance['orders'])
   app.decorate('watchers', createWatchers({ getOrder, log: app.log, intervalMs, bus: createMemoryWatchBus(), clock }))
-  await app.register(orderEventsRoute, { events, clock, metrics })
+  const slots = createStreamSlots({ ...events, clientSlots: createMemoryClientSlots(events.maxPerClient) })
+  await app.register(orderEventsRoute, { events, slots, clock, metrics })
   t.teardown(async () => { app.watchers.close(); await app.close() })
   return { clock, responses, url: await app.listen({ host: '127.0.0.1', port: 0 }) }
 }

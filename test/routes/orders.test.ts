@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { ERROR_KINDS, type ErrorCode } from '../../src/errors/catalogue.js'
 import { ORDER_EXAMPLE } from '../../src/orders/schema.js'
 import { VENDOR_CODE_TABLE } from '../../src/upstream/codes.js'
-import { answerOrder, assertProblem, buildTestApp, json, startUpstream, until } from '../helper.js'
+import { answerOrder, assertProblem, buildTestApp, json, openEventStream, startUpstream, until } from '../helper.js'
 import { DOCUMENTED_VENDOR_ORDER } from '../fixtures/documented-order.js'
 
 t.test('GET /orders/:id answers the normalized order', async (t) => {
@@ -239,4 +239,69 @@ t.test('long polling: shutdown answers a held request with 304 at once', async (
   t.equal(res.status, 304)
   t.equal(res.headers.get('connection'), 'close', 'and the connection goes, as every answer while draining')
   await closing
+})
+
+/** The ETag order `id` has now, to long-poll past it. */
+async function etagOf (url: string, id: number): Promise<string> {
+  const res = await fetch(`${url}/orders/${id}?machine=16327129`)
+  await res.text()
+  return res.headers.get('etag')!
+}
+
+/** A long poll over its own connection, which the test can leave (destroy) before it is answered. */
+function heldPoll (url: string, id: number, etag: string, wait = 30) {
+  const req = get(`${url}/orders/${id}?machine=16327129`, { headers: { 'if-none-match': etag, prefer: `wait=${wait}` } })
+  req.on('error', () => {})
+  const answered = new Promise<number>((resolve) => { req.on('response', (res) => { res.resume(); resolve(res.statusCode!) }) })
+  return { answered, leave: () => { req.destroy() } }
+}
+
+t.test('long polling: a held long poll takes one of the client\'s EVENTS_MAX_PER_CLIENT slots, shared with event streams, until it is answered or its client leaves', async (t) => {
+  const { app, url, etag, setStatus } = await longPollSetup(t, { EVENTS_MAX_PER_CLIENT: '2' })
+  const etag8 = await etagOf(url, 8)
+  const first = heldPoll(url, 7, etag)
+  const second = heldPoll(url, 8, etag8)
+  await until(() => app.watchers.size === 2, { what: 'both long polls held' })
+
+  const refused = await app.inject({ url: '/orders/7?machine=16327129', headers: { 'if-none-match': etag, prefer: 'wait=30' } })
+  const body = assertProblem(t, refused, 429, 'RATE_LIMITED')
+  t.match(body.detail, /2 event streams and long polls open.*poll without Prefer: wait/, 'the detail says what to do')
+  t.equal(refused.headers['retry-after'], '5')
+  for (const header of ['etag', 'cache-control', 'cache-status', 'preference-applied']) t.notOk(refused.headers[header], `a refusal is no representation of the order: no ${header}`)
+  const stream = await openEventStream(t, `${url}/orders/9/events?machine=16327129`)
+  t.equal(stream.status, 429, 'an event stream counts against the same share')
+  await stream.text()
+  t.equal((await app.inject({ url: '/orders/7?machine=16327129', headers: { 'if-none-match': etag } })).statusCode, 304, 'a poll without a wait takes no slot')
+  t.equal((await app.inject({ url: '/orders/7?machine=16327129' })).statusCode, 200)
+
+  first.leave()
+  await until(() => app.watchers.size === 1, { what: 'the poll that left let its watcher go' })
+  const third = heldPoll(url, 7, etag)
+  await until(() => app.watchers.size === 2, { what: 'the slot it gave back taken by another long poll' })
+  setStatus('SUCCESS')
+  t.same(await Promise.all([second.answered, third.answered]), [200, 200], 'both answered by the change')
+  const after = await openEventStream(t, `${url}/orders/9/events?machine=16327129`)
+  t.equal(after.status, 200, 'answered long polls gave their slots back')
+  after.close()
+})
+
+t.test('long polling: a long poll answered 304 at the end of its wait gives its slot back', async (t) => {
+  const { url, etag } = await longPollSetup(t, { EVENTS_MAX_PER_CLIENT: '1' })
+  t.equal(await heldPoll(url, 7, etag, 1).answered, 304)
+  const stream = await openEventStream(t, `${url}/orders/7/events?machine=16327129`)
+  t.equal(stream.status, 200)
+})
+
+t.test('long polling: held long polls count toward EVENTS_MAX_STREAMS too (503 beyond)', async (t) => {
+  const { app, url, etag } = await longPollSetup(t, { EVENTS_MAX_STREAMS: '1', EVENTS_MAX_PER_CLIENT: '5' })
+  const held = heldPoll(url, 7, etag)
+  await until(() => app.watchers.size === 1, { what: 'the long poll held' })
+  const refused = await app.inject({ url: '/orders/7?machine=16327129', headers: { 'if-none-match': etag, prefer: 'wait=30' } })
+  assertProblem(t, refused, 503, 'UNAVAILABLE')
+  t.ok(Number(refused.headers['retry-after']) > 0, 'Retry-After')
+  const stream = await openEventStream(t, `${url}/orders/9/events?machine=16327129`)
+  t.equal(stream.status, 503, 'and an event stream is refused the same')
+  await stream.text()
+  held.leave()
+  await until(() => app.watchers.size === 0)
 })

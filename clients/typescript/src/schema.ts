@@ -502,7 +502,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED); see Retry-After. */
+            /** @description Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or a long poll (Prefer: wait) while it holds EVENTS_MAX_PER_CLIENT event streams and long polls (across the replicas when they share Redis); see Retry-After. */
             429: {
                 headers: {
                     /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
@@ -555,7 +555,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY) or VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT) so the vendor was not called, or this service is shedding load (UNAVAILABLE); see Retry-After. */
+            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY) or VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT) so the vendor was not called, or this service is shedding load or, for a long poll, has EVENTS_MAX_STREAMS event streams and long polls open (UNAVAILABLE); see Retry-After. */
             503: {
                 headers: {
                     /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
@@ -738,7 +738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams open for it (EVENTS_MAX_PER_CLIENT); see Retry-After. */
+            /** @description Too many requests from this API key, or from this client address when keys are off (RATE_LIMITED), or too many streams and long polls open for it (EVENTS_MAX_PER_CLIENT, across the replicas when they share Redis); see Retry-After. */
             429: {
                 headers: {
                     /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */
@@ -791,7 +791,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT), this service is shedding load or has EVENTS_MAX_STREAMS streams open (UNAVAILABLE); see Retry-After. */
+            /** @description The machine is offline (MACHINE_OFFLINE), every vendor-call slot stayed taken (UPSTREAM_BUSY), VENDOR_MAX_CALLS_PER_SECOND had no call left in time (UPSTREAM_BUDGET_SPENT), this service is shedding load or has EVENTS_MAX_STREAMS streams and long polls open (UNAVAILABLE); see Retry-After. */
             503: {
                 headers: {
                     /** @description The request id: the caller's x-request-id when it is a sane token, else a generated UUID. */

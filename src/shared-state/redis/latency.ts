@@ -2,7 +2,7 @@ import type { Clock } from '../../orders/live/clock.js'
 import { RECHECK_EVERY_MS, type LinkLog, type RedisLink } from './link.js'
 
 /** The commands a replica sends, as redis_command_duration_seconds labels them. */
-export const REDIS_COMMANDS = ['get', 'set', 'publish', 'lease', 'release', 'count', 'take', 'ping'] as const
+export const REDIS_COMMANDS = ['get', 'set', 'publish', 'lease', 'release', 'count', 'take', 'slot_take', 'slot_renew', 'slot_release', 'ping'] as const
 export type RedisCommand = typeof REDIS_COMMANDS[number]
 
 /** Commands in a row over REDIS_SLOW_MS that make Redis count as slow: one late answer (a GC pause, a fork) is not. */

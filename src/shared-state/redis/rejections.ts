@@ -5,17 +5,17 @@ import type { LinkLog } from './link.js'
  * - `signature`: not signed with the fleet's key, or for another key or channel (forged, moved, an older version's)
  * - `schema`: signed, but not the shape this version reads
  * - `mismatch`: an order or a key other than the one it is stored or sent under
- * - `future`: stored or sent later than now, beyond the clock-skew allowance
+ * - `future`: stored or sent later than now, beyond the clock-skew allowance; a client slot expiring later than a lease can
  * - `expired`: a message or a lease token older than it can be (a replay)
  * - `wrongtype`: a key holding another kind of value (a hash where a string belongs)
  * - `not_integer`: a rate-limit counter that is not a positive integer
- * - `ttl`: a lease or a rate-limit counter with no TTL, or one longer than it may last
+ * - `ttl`: a lease, a rate-limit counter or a client's slots with no TTL, or one longer than it may last
  */
 export const REJECTION_REASONS = ['size', 'signature', 'schema', 'mismatch', 'future', 'expired', 'wrongtype', 'not_integer', 'ttl'] as const
 export type RejectionReason = typeof REJECTION_REASONS[number]
 
 /** What was rejected, for the log line: never its value, never its key. */
-export type Rejected = 'outcome' | 'outcomes message' | 'changes message' | 'wakes message' | 'lease' | 'rate-limit counter' | 'call budget'
+export type Rejected = 'outcome' | 'outcomes message' | 'changes message' | 'wakes message' | 'lease' | 'rate-limit counter' | 'call budget' | 'client slots'
 
 /** How often a rejection is logged at most; the metric counts every one. */
 export const REJECTION_LOG_EVERY_MS = 60_000

@@ -1,6 +1,7 @@
 import type { SharedStateConfig, SharedStateDeps, SharedState } from '../shared-state.js'
 import { createMemoryOutcomeStore } from '../memory/outcome-store.js'
 import { createRedisCallTokens } from './call-budget.js'
+import { createRedisClientSlots } from './client-slots.js'
 import { createRedisCoalescing } from './coalescing.js'
 import { watchLatency } from './latency.js'
 import { createRedisLink, type RedisSettings } from './link.js'
@@ -12,9 +13,10 @@ import { createRedisWatchBus } from './watch-bus.js'
 
 /**
  * Every replica on one Redis: outcomes kept there behind this process's memory, one vendor call
- * per order across replicas, the watchers' news on pub/sub, one rate-limit budget per client,
- * one vendor call budget for the fleet. Whenever Redis does not answer, or answers slower than
- * REDIS_SLOW_MS, each falls back on its memory implementation. What is read back is taken only
+ * per order across replicas, the watchers' news on pub/sub, one rate-limit budget and one count
+ * of open streams and long polls per client, one vendor call budget for the fleet. Whenever
+ * Redis does not answer, or answers slower than REDIS_SLOW_MS, each falls back on its memory
+ * implementation. What is read back is taken only
  * when signed with the fleet's key and valid for where it was found (docs/redis-trust.md).
  */
 export function createRedisSharedState (config: SharedStateConfig & { redis: RedisSettings }, deps: SharedStateDeps): SharedState {
@@ -42,6 +44,7 @@ export function createRedisSharedState (config: SharedStateConfig & { redis: Red
     watchBus: createRedisWatchBus({ link, signer, limits, reject }),
     rateLimitStore: (local) => redisRateLimitStore(link, reject, local),
     callTokens: (budget) => createRedisCallTokens({ link, reject, limits: budget, now }),
+    clientSlots: (max) => createRedisClientSlots({ link, reject, max, now }),
     isShared: link.isUp,
     async start () {
       if (signingKey === null) log.warn({ redis: 'unsigned' }, 'REDIS_SIGNING_KEY unset: this process signs what it shares with a random key of its own, so other processes\' values are misses; set the same key on every replica to share')

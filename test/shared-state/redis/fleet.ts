@@ -4,7 +4,7 @@ import type { Outcome } from '../../../src/orders/outcome.js'
 import { createLogger } from '../../../src/observability/logger.js'
 import { buildSimulator } from '../../../src/simulator/app.js'
 import { lineSink } from '../../fixtures/logger.js'
-import { buildTestApp, TEST_CREDENTIALS, until } from '../../helper.js'
+import { buildTestApp, openEventStream, TEST_CREDENTIALS, until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
 import { SIGNING_KEY } from './fixtures/trust.js'
 
@@ -119,6 +119,19 @@ export function sharesEverything (t: Test, redisEnv: () => Record<string, string
     const statuses = []
     for (let i = 0; i < 4; i++) statuses.push((await replicas[i % 2]!.app.inject({ url: orderUrl(54) })).statusCode)
     t.same(statuses, [200, 200, 200, 429], 'the fourth request is limited, on whichever replica')
+  })
+
+  t.test('a client\'s open event streams are counted for the fleet (EVENTS_MAX_PER_CLIENT)', async (t) => {
+    const { replicas } = await startFleet(t, redisEnv(), { EVENTS_MAX_PER_CLIENT: '1' }, 0)
+    const urls = await Promise.all(replicas.map(({ app }) => app.listen({ host: '127.0.0.1', port: 0 })))
+    // an unpaid order that never changes: its stream stays open
+    const first = await openEventStream(t, `${urls[0]}/orders/1008/events?machine=${MACHINE}`)
+    t.equal(first.status, 200)
+    await first.next()
+    const second = await openEventStream(t, `${urls[1]}/orders/1008/events?machine=${MACHINE}`)
+    t.equal(second.status, 429, 'the client\'s one stream is open on the other replica')
+    await second.text()
+    t.same(replicas.map((replica) => replica.refusals()), [[], []], 'Redis refused no command')
   })
 
   t.test('a change one replica publishes reaches the other\'s watchers, both ways', async (t) => {

@@ -1,11 +1,23 @@
+import { get } from 'node:http'
 import t, { type Test } from 'tap'
 import { buildSimulator } from '../../../src/simulator/app.js'
+import { clientSlotsKey } from '../../../src/shared-state/redis/client-slots.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
-import { buildTestApp, TEST_CREDENTIALS, until } from '../../helper.js'
+import { buildTestApp, openEventStream, TEST_CREDENTIALS, until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
 import { SIGNING_KEY } from './fixtures/trust.js'
 
 const ORDER = '/orders/54?machine=16327129'
+/** An unpaid order that never changes: a stream of it stays open, a long poll on it waits its whole wait. */
+const HELD = '/orders/1008?machine=16327129'
+
+/** A long poll on HELD at `url` over a connection of its own, which the test can leave. */
+function holdPoll (url: string, etag: string) {
+  const req = get(`${url}${HELD}`, { headers: { 'if-none-match': etag, prefer: 'wait=30' } })
+  req.on('error', () => {})
+  req.on('response', (res) => { res.resume() })
+  return { leave: () => { req.destroy() } }
+}
 
 /** Two replicas of the service on one Redis, in front of one simulator that answers after latencyMs. */
 async function fleet (t: Test, env: Record<string, string> = {}, latencyMs = 200) {
@@ -156,5 +168,48 @@ t.test('two replicas on one Redis', async (t) => {
     t.equal(vendorCalls() - before, 2, 'one vendor call per order for the cluster: coalescing still shared')
     t.ok(replicas.every((replica) => replica.sharedState.isShared()), 'no replica took the bad keys for Redis down')
     t.equal(await raw.type('outcome:1002:16327129'), 'string', 'the hash was overwritten by the next write')
+  })
+
+  t.test('EVENTS_MAX_PER_CLIENT is the fleet\'s: a client\'s event streams and long polls are counted across both replicas', async (t) => {
+    const { redis, replicas } = await fleet(t, { EVENTS_MAX_PER_CLIENT: '2' }, 0)
+    const urls = await Promise.all(replicas.map((replica) => replica.listen({ host: '127.0.0.1', port: 0 })))
+    const events = (n: 0 | 1) => `${urls[n]}/orders/1008/events?machine=16327129`
+    const opened = async (n: 0 | 1) => {
+      const stream = await openEventStream(t, events(n))
+      if (stream.status === 200) await stream.next()
+      else await stream.text()
+      return stream
+    }
+    const first = await opened(0)
+    const second = await opened(1)
+    t.same([first.status, second.status], [200, 200], 'one stream on each replica')
+    const refused = await Promise.all([opened(0), opened(1)])
+    t.same(refused.map((stream) => stream.status), [429, 429], 'a third is refused on either replica, though each holds only one')
+    const { etag } = (await replicas[1].inject({ url: HELD })).headers
+    const poll = await replicas[1].inject({ url: HELD, headers: { 'if-none-match': String(etag), prefer: 'wait=30' } })
+    t.equal(poll.statusCode, 429, 'so is a long poll')
+    t.match(poll.json(), { code: 'RATE_LIMITED', detail: /EVENTS_MAX_PER_CLIENT/ })
+
+    first.close()
+    // the replica learns of the closed stream when its socket closes; its release reaches Redis just after
+    let reopened: Awaited<ReturnType<typeof opened>> | undefined
+    await until(async () => (reopened = await opened(1)).status === 200, { everyMs: 50, what: 'the closed stream\'s slot free on the other replica' })
+    t.pass('the slot given back on one replica is taken on the other')
+    second.close()
+    reopened!.close()
+
+    // long polls alone: once the streams' slots are back, one held on each replica fills the client's share
+    const { Redis } = await import('ioredis')
+    const raw = new Redis(redis.url, { keyPrefix: `test-${redis.port}:` })
+    t.teardown(() => raw.disconnect())
+    await until(async () => await raw.zcard(clientSlotsKey('ip:127.0.0.1')) === 0, { what: 'every stream\'s slot back in Redis' })
+    const held = replicas.map((_, n) => holdPoll(urls[n]!, String(etag)))
+    await until(() => replicas.every((replica) => replica.watchers.size === 1), { what: 'a long poll held on each replica' })
+    t.same([(await opened(0)).status, (await opened(1)).status], [429, 429], 'two long polls, one per replica, leave no stream for the client')
+    held[0]!.leave()
+    await until(async () => (reopened = await opened(1)).status === 200, { everyMs: 50, what: 'the long poll\'s slot free' })
+    t.pass('a long poll that ends gives its slot back to the fleet')
+    reopened!.close()
+    held[1]!.leave()
   })
 })

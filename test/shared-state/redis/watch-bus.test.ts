@@ -52,7 +52,8 @@ t.test('live tracking across replicas on one Redis', async (t) => {
 
   t.test('watchers on both replicas: at most one vendor call per interval for the cluster', async (t) => {
     const freshMs = 300
-    const { upstream, replicas, set } = await fleet(t, { CACHE_FRESH_MS: String(freshMs) })
+    // 20 streams from one address: with Redis, EVENTS_MAX_PER_CLIENT counts them across both replicas
+    const { upstream, replicas, set } = await fleet(t, { CACHE_FRESH_MS: String(freshMs), EVENTS_MAX_PER_CLIENT: '20' })
     const started = Date.now()
     const streams = []
     for (const { url } of replicas) for (let i = 0; i < 10; i++) streams.push(await openEventStream(t, `${url}/orders/7/events?machine=16327129`))
