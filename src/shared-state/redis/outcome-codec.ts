@@ -4,6 +4,7 @@ import { orderIdOfKey } from '../../orders/cache-key.js'
 import { errorOutcome, orderOutcome, type Freshness, type Outcome } from '../../orders/outcome.js'
 import { OrderSchema } from '../../orders/schema.js'
 import type { RejectionReason } from './rejections.js'
+import { ownWording } from './shared-failure.js'
 
 /** The error kinds an outcome may keep (ERROR_KINDS' `cache`): the only codes a stored error may have. */
 const KEPT_CODES = (Object.keys(ERROR_KINDS) as ErrorCode[]).filter((code) => ERROR_KINDS[code].cache !== undefined) as [ErrorCode, ...ErrorCode[]]
@@ -17,10 +18,14 @@ export const CLOCK_SKEW_MS = 2000
 
 const Times = { storedAt: z.number().int().nonnegative(), freshMs: z.number().int().nonnegative() }
 
-/** An outcome as Redis holds it: the key it belongs under, our normalized order (or the kept error's code), never the vendor's words. */
+/**
+ * An outcome as Redis holds it: the key it belongs under, our normalized order, or the kept
+ * error's catalogue code and vendor code, never words: a reader answers a kept error in its own
+ * (a `detail` that a replica of an earlier version wrote is ignored, not served).
+ */
 const StoredOutcome = z.discriminatedUnion('kind', [
   z.object({ key: z.string(), kind: z.literal('order'), order: OrderSchema, ...Times }),
-  z.object({ key: z.string(), kind: z.literal('error'), code: z.enum(KEPT_CODES), detail: z.string(), vendorCode: z.number().int().optional(), ...Times })
+  z.object({ key: z.string(), kind: z.literal('error'), code: z.enum(KEPT_CODES), vendorCode: z.number().int().min(0).max(2 ** 31 - 1).optional(), ...Times })
 ])
 
 /** What Redis held, taken; or why not. */
@@ -32,11 +37,11 @@ export interface OutcomeLimits {
   now: () => number
 }
 
-/** The outcome as plain JSON data, with the key it is kept under: the order as it is, a kept error as its code and detail. */
+/** The outcome as plain JSON data, with the key it is kept under: the order as it is, a kept error as its codes. */
 export function toStored (key: string, outcome: Outcome): object {
   if (outcome.kind === 'order') return { key, ...outcome }
   const { error, storedAt, freshMs } = outcome
-  return { key, kind: 'error', code: error.code, detail: error.detail, vendorCode: error.vendorCode, storedAt, freshMs }
+  return { key, kind: 'error', code: error.code, vendorCode: error.vendorCode, storedAt, freshMs }
 }
 
 export function encodeOutcome (key: string, outcome: Outcome): string {
@@ -70,6 +75,6 @@ export function fromStored (json: unknown, key: string, { freshness, now }: Outc
   // what this replica would have kept, had it asked the vendor itself at storedAt
   const own = stored.kind === 'order'
     ? orderOutcome(stored.order, storedAt, freshness)
-    : errorOutcome(new AppError(stored.code, { detail: stored.detail, vendorCode: stored.vendorCode }), storedAt, freshness)!
+    : errorOutcome(new AppError(stored.code, { detail: ownWording(stored.code), vendorCode: stored.vendorCode }), storedAt, freshness)!
   return { value: { ...own, freshMs: Math.min(stored.freshMs, own.freshMs) } }
 }

@@ -34,5 +34,8 @@ const OWN_WORDING = new Map<ErrorCode, string>(VENDOR_CODE_TABLE.map(([code, , d
  * when it asks the vendor itself (src/upstream/codes.ts), else the catalogue's title.
  */
 export function sharedFailureError ({ code, retryAfter }: SharedFailure): AppError {
-  return new AppError(code, { detail: OWN_WORDING.get(code), retryAfter })
+  return new AppError(code, { detail: ownWording(code), retryAfter })
 }
+
+/** What this replica says of `code` itself (undefined: the catalogue's title): for every error read from Redis, never the writer's words. */
+export const ownWording = (code: ErrorCode): string | undefined => OWN_WORDING.get(code)

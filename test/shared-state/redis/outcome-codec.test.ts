@@ -14,16 +14,27 @@ t.test('an order goes through Redis unchanged', async (t) => {
   t.same(decodeOutcome(encodeOutcome(KEY, outcome), KEY, LIMITS), { value: outcome })
 })
 
-t.test('a kept error goes as its key, code, detail and vendor code, and comes back an AppError', async (t) => {
+t.test('a kept error goes as its key and codes, no words, and comes back an AppError in the reader\'s own words', async (t) => {
   const error = new AppError('ORDER_NOT_FOUND', { detail: 'No order 54 on machine 16327129.', vendorCode: 80002 })
   const stored = toStored(KEY, { kind: 'error', error, storedAt: 5, freshMs: 2000 })
-  t.same(JSON.parse(JSON.stringify(stored)), { key: KEY, kind: 'error', code: 'ORDER_NOT_FOUND', detail: 'No order 54 on machine 16327129.', vendorCode: 80002, storedAt: 5, freshMs: 2000 }, 'no stack, nothing else of the error')
+  t.same(JSON.parse(JSON.stringify(stored)), { key: KEY, kind: 'error', code: 'ORDER_NOT_FOUND', vendorCode: 80002, storedAt: 5, freshMs: 2000 }, 'no detail, no stack, nothing else of the error')
   const back = decodeOutcome(JSON.stringify(stored), KEY, LIMITS)
   if (!('value' in back) || back.value.kind !== 'error') return t.fail('expected a kept error')
   t.ok(back.value.error instanceof AppError)
-  t.match(back.value.error, { code: 'ORDER_NOT_FOUND', detail: 'No order 54 on machine 16327129.', vendorCode: 80002 })
+  t.match(back.value.error, { code: 'ORDER_NOT_FOUND', detail: 'The vendor has no such order.', vendorCode: 80002 })
   t.same([back.value.storedAt, back.value.freshMs], [5, 2000])
+
+  // what an earlier version (or whoever signs in a replica's place) wrote: its words never reach a caller
+  const foreign = decodeOutcome(JSON.stringify({ ...stored, detail: 'forged words' }), KEY, LIMITS)
+  if (!('value' in foreign) || foreign.value.kind !== 'error') return t.fail('expected a kept error')
+  t.equal(foreign.value.error.detail, 'The vendor has no such order.', 'a stored detail is ignored')
+  t.equal(rejectedReason({ ...stored, vendorCode: -1 }), 'schema', 'a vendor code out of range')
 })
+
+function rejectedReason (json: unknown): string | undefined {
+  const read = fromStored(json, KEY, LIMITS)
+  return 'rejected' in read ? read.rejected : undefined
+}
 
 t.test('what does not parse is nothing, never a wrong outcome', async (t) => {
   const times = { storedAt: 5, freshMs: 2000 }

@@ -42,12 +42,12 @@ t.test('the Redis outcome store', async (t) => {
     t.equal((await a.store.get(KEY))?.tier, 'redis', 'the writer too')
   })
 
-  t.test('a kept error travels as its code and detail', async (t) => {
+  t.test('a kept error travels as its codes and is answered in the reader\'s words', async (t) => {
     const { a, b, now } = await twoStores(t)
     const { AppError } = await import('../../../src/errors/catalogue.js')
     await a.store.set('99999:16327129', { kind: 'error', error: new AppError('ORDER_NOT_FOUND', { detail: 'No order 99999.', vendorCode: 80002 }), storedAt: now(), freshMs: 2000 }, 2000)
     const kept = await b.store.get('99999:16327129')
-    t.match(kept, { tier: 'redis', outcome: { kind: 'error', error: { code: 'ORDER_NOT_FOUND', status: 404, detail: 'No order 99999.', vendorCode: 80002 } } })
+    t.match(kept, { tier: 'redis', outcome: { kind: 'error', error: { code: 'ORDER_NOT_FOUND', status: 404, detail: 'The vendor has no such order.', vendorCode: 80002 } } })
   })
 
   t.test('what Redis holds is signed over its key and contents: a forged value under a key is a miss', async (t) => {
