@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../../src/config/config.js'
 import type { OrderOutcome, Outcome } from '../../../src/orders/outcome.js'
+import { createReadThrough, REFRESH_INTERVAL_MS } from '../../../src/orders/read-through.js'
 import { OUTCOMES_CHANNEL } from '../../../src/shared-state/redis/coalescing.js'
 import { sealMessage } from '../../../src/shared-state/redis/messages.js'
 import { toStored } from '../../../src/shared-state/redis/outcome-codec.js'
@@ -10,7 +11,7 @@ import { createRedisSharedState } from '../../../src/shared-state/redis/shared-s
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { fakeClock, QUIET, until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
-import { SIGNING_KEY, signerFor } from './fixtures/trust.js'
+import { FRESHNESS, SIGNING_KEY, signerFor } from './fixtures/trust.js'
 
 // The memory tier as a near cache (src/shared-state/redis/outcome-store.ts): two replicas'
 // shared state on a real redis-server, on one fake clock, each counting the GETs it sends.
@@ -76,13 +77,13 @@ async function twoReplicas (t: Test) {
     /** publishes on the outcomes channel as anyone with PUBLISH can */
     publish: async (message: string) => await raw.publish(`${PREFIX}${OUTCOMES_CHANNEL}`, message),
     /**
-     * Resolves once B has heard a genuine message A sends after everything published so far:
-     * a subscriber hears the channel's messages in the order Redis took them.
+     * Resolves once `listener` has heard a genuine message A sends after everything published so
+     * far: a subscriber hears the channel's messages in the order Redis took them.
      */
-    heardSoFar: async () => {
+    heardSoFar: async (listener = b) => {
       const key = `${9000 + ++markers}:16327129`
       await a.callUnstored({ ...answer(clock.now()), order: order(9000 + markers) }, key)
-      await until(async () => (await b.get(key))?.tier === 'memory', { what: 'the marker heard' })
+      await until(async () => (await listener.get(key))?.tier === 'memory', { what: 'the marker heard' })
     }
   }
 }
@@ -107,12 +108,48 @@ t.test('the memory tier as a near cache', async (t) => {
   })
 
   t.test('this replica\'s own vendor call is covered as well', async (t) => {
-    const { a, clock } = await twoReplicas(t)
-    await a.call(answer(clock.now()))
+    const { a, clock, heardSoFar } = await twoReplicas(t)
+    const own = answer(clock.now())
+    await a.call(own)
+    // A hears its own message too: as old as its copy, it leaves it as it is
+    await heardSoFar(a)
     a.gets()
     await clock.advance(FRESH_MS - 1)
-    t.equal((await a.get())?.tier, 'memory')
+    const hit = await a.get()
+    t.equal(hit?.tier, 'memory')
+    t.equal(hit?.outcome, own, 'the very object it stored: nothing decoded again, its representation reused')
     t.equal(a.gets(), 0, 'no GET for its whole freshness')
+  })
+
+  t.test('a memory hit is the object kept when the outcome entered the replica: no schema read, no signature check', async (t) => {
+    const { a, b, clock } = await twoReplicas(t)
+    await a.call(answer(clock.now()))
+    await until(async () => (await b.get())?.tier === 'memory', { what: 'B keeps it' })
+    const first = (await b.get())?.outcome
+    await clock.advance(FRESH_MS / 2)
+    t.equal((await b.get())?.outcome, first, 'the same object, hit after hit')
+  })
+
+  t.test('a forced refresh (a delivery callback\'s wake-up) reaches the other replica like any vendor call', async (t) => {
+    const { a, b, clock } = await twoReplicas(t)
+    let status: 'NOTPAY' | 'SUCCESS' = 'NOTPAY'
+    const readThrough = createReadThrough({
+      store: a.state.outcomeStore,
+      coalescing: a.state.coalescing,
+      rules: { ...FRESHNESS, staleMs: 60_000 },
+      now: clock.now,
+      load: async () => ({ ...order(54), status })
+    })
+    await readThrough(54, '16327129', QUIET)
+    await until(async () => (await b.get())?.tier === 'memory', { what: 'B keeps the first answer' })
+    b.gets()
+    await clock.advance(REFRESH_INTERVAL_MS)
+    status = 'SUCCESS'
+    const refreshed = await readThrough(54, '16327129', QUIET, { refresh: true, priority: 'wake' })
+    t.equal(refreshed.result, 'miss', 'A asked the vendor, though its copy was fresh')
+    await until(async () => (await b.get())?.outcome.storedAt === refreshed.outcome.storedAt, { what: 'B answers the refreshed order' })
+    t.match((await b.get())?.outcome, { kind: 'order', order: { status: 'SUCCESS' } })
+    t.equal(b.gets(), 0, 'by its message')
   })
 
   t.test('a change made through one replica reaches the other\'s answer by its message, not by a GET', async (t) => {
