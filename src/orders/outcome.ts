@@ -67,3 +67,18 @@ export function keepMs (outcome: Outcome, staleMs: number): number {
 export function isFresh (outcome: Outcome, now: number): boolean {
   return now - outcome.storedAt < outcome.freshMs
 }
+
+/** An outcome that cannot change any more: a terminal order, or the vendor's answer that the order expired. */
+export function isFinal (outcome: Outcome): boolean {
+  return outcome.kind === 'order' ? outcome.order.terminal : ERROR_KINDS[outcome.error.code].cache === 'terminal'
+}
+
+/**
+ * Whether `next` is to take the place of `kept` under one key: a later answer of the vendor's
+ * does, an earlier one never (a message or a read that arrives after a newer outcome did); of
+ * two as old, a final one stays (otherwise the one kept does, so its representation is reused).
+ */
+export function supersedes (next: Outcome, kept: Outcome): boolean {
+  if (next.storedAt !== kept.storedAt) return next.storedAt > kept.storedAt
+  return isFinal(next) && !isFinal(kept)
+}

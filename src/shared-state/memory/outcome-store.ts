@@ -34,10 +34,19 @@ function outcomeBytes (outcome: Outcome): number {
   return outcome.kind === 'order' ? ENTRY_OVERHEAD_BYTES + Math.ceil(BYTES_PER_BODY_CHAR * representationOf(outcome.order).body.length) : ERROR_ENTRY_BYTES
 }
 
+/**
+ * An outcome as the memory tier keeps it, with the epoch it was kept in: the shared store's
+ * word for whether every change of it since has been heard (src/shared-state/redis/outcome-store.ts);
+ * -1 when it was kept outside any (no shared store, or the link down).
+ */
+export interface KeptOutcome extends TieredOutcome {
+  epoch: number
+}
+
 /** Outcomes in this process's memory, bounded in entries and in bytes (lru-cache), least recently used out first. */
 export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
   // entries are made once when stored, so a hit allocates nothing
-  const lru = new LRUCache<string, TieredOutcome>({
+  const lru = new LRUCache<string, KeptOutcome>({
     max: options.maxEntries,
     maxSize: options.maxBytes,
     maxEntrySize: Math.max(1, Math.floor(options.maxBytes / MAX_ENTRY_SHARE)),
@@ -48,9 +57,9 @@ export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
   purgePeriodically(lru, options.purgeEveryMs ?? PURGE_EVERY_MS)
 
   return {
-    get: (key: string): TieredOutcome | undefined => lru.get(key),
+    get: (key: string): KeptOutcome | undefined => lru.get(key),
     // lru-cache reads a TTL of 0 as forever
-    set: (key: string, outcome: Outcome, keepMs: number): void => { lru.set(key, { outcome, tier: 'memory' }, { ttl: Math.max(1, keepMs) }) },
+    set: (key: string, outcome: Outcome, keepMs: number, epoch = -1): void => { lru.set(key, { outcome, tier: 'memory', epoch }, { ttl: Math.max(1, keepMs) }) },
     get size () { return lru.size },
     /** the entries' counted bytes, never above CACHE_MAX_BYTES */
     get bytes () { return lru.calculatedSize }
@@ -61,7 +70,7 @@ export function createMemoryOutcomeStore (options: MemoryOutcomeStoreOptions) {
  * lru-cache frees an expired entry only when it is next asked for; this frees the rest. The
  * timer holds the cache weakly and does not hold the process, so a dropped store needs no close().
  */
-function purgePeriodically (lru: LRUCache<string, TieredOutcome>, everyMs: number): void {
+function purgePeriodically (lru: LRUCache<string, KeptOutcome>, everyMs: number): void {
   const cache = new WeakRef(lru)
   const timer = setInterval(() => {
     const live = cache.deref()

@@ -122,6 +122,8 @@ export function watchLatency (link: RedisLink, { slowMs, log, onCommand, onSlow,
     isUp: (): boolean => link.isUp() && !slow,
     /** true while Redis answers, but slower than REDIS_SLOW_MS */
     isSlow: (): boolean => slow,
+    /** the link's: slowness breaks no subscription, so a copy kept while slow is heard about as ever */
+    hearingEpoch: link.hearingEpoch,
     reportFailure: link.reportFailure,
     /** told each time Redis goes down or turns slow: nobody should wait for it now */
     onDown (listener: () => void): void {

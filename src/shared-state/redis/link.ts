@@ -4,6 +4,9 @@ import { openConnections, RECHECK_EVERY_MS, type RedisSettings } from './connect
 
 export { RECHECK_EVERY_MS, type RedisSettings }
 
+/** What `hearingEpoch()` answers while the link is down: no epoch in which every message is heard. */
+export const NOT_HEARING = -1
+
 export interface LinkLog {
   info: (obj: object, msg: string) => void
   warn: (obj: object, msg: string) => void
@@ -32,6 +35,8 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
   let subscribed = false
   // the subscriptions under way on the subscriber's latest connection
   let subscribing: Promise<void> = Promise.resolve()
+  // a new one each time a message may have gone unheard: Redis down, or a subscription (re)made
+  let epoch = 0
 
   function setUp (next: boolean, reason: string): void {
     if (next === up) return
@@ -40,6 +45,7 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
     if (up) {
       log.info({ redis: 'up' }, 'Redis reachable: cache, coalescing and rate limits are shared again')
     } else {
+      epoch++
       log.warn({ redis: 'down', reason }, 'Redis unreachable or slow: this replica answers from its own memory until it is back')
       for (const listener of downListeners) listener()
     }
@@ -84,6 +90,8 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
     }
     if (connection !== subscriber || connection.status !== 'ready') return
     subscribed = true
+    // what was published before this SUBSCRIBE's answer was not heard on this connection
+    epoch++
     await check()
   }
 
@@ -117,6 +125,13 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
     commandTimeoutMs: settings.commandTimeoutMs,
     /** true while Redis answers; false: use the in-memory fallback */
     isUp: (): boolean => up,
+    /**
+     * While the link is up, the epoch since which every message published on its channels has
+     * been heard (pub/sub is at-most-once: what is sent while the subscriber is away is lost);
+     * NOT_HEARING while it is down. A new epoch begins each time Redis goes down and each time
+     * the subscriber (re)subscribes, so a copy kept in an earlier epoch may have missed a change.
+     */
+    hearingEpoch: (): number => up ? epoch : NOT_HEARING,
     /** a command failed or timed out: Redis counts as down until a PING answers */
     reportFailure (error: unknown): void { setUp(false, reasonOf(error)) },
     /** told each time Redis goes down, so waiters stop waiting for a message that may not come */
@@ -124,7 +139,7 @@ export function createRedisLink (settings: RedisSettings, log: LinkLog, onState:
     /** one handler per channel (prefixed here), subscribed now and again after every reconnection */
     subscribe (channel: string, handler: (message: string) => void): void {
       handlers.set(settings.keyPrefix + channel, handler)
-      if (subscriber.status === 'ready') subscriber.subscribe(settings.keyPrefix + channel).catch((error: unknown) => { setUp(false, reasonOf(error)) })
+      if (subscriber.status === 'ready') subscriber.subscribe(settings.keyPrefix + channel).then(() => { epoch++ }, (error: unknown) => { setUp(false, reasonOf(error)) })
     },
     /** publishes on a prefixed channel; false (and Redis marked down) when it could not */
     async publish (channel: string, message: string): Promise<boolean> {

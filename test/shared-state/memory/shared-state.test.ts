@@ -14,7 +14,7 @@ t.test('every seam in this process\'s memory, on the injected clock', async (t) 
 
   const outcome: Outcome = { kind: 'order', order: order(54), storedAt: now, freshMs: 1000 }
   await state.outcomeStore.set('54:16327129', outcome, 1000)
-  t.same(await state.outcomeStore.get('54:16327129'), { outcome, tier: 'memory' })
+  t.same(await state.outcomeStore.get('54:16327129'), { outcome, tier: 'memory', epoch: -1 }, 'kept in no epoch: nothing is shared')
   now += 1001
   t.equal(await state.outcomeStore.get('54:16327129'), undefined, 'gone when its time is up on that clock')
   for (const id of [1, 2, 3]) await state.outcomeStore.set(`${id}:16327129`, { ...outcome, order: order(id) }, 1000)
