@@ -93,6 +93,26 @@ t.test('the local-first rate-limit budget', async (t) => {
     t.equal(clock.pending(), 0, 'no timer left')
   })
 
+  t.test('budgets are bounded: past maxEntries a new client is counted in Redis on every request, until windows end', async (t) => {
+    const redis = await startRedisServer(t)
+    const clock = fakeClock()
+    // maxEntries: 10 (replicaStore)
+    const replica = await replicaStore(t, redis.url, clock)
+    for (let i = 0; i < 10; i++) for (let j = 0; j < 2; j++) await replica.incr(`ip:192.0.2.${i}`)
+    t.equal(replica.counts(), 10, 'ten clients, one count each, then local')
+    const eleventh = []
+    for (let j = 0; j < 3; j++) eleventh.push((await replica.incr('ip:198.51.100.1')).current)
+    t.same(eleventh, [1, 2, 3], 'the eleventh is still counted exactly')
+    t.equal(replica.counts(), 13, 'in Redis, request by request')
+    // the ten clients' admissions sent, then their windows end
+    await clock.advance(SEND_EVERY_MS)
+    await until(() => replica.counts() === 23)
+    await clock.advance(WINDOW_MS)
+    const before = replica.counts()
+    for (let j = 0; j < 3; j++) await replica.incr('ip:198.51.100.2')
+    t.equal(replica.counts() - before, 1, 'once the others\' windows ended, a new client has a budget again: one count, then local')
+  })
+
   t.test('two replicas: the other replica\'s L unsent is all the fleet admits over max, and it is reached', async (t) => {
     const redis = await startRedisServer(t)
     const a = await replicaStore(t, redis.url)
