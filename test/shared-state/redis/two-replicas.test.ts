@@ -5,6 +5,7 @@ import { clientSlotsKey } from '../../../src/shared-state/redis/client-slots.js'
 import { requireRedisServer, startRedisServer } from '../../fixtures/redis-server.js'
 import { buildTestApp, openEventStream, TEST_CREDENTIALS, until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
+import { orderUrl, startFleet } from './fleet.js'
 import { SIGNING_KEY } from './fixtures/trust.js'
 
 const ORDER = '/orders/54?machine=16327129'
@@ -63,6 +64,34 @@ t.test('two replicas on one Redis', async (t) => {
     const statuses = []
     for (let i = 0; i < 4; i++) statuses.push((await replicas[i % 2]!.inject({ url: ORDER })).statusCode)
     t.same(statuses, [200, 200, 200, 429], 'the fourth request is limited, on whichever replica')
+  })
+
+  t.test('a budget of 40 (L = 2): one client across both replicas is stopped within max + L, and at that bound at worst', async (t) => {
+    const redis = await startRedisServer(t)
+    const { replicas: [a, b] } = await startFleet(t, { REDIS_URL: redis.url }, { RATE_LIMIT_MAX: '40' }, 0)
+    const status = async (replica: typeof a) => (await replica.app.inject({ url: orderUrl(54) })).statusCode
+    t.equal(await status(b), 200, 'b counts the first request in Redis, and knows the count is 1')
+    const fromA = []
+    for (let i = 0; i < 45; i++) fromA.push(await status(a))
+    t.same(fromA, [...Array.from({ length: 39 }, () => 200), ...Array.from({ length: 6 }, () => 429)], 'a admits the rest of the budget, exactly')
+    const fromB = []
+    for (let i = 0; i < 5; i++) fromB.push(await status(b))
+    t.same(fromB, [200, 200, 429, 429, 429], 'b spends its L = 2 on what it knew, then learns from Redis that the budget is spent')
+    const refused = await a.app.inject({ url: orderUrl(54) })
+    t.equal(refused.json().code, 'RATE_LIMITED')
+    t.ok(Number(refused.headers['retry-after']) > 0 && Number(refused.headers['retry-after']) <= 60, `Retry-After ${refused.headers['retry-after']} s`)
+  })
+
+  t.test('a budget of 40: the same client on both replicas at once gets at least 40 and at most 42', async (t) => {
+    const redis = await startRedisServer(t)
+    const { replicas } = await startFleet(t, { REDIS_URL: redis.url }, { RATE_LIMIT_MAX: '40' }, 0)
+    const statuses: number[] = []
+    for (let round = 0; round < 10; round++) {
+      statuses.push(...(await Promise.all(Array.from({ length: 10 }, (_, i) => replicas[(i + round) % 2]!.app.inject({ url: orderUrl(54) })))).map((res) => res.statusCode))
+    }
+    const admitted = statuses.filter((status) => status === 200).length
+    t.ok(admitted >= 40 && admitted <= 42, `${admitted} of 100 admitted`)
+    t.same(statuses.filter((status) => status !== 200 && status !== 429), [], 'every other answer a 429')
   })
 
   t.test('Redis killed mid-run loses no request; restarted, sharing resumes', async (t) => {
