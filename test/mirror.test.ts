@@ -27,6 +27,7 @@ const COVERED_ELSEWHERE: Record<string, { by: string, why: string }> = {
   'routes/event-writer.ts': { by: 'routes/order-events.test.ts', why: 'a client that never reads: its stream is ended and counted' },
   'bootstrap/app.ts': { by: 'integration.test.ts', why: 'every app test builds through it (helper.ts buildTestApp); the plugin order end to end' },
   'shared-state/redis/connections.ts': { by: 'shared-state/redis/link.test.ts', why: 'each way to Redis through the link that uses it: one server there, Sentinel and Cluster in sentinel.test.ts and cluster.test.ts' },
+  'shared-state/redis/rate-limit-counter.ts': { by: 'shared-state/redis/rate-limit-store.test.ts', why: 'the counting script\'s repairs (another type, not an integer, no TTL) through the store that runs it; its sends in rate-limit-share.test.ts' },
   'config/setting-problems.ts': { by: 'config/config.test.ts', why: 'the messages loadConfig gives for each bad setting' },
   'http/not-found.ts': { by: 'routes/orders.test.ts', why: '404 and 405 with Allow' },
   'openapi/document.ts': { by: 'openapi/generate.test.ts', why: 'the document generated and compared with openapi/openapi.json' },
