@@ -32,7 +32,6 @@ const COVERED_ELSEWHERE: Record<string, { by: string, why: string }> = {
   'http/not-found.ts': { by: 'routes/orders.test.ts', why: '404 and 405 with Allow' },
   'openapi/document.ts': { by: 'openapi/generate.test.ts', why: 'the document generated and compared with openapi/openapi.json' },
   'openapi/security.ts': { by: 'openapi/generate.test.ts', why: 'the security scheme in the generated document' },
-  'orders/outcome.ts': { by: 'orders/read-through.test.ts', why: 'freshness and keep times through the read-through' },
   'plugins/problems.ts': { by: 'routes/orders.test.ts', why: 'problem+json for every error, through the routes' },
   'plugins/tracing.ts': { by: 'observability/request-tracing.test.ts', why: 'the request span and its trace id in the log lines, through an app with tracing on' },
   'http/order-problems.ts': { by: 'openapi/generate.test.ts', why: 'a table of documented problems, compared as part of the generated document' },
