@@ -2,6 +2,7 @@ import { context, propagation, trace, type Tracer } from '@opentelemetry/api'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequestSampler, type RequestSampler, type SamplerSettings } from './sampling.js'
 import { setContextHolds } from './trace-context.js'
+import { pooledIdGenerator } from './trace-ids.js'
 
 /** What the service gets when tracing is on: spans go to `tracer`, `sample` decides which requests have any. */
 export interface Tracing {
@@ -106,7 +107,7 @@ export interface StartTracingOptions {
  * (headers, timeouts, OTEL_BSP_*) from process.env. Sampling is decided per request, before any
  * span exists (`sample`), so the provider's own sampler records every span it is asked for: the
  * spans inside a request are made only under a recording request span (parentContext,
- * recordingSpanActive).
+ * recordingSpanActive). Ids come from a pool of random bytes (src/observability/trace-ids.ts).
  */
 export async function startTracing (settings: TracingSettings, options: StartTracingOptions): Promise<Tracing> {
   const [sdk, { AsyncLocalStorageContextManager }, resources, semconv, { IORedisInstrumentation }] = await Promise.all([
@@ -130,6 +131,7 @@ export async function startTracing (settings: TracingSettings, options: StartTra
     resource,
     // the request's sampling decision was made before its span was asked for; a span is never sampled twice
     sampler: new sdk.AlwaysOnSampler(),
+    idGenerator: pooledIdGenerator(),
     spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor(exporter))
   })
   const contextManager = new AsyncLocalStorageContextManager()
