@@ -76,7 +76,8 @@ function createServer (config: AppConfig, deps: AppDeps, logController: LogContr
 /** The service as plugins and routes; never listens (server.ts does). */
 export async function buildApp (config: AppConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
   const logOptions = { requestIdLogLabel: 'requestId', disableRequestLogging: (request: { url: string }) => isHealthProbe(request.url) }
-  const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions), ignorePath: isHealthProbe }
+  // with Redis, the hooks (the rate limit's counters) and handlers make Redis spans, which find their parent only in the async context
+  const traced = deps.tracing && { tracing: deps.tracing, logController: new TracedLogController(logOptions), ignorePath: isHealthProbe, asyncContext: config.redis !== null }
   const logController = traced?.logController ?? new LogController(logOptions)
   const app = createServer(config, deps, logController)
   app.setValidatorCompiler(validatorCompiler)

@@ -1,13 +1,17 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api'
 import { LogController, type FastifyReply, type FastifyRequest, type onErrorHookHandler, type onRequestHookHandler, type onRouteHookHandler, type RouteHandlerMethod } from 'fastify'
 import { setTraceContext } from './logger.js'
+import { carryContext } from './trace-context.js'
 import { parseTraceparent } from './sampling.js'
 import type { Tracing } from './tracing.js'
 
 // A request's span and what its log lines carry when tracing is on, as hooks the tracing plugin
 // registers (src/plugins/tracing.ts). Whether a request is traced is decided once, in its first
 // hook, before anything is made for it: an unsampled request gets no span, no context and no
-// attribute, and nothing runs for it after that hook but one property read before its handler.
+// attribute, and nothing runs for it after that hook (but, with `asyncContext`, one property
+// read before its handler). A sampled request's context travels with its logger
+// (src/observability/trace-context.ts); it is the async context of its hooks and handler only
+// where something in them finds its parent span nowhere else.
 
 /** Path parameters that are credentials: the delivery callback's `/callbacks/delivery/:token`. */
 const SECRET_PATH_PARAMETERS = new Set(['token'])
@@ -93,28 +97,39 @@ export interface RequestTracingOptions {
   logController: TracedLogController
   /** no span for these paths (the health probes), whatever the sampler says */
   ignorePath?: (url: string) => boolean
+  /**
+   * whether a sampled request's hooks and handler run in its async context (AsyncLocalStorage):
+   * needed when they call code that finds its parent span only there, the Redis client's
+   * instrumentation (the rate limit's counters, the shared cache). Without it (the default),
+   * the orders service finds the request's context on its logger and enters it only around
+   * what makes spans below its lookup.
+   */
+  asyncContext?: boolean
 }
 
 export interface RequestTracingHooks {
   /** the request property the hooks keep a sampled request's trace in (declare it: app.decorateRequest(property, null)) */
   property: symbol
-  onRoute: onRouteHookHandler
+  /** with `asyncContext` only: each route's handler runs in its request's context */
+  onRoute: onRouteHookHandler | undefined
   onRequest: onRequestHookHandler
   onError: onErrorHookHandler
 }
 
 /** The hooks of request tracing, for the tracing plugin to register on the root instance, before any route. */
-export function requestTracingHooks ({ tracing: { tracer, sample, holdContext }, logController, ignorePath = () => false }: RequestTracingOptions): RequestTracingHooks {
+export function requestTracingHooks ({ tracing: { tracer, sample, holdContext }, logController, ignorePath = () => false, asyncContext = false }: RequestTracingOptions): RequestTracingHooks {
   // the handler, and what it calls, runs in the request's context even when a body was read in between
   // (stream events lose the async context); an unsampled request's handler is called as it is
-  const onRoute: onRouteHookHandler = (route) => {
-    if (ignorePath(route.url)) return
-    const handler = route.handler as (this: unknown, request: FastifyRequest, reply: FastifyReply) => unknown
-    route.handler = function tracedHandler (this: unknown, request: FastifyRequest, reply: FastifyReply) {
-      const traced = (request as Traced)[kTrace]
-      return traced === null ? handler.call(this, request, reply) : context.with(traced.context, handler, this, request, reply)
-    } as RouteHandlerMethod
-  }
+  const onRoute: onRouteHookHandler | undefined = !asyncContext
+    ? undefined
+    : (route) => {
+        if (ignorePath(route.url)) return
+        const handler = route.handler as (this: unknown, request: FastifyRequest, reply: FastifyReply) => unknown
+        route.handler = function tracedHandler (this: unknown, request: FastifyRequest, reply: FastifyReply) {
+          const traced = (request as Traced)[kTrace]
+          return traced === null ? handler.call(this, request, reply) : context.with(traced.context, handler, this, request, reply)
+        } as RouteHandlerMethod
+      }
 
   // a callback hook: an async one costs a promise on every request
   const onRequest: onRequestHookHandler = (request, reply, done) => {
@@ -136,13 +151,20 @@ export function requestTracingHooks ({ tracing: { tracer, sample, holdContext },
     const { traceId, spanId } = span.spanContext()
     // on the request's own logger (reply.log is the same one), read only when a line is written: no child per request
     setTraceContext(request.log, { trace_id: traceId, span_id: spanId })
+    // and for what the request calls with its logger: the orders service's lookup span is its child
+    carryContext(request.log, traced.context)
+    logController.incomingRequestNow(request, reply)
     // 'close' comes after the answer was sent, and also when the client went away first (a stream, a long poll)
+    if (!asyncContext) {
+      reply.raw.once('close', () => { endRequestSpan(traced, reply) })
+      done()
+      return
+    }
     const release = holdContext()
     reply.raw.once('close', () => {
       endRequestSpan(traced, reply)
       release()
     })
-    logController.incomingRequestNow(request, reply)
     // the other hooks (and what they call: Redis for the rate limit) run in the request's context
     context.with(traced.context, done)
   }

@@ -1,13 +1,15 @@
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequestSampler, type RequestSampler, type SamplerSettings } from './sampling.js'
+import { setContextHolds } from './trace-context.js'
+import { pooledIdGenerator } from './trace-ids.js'
 
 /** What the service gets when tracing is on: spans go to `tracer`, `sample` decides which requests have any. */
 export interface Tracing {
   tracer: Tracer
   /** whether a request is traced (src/plugins/tracing.ts asks once, when it arrives) */
   sample: RequestSampler
-  /** a sampled request holds the async context until its span ends: the returned function lets go (once) */
+  /** work run in a trace's async context holds it on until done (a request with asyncContext, until its span ends): the returned function lets go (once) */
   holdContext: () => () => void
   /**
    * Exports what is left, for at most the flush bound, stops exporting and unregisters from the
@@ -104,7 +106,8 @@ export interface StartTracingOptions {
  * @opentelemetry/api is. The exporter and batch processor also read their own OTEL_* variables
  * (headers, timeouts, OTEL_BSP_*) from process.env. Sampling is decided per request, before any
  * span exists (`sample`), so the provider's own sampler records every span it is asked for: the
- * spans inside a request are made only under a recording request span (recordingSpanActive).
+ * spans inside a request are made only under a recording request span (parentContext,
+ * recordingSpanActive). Ids come from a pool of random bytes (src/observability/trace-ids.ts).
  */
 export async function startTracing (settings: TracingSettings, options: StartTracingOptions): Promise<Tracing> {
   const [sdk, { AsyncLocalStorageContextManager }, resources, semconv, { IORedisInstrumentation }] = await Promise.all([
@@ -128,10 +131,13 @@ export async function startTracing (settings: TracingSettings, options: StartTra
     resource,
     // the request's sampling decision was made before its span was asked for; a span is never sampled twice
     sampler: new sdk.AlwaysOnSampler(),
+    idGenerator: pooledIdGenerator(),
     spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor(exporter))
   })
   const contextManager = new AsyncLocalStorageContextManager()
   provider.register({ contextManager })
+  const holdContext = contextHolds(contextManager)
+  setContextHolds(holdContext)
   // Redis commands made during a (sampled) request, once ioredis is loaded through require (the hook patches require,
   // not ESM import); command names only, never keys, values or AUTH arguments
   const redis = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command })
@@ -141,7 +147,7 @@ export async function startTracing (settings: TracingSettings, options: StartTra
   return {
     tracer: provider.getTracer('vending-orders-bff', options.serviceVersion),
     sample: createRequestSampler(options.sampler ?? { name: 'parentbased_always_on', ratio: 1 }),
-    holdContext: contextHolds(contextManager),
+    holdContext,
     shutdown: async () => await (shutdown ??= (async () => {
       redis.disable()
       let timer: NodeJS.Timeout | undefined
@@ -153,15 +159,16 @@ export async function startTracing (settings: TracingSettings, options: StartTra
       trace.disable()
       context.disable()
       propagation.disable()
+      setContextHolds(undefined)
       return { flushed }
     })())
   }
 }
 
 /**
- * Whether the code running now is inside a recording span: a sampled request's. The spans inside a
- * request (cache lookup, slot wait, vendor attempt) are made only then, so an unsampled request makes
- * none, and none starts a trace of its own outside a request.
+ * Whether the code running now is inside a recording span: a sampled request's lookup, whose
+ * vendor call runs in its context. The spans below a lookup (slot wait, vendor attempt) are made
+ * only then, so an unsampled request makes none, and none starts a trace of its own outside a request.
  */
 export function recordingSpanActive (): boolean {
   return trace.getSpan(context.active())?.isRecording() === true
@@ -170,9 +177,10 @@ export function recordingSpanActive (): boolean {
 /**
  * Node 20's AsyncLocalStorage (the async_hooks one; Node 24's AsyncContextFrame has no such cost)
  * turns on a promise hook for every promise in the process from its first run() on, sampled
- * request or not. This lets it go whenever no sampled request is in flight (its next run(), the
- * next sampled request's, turns it on again): in between, there is no context to carry. The work a
- * request leaves running after its answer loses its context then, and makes no more spans.
+ * request or not. This lets it go whenever no work that runs in a trace's context is in flight
+ * (a traced vendor call, or a request with asyncContext; the next run() turns it on again): in
+ * between, there is no context to carry. The work a request leaves running after its answer loses
+ * its context then, and makes no more spans.
  */
 function contextHolds (contextManager: { disable: () => unknown }): () => () => void {
   const hooksBased = typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol'

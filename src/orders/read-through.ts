@@ -27,6 +27,11 @@ export interface ReadOptions {
   priority?: CallPriority
   /** told once the vendor call this lookup makes got past the budget; not told of a hit or a call shared with another lookup */
   onAdmitted?: () => void
+  /**
+   * runs the vendor call this lookup starts (not a hit, nor a wait for another lookup's call):
+   * a traced lookup's, in its trace context (default: as it is)
+   */
+  enter?: <T>(work: () => Promise<T>) => Promise<T>
 }
 
 export interface ReadThroughOptions {
@@ -71,8 +76,9 @@ export function createReadThrough ({ store, rules, load, now, coalescing, change
     return outcome
   }
 
-  function startFetch (key: string, id: number, machineNo: string, log: VendorLog, ticket: CallTicket): Promise<TieredOutcome> {
-    const fetching = coalescing(key, () => fetchOutcome(key, id, machineNo, log, ticket))
+  function startFetch (key: string, id: number, machineNo: string, log: VendorLog, ticket: CallTicket, enter: ReadOptions['enter']): Promise<TieredOutcome> {
+    const fetch = (): Promise<TieredOutcome> => coalescing(key, () => fetchOutcome(key, id, machineNo, log, ticket))
+    const fetching = (enter === undefined ? fetch() : enter(fetch))
       .finally(() => { inFlight.delete(key) })
     inFlight.set(key, fetching)
     return fetching
@@ -100,7 +106,7 @@ export function createReadThrough ({ store, rules, load, now, coalescing, change
           throw error
         }
       }
-      const fetched = await startFetch(key, id, machineNo, log, { priority: options.priority, onAdmitted: options.onAdmitted })
+      const fetched = await startFetch(key, id, machineNo, log, { priority: options.priority, onAdmitted: options.onAdmitted }, options.enter)
       // the outcome of another replica's call is this request's coalescing, not its miss
       return { ...fetched, result: fetched.tier === 'vendor' ? 'miss' : 'coalesced' }
     } catch (error) {

@@ -1,6 +1,6 @@
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api'
+import { SpanStatusCode, trace, type Context, type Tracer } from '@opentelemetry/api'
 import type { ResilienceConfig } from '../config/config.js'
-import { recordingSpanActive } from '../observability/tracing.js'
+import { parentContext, withinContext } from '../observability/trace-context.js'
 import type { CallTicket } from '../upstream/call-budget.js'
 import type { VendorLog } from '../upstream/client.js'
 import { orderQuery } from '../upstream/endpoints/order-query.js'
@@ -34,10 +34,16 @@ export interface OrdersServiceOptions {
   onServed?: ((served: Served) => void) | undefined
   /** where each lookup is traced, with how it was served (none: not traced) */
   tracer?: Tracer | undefined
+  /**
+   * whether reading the store and coalescing make spans of their own (the Redis client's): then a
+   * traced lookup runs in its trace context throughout; otherwise only its vendor call does, and
+   * a hit never enters an async context
+   */
+  storeTraced?: boolean | undefined
   now?: () => number
 }
 
-export function createOrdersService ({ vendor, cache, store, coalescing, onServed, tracer, now = Date.now }: OrdersServiceOptions): OrdersService {
+export function createOrdersService ({ vendor, cache, store, coalescing, onServed, tracer, storeTraced = false, now = Date.now }: OrdersServiceOptions): OrdersService {
   const reportUnknown = createUnknownValueLog({ now })
   const changes = createChangeMarks({ now, max: cache.maxEntries, ttlMs: Math.max(cache.freshMs, cache.terminalMs, cache.notFoundMs) })
 
@@ -48,15 +54,20 @@ export function createOrdersService ({ vendor, cache, store, coalescing, onServe
 
   const serve = cache.enabled
     ? createReadThrough({ store, rules: cache, load: fetchOrder, now, coalescing, changes })
-    : async (id: number, machineNo: string, log: VendorLog, { priority, onAdmitted }: ReadOptions = {}): Promise<Served> =>
-      ({ outcome: { kind: 'order', order: await fetchOrder(id, machineNo, log, { priority, onAdmitted }), storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' })
+    : async (id: number, machineNo: string, log: VendorLog, { priority, onAdmitted, enter }: ReadOptions = {}): Promise<Served> => {
+      const order = enter === undefined ? await fetchOrder(id, machineNo, log, { priority, onAdmitted }) : await enter(async () => await fetchOrder(id, machineNo, log, { priority, onAdmitted }))
+      return { outcome: { kind: 'order', order, storedAt: now(), freshMs: 0 }, result: 'bypass', tier: 'vendor' }
+    }
 
-  // the vendor calls a lookup makes are its children: they run in its context
-  const traced: typeof serve | undefined = tracer === undefined
+  // the spans a lookup's vendor call makes (slot waits, attempts) are its children: that call runs in its context
+  const traced = tracer === undefined
     ? undefined
-    : async (id, machineNo, log, options) => await tracer.startActiveSpan('cache lookup', { attributes: { 'vending.order.id': id } }, async (span) => {
+    : async (parent: Context, id: number, machineNo: string, log: VendorLog, options: ReadOptions = {}): Promise<Served> => {
+      const span = tracer.startSpan('cache lookup', { attributes: { 'vending.order.id': id } }, parent)
+      const inLookup = trace.setSpan(parent, span)
+      const enter = async <T>(work: () => Promise<T>): Promise<T> => await withinContext(inLookup, work)
       try {
-        const served = await serve(id, machineNo, log, options)
+        const served = storeTraced ? await enter(async () => await serve(id, machineNo, log, options)) : await serve(id, machineNo, log, { ...options, enter })
         span.setAttribute('vending.cache.result', served.result)
         return served
       } catch (error) {
@@ -65,11 +76,14 @@ export function createOrdersService ({ vendor, cache, store, coalescing, onServe
       } finally {
         span.end()
       }
-    })
+    }
   // a span only inside a sampled request: an unsampled one makes none, and starts no trace of its own
   const lookup: typeof serve = traced === undefined
     ? serve
-    : (id, machineNo, log, options) => recordingSpanActive() ? traced(id, machineNo, log, options) : serve(id, machineNo, log, options)
+    : (id, machineNo, log, options) => {
+        const parent = parentContext(log)
+        return parent === undefined ? serve(id, machineNo, log, options) : traced(parent, id, machineNo, log, options)
+      }
 
   return {
     async getOrder (id, machineNo, log, options) {

@@ -17,7 +17,7 @@ declare module 'fastify' {
 }
 
 export interface OrdersServicePluginOptions {
-  config: Pick<Config, 'vendorTimeoutMs' | 'vendorMaxBodyBytes' | 'resilience'> & { vendor: VendorSettings }
+  config: Pick<Config, 'vendorTimeoutMs' | 'vendorMaxBodyBytes' | 'resilience' | 'redis'> & { vendor: VendorSettings }
   /** where to count vendor calls, retries, breaker states and cache results; none: not counted */
   metrics?: Metrics | undefined
   /** where the cache lookup, the waits for a vendor-call slot and the vendor calls are traced; none: not traced */
@@ -61,6 +61,8 @@ const ordersService: FastifyPluginAsync<OrdersServicePluginOptions> = async (app
     coalescing: app.sharedState.coalescing,
     onServed: metrics && (({ result, tier }) => metrics.cacheEvents.inc({ result, tier })),
     tracer,
+    // the Redis client's commands are spans (src/observability/tracing.ts): with Redis, a lookup's store reads are its children too
+    storeTraced: config.redis !== null,
     now: time?.now
   })
   // a delivery callback on any replica says the order changed: what is kept of it is no longer fresh

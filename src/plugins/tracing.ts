@@ -11,7 +11,7 @@ const tracing: FastifyPluginAsync<TracingPluginOptions> = async (app, options) =
   const hooks = requestTracingHooks(options)
   // declared, so every request has the property from its constructor on (no shape change for the few traced)
   app.decorateRequest(hooks.property, null)
-  app.addHook('onRoute', hooks.onRoute)
+  if (hooks.onRoute !== undefined) app.addHook('onRoute', hooks.onRoute)
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onError', hooks.onError)
 }
