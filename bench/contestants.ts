@@ -13,6 +13,7 @@ const SIMULATOR = script('../src/simulator/main.js')
 const PASSTHROUGH = script('./baselines/passthrough.js')
 const CONSTANT = script('./baselines/constant.js')
 const OTLP_SINK = script('./baselines/otlp-sink.js')
+const EXPRESS_BFF = script('./baselines/express-bff.js')
 
 /** every contestant runs as in production, on the loopback interface */
 const PRODUCTION = { NODE_ENV: 'production', HOST: '127.0.0.1' }
@@ -82,6 +83,11 @@ export async function startOtlpSink (): Promise<Started> {
 
 export async function startPassthrough (simulator: Started, options: BenchOptions): Promise<Started> {
   return await startProcess('passthrough', PASSTHROUGH, vendorEnv(simulator), { readyPath: '/health', nodeArgs: profileArgs(options, 'passthrough') })
+}
+
+/** The typical hand-written Express + axios BFF: validate, sign, post, map; as vendor-facing as the passthrough. */
+export async function startExpressBff (simulator: Started, options: BenchOptions): Promise<Started> {
+  return await startProcess('express-bff', EXPRESS_BFF, vendorEnv(simulator), { readyPath: '/health', nodeArgs: profileArgs(options, 'express-bff') })
 }
 
 export async function startConstant (orderId: number, options: BenchOptions): Promise<Started> {

@@ -34,6 +34,9 @@ t.test('npm run bench -- --quick completes and prints the tables', async (t) => 
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
   t.match(stdout, /\| scenario \| contestant \| req\/s \| p50 ms \| p99 ms \| errors \|/)
   for (const row of ['uncached', 'cache hit', 'fan-in', 'tracing, cache hit']) t.match(stdout, new RegExp(`^\\| ${row}`, 'm'), `a ${row} row`)
+  t.match(stdout, /^\| uncached \| baseline \(c\) typical Express \+ axios BFF \| [1-9]\d* /m, 'an uncached row of the Express + axios BFF, answering')
+  t.match(stdout, /^\| uncached throughput ÷ Express \+ axios BFF \| [\d.]+× \| ≥ 3\.00× \|/m, 'the target against the Express + axios BFF')
+  t.match(stdout, /^\| uncached throughput ÷ bare passthrough \| [\d.]+× \| ≥ 0\.75× \|/m, 'the target against the passthrough')
   if (redisServerInstalled()) {
     for (const row of ['two-replica fan-in', 'redis cache hit']) t.match(stdout, new RegExp(`^\\| ${row}`, 'm'), `a ${row} row`)
     t.match(stdout, /\| two-replica fan-in vendor calls\/s, Redis shared, while serving \d+ req\/s \| [\d.]+ /)
