@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { AppError, isAppError } from '../../errors/catalogue.js'
+import type { Clock } from '../../orders/live/clock.js'
 import type { SharedLink } from './latency.js'
+import { LEASE_MS, renewWhileHeld, unrefTimers } from './lease-renewal.js'
 import { openMessage, sealMessage } from './messages.js'
 import { CLOCK_SKEW_MS, fromStored, toStored, type OutcomeLimits, type Read } from './outcome-codec.js'
 import { keyFaultOf, type Reject, type RejectionReason } from './rejections.js'
@@ -25,10 +27,15 @@ type Wake = OutcomeMessage | { takeOver: true } | { timedOut: true }
 
 export interface RedisCoalescingOptions {
   link: SharedLink
-  /** how long a replica may hold a key: its whole vendor deadline and the store's write; then another takes over */
+  /**
+   * how long a replica may hold a key at most: its whole vendor deadline and the store's write,
+   * its lease token's expiry; the lease itself lives LEASE_MS, renewed while the holder works
+   */
   lockMs: number
   /** wall-clock milliseconds, as storedAt, lease tokens and messages' sentAt count them */
   now: () => number
+  /** the holder's renewal timer (default: an unref'd setTimeout, which never keeps the process up) */
+  timers?: Pick<Clock, 'setTimer' | 'clearTimer'>
   /** signs the lease tokens and the messages, and opens the others' */
   signer: Signer
   /** this replica's CACHE_* freshness and clock: what an outcome in a message may claim at most */
@@ -48,7 +55,7 @@ export const MIN_LEASE_WAIT_MS = 50
 
 /**
  * Takes the lease when it is free (SET NX PX), or when what holds it cannot be a lease of this
- * fleet's: a key of another type, no TTL, or a TTL longer than a lease lasts. Answers
+ * fleet's: a key of another type, no TTL, or a TTL longer than a lease lives (ARGV[2]). Answers
  * {1, ''} taken, {1, 'wrongtype' | 'ttl'} taken over (the reason), or {0, PTTL, holder's token}.
  */
 const ACQUIRE = `
@@ -77,21 +84,28 @@ return 0
 
 type Lease = { ours: true } | { ours: false, leftMs: number }
 
+/** A lease token this replica offers, and the expiry signed in it: the longest it may hold the lease. */
+interface Ticket { token: string, expiresAt: number }
+
 /**
  * One vendor call per key in the whole cluster. A replica that misses takes a lease in Redis
- * (ACQUIRE) and asks the vendor; every other replica waits for the outcome it publishes on
- * OUTCOMES_CHANNEL, for no longer than the lease lives and never less than MIN_LEASE_WAIT_MS.
- * If the holder dies, its lease expires and a waiter takes over: it looks at the lease again when
- * the wait ends, before giving up. Nobody waits past lockMs (and MIN_LEASE_WAIT_MS) from the first
- * answer that the lease is held: no lease seen in that answer lasts so long. A lease is a token
- * signed for its key with an expiry: a lock that is not one (no TTL, too long a TTL, another
- * type, a token this fleet did not sign or one past its expiry) is taken over at once, counted
- * and logged. Whenever Redis fails or turns slow, the replica asks the vendor itself (still once
- * per key in this process, read-through's map). The holder's answer does not wait for its message
- * or its release: they follow, in that order.
+ * (ACQUIRE) for LEASE_MS, renews it every third of that while it asks the vendor
+ * (lease-renewal.ts), and publishes the outcome on OUTCOMES_CHANNEL; every other replica waits
+ * for it, each wait no longer than the lease has left and never less than MIN_LEASE_WAIT_MS,
+ * then looks again: a renewed lease is waited for again, one look per lease or so. If the holder
+ * dies its renewals stop, its lease expires within LEASE_MS and the next look takes it over.
+ * Nobody waits past lockMs (and MIN_LEASE_WAIT_MS) from the first answer that the lease is held:
+ * no lease seen in that answer lives so long, as none is renewed past its token's expiry. A lease
+ * is a token signed for its key with that expiry (lockMs from its taking): a lock that is not one
+ * (no TTL, a TTL longer than LEASE_MS, another type, a token this fleet did not sign or one past
+ * its expiry) is taken over at once, counted and logged. Whenever Redis fails or turns slow, the
+ * replica asks the vendor itself (still once per key in this process, read-through's map). The
+ * holder's answer does not wait for its message or its release: they follow, in that order.
  */
-export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reject, onOutcome }: RedisCoalescingOptions): Coalescing {
+export function createRedisCoalescing ({ link, lockMs, now, timers = unrefTimers, signer, limits, reject, onOutcome }: RedisCoalescingOptions): Coalescing {
   const waiters = new Map<string, Set<(wake: Wake) => void>>()
+  // a lease never outlives its token, even with a vendor deadline shorter than LEASE_MS
+  const leaseMs = Math.min(LEASE_MS, lockMs)
 
   link.subscribe(OUTCOMES_CHANNEL, (message) => {
     const told = readOutcomeMessage(message)
@@ -137,9 +151,10 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
     }
   }
 
-  /** A new lease token for `lock`: random, with its expiry, signed for that lock. */
-  function leaseToken (lock: string): string {
-    return signer.seal(lock, `${randomUUID()}.${now() + lockMs}`)
+  /** A new lease token for `lock`: random, with its expiry (lockMs on), signed for that lock. */
+  function leaseToken (lock: string): Ticket {
+    const expiresAt = now() + lockMs
+    return { token: signer.seal(lock, `${randomUUID()}.${expiresAt}`), expiresAt }
   }
 
   /** Why a token held at `lock` is no lease of this fleet's; undefined when it is one. */
@@ -154,7 +169,7 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
   }
 
   async function acquire (lock: string, token: string): Promise<Lease> {
-    const [taken, left, held] = await link.timed('lease', () => link.client.eval(ACQUIRE, 1, lock, token, lockMs)) as [number, number | string, string]
+    const [taken, left, held] = await link.timed('lease', () => link.client.eval(ACQUIRE, 1, lock, token, leaseMs)) as [number, number | string, string]
     if (taken === 1) {
       if (left === 'wrongtype' || left === 'ttl') reject(left, 'lease')
       return { ours: true }
@@ -162,7 +177,7 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
     const problem = tokenProblem(lock, held)
     if (problem === undefined) return { ours: false, leftMs: Number(left) }
     reject(problem, 'lease')
-    const swapped = await link.timed('lease', () => link.client.eval(TAKE_OVER, 1, lock, held, token, lockMs))
+    const swapped = await link.timed('lease', () => link.client.eval(TAKE_OVER, 1, lock, held, token, leaseMs))
     // another replica replaced it meanwhile: its lease, looked at again shortly
     return swapped === 1 ? { ours: true } : { ours: false, leftMs: MIN_LEASE_WAIT_MS }
   }
@@ -173,14 +188,16 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
     try {
       await link.timed('release', () => link.client.eval(RELEASE, 1, lock, token))
     } catch (error) {
-      // a lease left behind expires within lockMs
+      // a lease left behind, no longer renewed, expires within LEASE_MS
       if (keyFaultOf(error) === undefined) link.reportFailure(error)
     }
   }
 
-  async function hold (key: string, lock: string, token: string, work: () => Promise<Outcome>): Promise<TieredOutcome> {
+  /** Asks the vendor under the lease `ticket` took, renewing it meanwhile; then tells and releases. */
+  async function hold (key: string, lock: string, { token, expiresAt }: Ticket, work: () => Promise<Outcome>): Promise<TieredOutcome> {
     // the message goes out before the lease is released, so a waiter never finds it free and nothing said
     let message: object = { key }
+    const stopRenewing = renewWhileHeld({ link, lock, token, expiresAt, leaseMs, now, timers })
     try {
       const outcome = await work()
       message = { key, outcome: toStored(key, outcome) }
@@ -190,6 +207,7 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
       message = { key, failure }
       throw error
     } finally {
+      stopRenewing()
       tellAndRelease(message, lock, token).catch(() => {})
     }
   }
@@ -202,10 +220,10 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
     for (;;) {
       if (!link.isUp()) return await runInThisProcess(key, work)
       const wait = waitFor(key)
-      const token = leaseToken(lock)
+      const ticket = leaseToken(lock)
       let lease: Lease
       try {
-        lease = await acquire(lock, token)
+        lease = await acquire(lock, ticket.token)
       } catch (error) {
         wait.cancel()
         const fault = keyFaultOf(error)
@@ -215,7 +233,7 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
       }
       if (lease.ours) {
         wait.cancel()
-        return await hold(key, lock, token, work)
+        return await hold(key, lock, ticket, work)
       }
       deadline ??= now() + lockMs + MIN_LEASE_WAIT_MS
       // still held past the deadline: not the lease first seen (it has run out), a later holder's
@@ -223,12 +241,12 @@ export function createRedisCoalescing ({ link, lockMs, now, signer, limits, reje
         wait.cancel()
         throw new AppError('UPSTREAM_TIMEOUT', { detail: 'The replica asking the vendor for this order did not answer in time.' })
       }
-      // another replica is asking: its outcome comes on the channel, or its lease runs out
+      // another replica is asking: its outcome comes on the channel, or its lease runs out (unless renewed meanwhile)
       const woken = await wait.within(Math.min(Math.max(MIN_LEASE_WAIT_MS, lease.leftMs), deadline - now()))
       if ('outcome' in woken) return { outcome: woken.outcome, tier: 'redis' }
       if ('failure' in woken) throw sharedFailureError(woken.failure)
       if ('takeOver' in woken) return await runInThisProcess(key, work)
-      // the lease ran out without a word: its holder died or stalled; look again, and take it over
+      // the lease's time is up without a word: renewed by a live holder (wait again), or run out (take it over)
     }
   }
 }

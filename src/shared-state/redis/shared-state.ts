@@ -36,7 +36,8 @@ export function createRedisSharedState (config: SharedStateConfig & { redis: Red
   const limits = { freshness: { freshMs, terminalMs, notFoundMs }, now }
   const reject = createRejections({ log, onRejected, now })
   const outcomeStore = createRedisOutcomeStore({ link, local: createMemoryOutcomeStore({ maxEntries, maxBytes, now }), staleMs, signer, limits, reject })
-  // held through the holder's whole vendor deadline and the store's write; past it, another replica takes over
+  // the longest a replica holds an order's lease, renewed every LEASE_MS / 3 while it lives:
+  // its whole vendor deadline and the store's write; past it, another replica takes over
   const lockMs = config.vendorTimeoutMs + 2 * config.redis.commandTimeoutMs
   return {
     outcomeStore,

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import { AppError } from '../../../src/errors/catalogue.js'
 import type { Outcome } from '../../../src/orders/outcome.js'
 import { createRedisCoalescing, MIN_LEASE_WAIT_MS, OUTCOMES_CHANNEL } from '../../../src/shared-state/redis/coalescing.js'
+import { LEASE_MS } from '../../../src/shared-state/redis/lease-renewal.js'
 import { sealMessage } from '../../../src/shared-state/redis/messages.js'
 import { sharedFailureError } from '../../../src/shared-state/redis/shared-failure.js'
 import { toStored } from '../../../src/shared-state/redis/outcome-codec.js'
@@ -205,14 +206,17 @@ t.test('coalescing across replicas on Redis', async (t) => {
   t.test('a lock nobody holds is taken over at once: no TTL, a TTL past the lease, another type, a token this fleet did not sign', async (t) => {
     const { raw, a } = await twoReplicas(t)
     const fleet = signerFor(PREFIX)
+    const signed = (expiresAt: number) => fleet.seal(`lock:${KEY}`, `${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}.${expiresAt}`)
     const plants: Record<string, () => Promise<unknown>> = {
       'no TTL': async () => await raw.set(LOCK, 'nobody'),
       'an hour': async () => await raw.set(LOCK, 'nobody', 'PX', 3_600_000),
-      // signed by the fleet's key, but a lease lasts lockMs at most
-      'a signed token, an hour': async () => await raw.set(LOCK, fleet.seal(`lock:${KEY}`, `${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}.${Date.now() + 3_600_000}`), 'PX', 3_600_000),
+      // signed by the fleet's key, but a lease lives LEASE_MS at most, renewed or not
+      'a signed token, an hour': async () => await raw.set(LOCK, signed(Date.now() + 3_600_000), 'PX', 3_600_000),
+      // a valid token, but a lease of the version before: its whole lock period at once
+      'a signed token, a TTL just past a lease': async () => await raw.set(LOCK, signed(Date.now() + LOCK_MS), 'PX', LEASE_MS + 100),
       'a hash': async () => await raw.hset(LOCK, 'holder', 'nobody'),
-      'unsigned, a valid TTL': async () => await raw.set(LOCK, 'nobody', 'PX', 4000),
-      'a signed token past its expiry': async () => await raw.set(LOCK, fleet.seal(`lock:${KEY}`, `${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}.${Date.now() - 60_000}`), 'PX', 4000)
+      'unsigned, a valid TTL': async () => await raw.set(LOCK, 'nobody', 'PX', LEASE_MS),
+      'a signed token past its expiry': async () => await raw.set(LOCK, signed(Date.now() - 60_000), 'PX', LEASE_MS)
     }
     for (const [name, plant] of Object.entries(plants)) {
       await raw.del(LOCK)
@@ -227,7 +231,7 @@ t.test('coalescing across replicas on Redis', async (t) => {
       const commands = await commandsRun(raw)
       t.ok(commands <= 16, `${name}: ${commands} Redis commands`)
     }
-    t.same(a.reject.seen.map(([reason]) => reason), ['ttl', 'ttl', 'ttl', 'wrongtype', 'signature', 'expired'])
+    t.same(a.reject.seen.map(([reason]) => reason), ['ttl', 'ttl', 'ttl', 'ttl', 'wrongtype', 'signature', 'expired'])
   })
 
   t.test('a lease taken while the waiter\'s first look was on its way, its holder dead: the waiter takes it over once it runs out, it does not give up first', async (t) => {

@@ -7,11 +7,12 @@ import { requireRedisServer, startRedisServer } from '../../fixtures/redis-serve
 import { until } from '../../helper.js'
 import { order } from '../../orders/fixtures/read-through.js'
 import { QUIET } from '../../fixtures/logger.js'
-import { SIGNING_KEY } from './fixtures/trust.js'
+import { LEASE_MS } from '../../../src/shared-state/redis/lease-renewal.js'
+import { SIGNING_KEY, signerFor } from './fixtures/trust.js'
 
 const KEY = '54:16327129'
 
-/** The shared state of a replica on the Redis at url: VENDOR_TIMEOUT_MS 1000 and REDIS_TIMEOUT_MS 250 make a 1500 ms lock. */
+/** The shared state of a replica on the Redis at url: VENDOR_TIMEOUT_MS 1000 and REDIS_TIMEOUT_MS 250 make a lease token good for 1500 ms. */
 function replica (t: Test, url: string, log: LinkLog = QUIET) {
   const config = loadConfig({ REDIS_URL: url, REDIS_KEY_PREFIX: 'state-test:', REDIS_TIMEOUT_MS: '250', VENDOR_TIMEOUT_MS: '1000', REDIS_SIGNING_KEY: SIGNING_KEY })
   const state = createRedisSharedState({ ...config, redis: config.redis! }, { log })
@@ -39,10 +40,17 @@ t.test('the shared state on Redis', async (t) => {
     t.same(await b.outcomeStore.get('55:16327129'), { outcome: stored, tier: 'redis' }, 'stored by one, read by the other')
 
     let lockLeftMs = 0
+    let tokenLeftMs = 0
     const coalesced: Outcome = { ...stored, order: order(54), freshMs: 1000 }
-    const held = await a.coalescing(KEY, async () => { lockLeftMs = await raw.pttl(`state-test:lock:${KEY}`); return coalesced })
+    const held = await a.coalescing(KEY, async () => {
+      const lock = `state-test:lock:${KEY}`
+      lockLeftMs = await raw.pttl(lock)
+      tokenLeftMs = Number(signerFor('state-test:').open(`lock:${KEY}`, (await raw.get(lock))!)?.split('.')[1]) - Date.now()
+      return coalesced
+    })
     t.equal(held.tier, 'vendor')
-    t.ok(lockLeftMs > 1000 && lockLeftMs <= 1500, `the lock outlives the vendor deadline and the store's write (${lockLeftMs} ms left)`)
+    t.ok(lockLeftMs > 0 && lockLeftMs <= LEASE_MS, `the lease lives LEASE_MS, renewed while its holder works (${lockLeftMs} ms left)`)
+    t.ok(tokenLeftMs > 1000 && tokenLeftMs <= 1500, `its token outlives the vendor deadline and the store's write (${tokenLeftMs} ms left)`)
     await until(async () => (await b.outcomeStore.get(KEY)) !== undefined)
     t.match(await b.outcomeStore.get(KEY), { outcome: coalesced, tier: 'memory' }, 'the other replica keeps what it was told in memory')
 
