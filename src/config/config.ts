@@ -127,7 +127,7 @@ const SETTING_TREE = {
       enabled: setting('CACHE_ENABLED', z.enum(['true', 'false']).default('true').transform((value) => value === 'true')),
       maxEntries: setting('CACHE_MAX_ENTRIES', int(1, 10_000_000).default(10_000)),
       /** bound on the cached answers' estimated heap bytes, besides the entry count; a small share of the default MAX_RSS_BYTES, so a full cache never makes the service shed load */
-      maxBytes: setting('CACHE_MAX_BYTES', int(1024 * 1024, Number.MAX_SAFE_INTEGER).default(24 * 1024 * 1024)),
+      maxBytes: setting('CACHE_MAX_BYTES', int(1024 * 1024, Number.MAX_SAFE_INTEGER).default(16 * 1024 * 1024)),
       freshMs: setting('CACHE_FRESH_MS', int(0, 3_600_000).default(1000)),
       terminalMs: setting('CACHE_TERMINAL_MS', int(0, 86_400_000).default(300_000)),
       notFoundMs: setting('CACHE_NOT_FOUND_MS', int(0, 3_600_000).default(2000)),

@@ -31,7 +31,7 @@ t.test('defaults with nothing set: demo mode', async (t) => {
     vendorTimeoutMs: 5000,
     vendorMaxBodyBytes: 1024 * 1024,
     resilience: {
-      cache: { enabled: true, maxEntries: 10_000, maxBytes: 24 * 1024 * 1024, freshMs: 1000, terminalMs: 300_000, notFoundMs: 2000, staleMs: 60_000 },
+      cache: { enabled: true, maxEntries: 10_000, maxBytes: 16 * 1024 * 1024, freshMs: 1000, terminalMs: 300_000, notFoundMs: 2000, staleMs: 60_000 },
       retry: { maxRetries: 2, baseDelayMs: 50, budgetRatio: 0.1, budgetFloor: 10 },
       breaker: { thresholdPercent: 50, minCalls: 10, windowMs: 10_000, cooldownMs: 10_000 },
       vendorConcurrency: 64,

@@ -212,6 +212,19 @@ export function createRedisCoalescing ({ link, lockMs, now, timers = unrefTimers
     }
   }
 
+  /**
+   * Asks the vendor in this process alone (once per key here), and tells the other replicas the
+   * outcome as a holder would, so their near caches hear of it: for a waiter that took over from
+   * a holder who said nothing worth sharing, or when the lease could not be taken.
+   */
+  function askAndTell (key: string, work: () => Promise<Outcome>): Promise<TieredOutcome> {
+    return runInThisProcess(key, async () => {
+      const outcome = await work()
+      if (link.isUp()) link.publish(OUTCOMES_CHANNEL, sealMessage(signer, OUTCOMES_CHANNEL, { key, outcome: toStored(key, outcome) }, now())).catch(() => {})
+      return outcome
+    })
+  }
+
   return async function coalesce (key, work) {
     const lock = `lock:${key}`
     // counted from the first answer that another replica holds the lease: whatever lease that
@@ -229,7 +242,7 @@ export function createRedisCoalescing ({ link, lockMs, now, timers = unrefTimers
         const fault = keyFaultOf(error)
         if (fault === undefined) link.reportFailure(error)
         else reject(fault, 'lease')
-        return await runInThisProcess(key, work)
+        return await askAndTell(key, work)
       }
       if (lease.ours) {
         wait.cancel()
@@ -245,7 +258,7 @@ export function createRedisCoalescing ({ link, lockMs, now, timers = unrefTimers
       const woken = await wait.within(Math.min(Math.max(MIN_LEASE_WAIT_MS, lease.leftMs), deadline - now()))
       if ('outcome' in woken) return { outcome: woken.outcome, tier: 'redis' }
       if ('failure' in woken) throw sharedFailureError(woken.failure)
-      if ('takeOver' in woken) return await runInThisProcess(key, work)
+      if ('takeOver' in woken) return await askAndTell(key, work)
       // the lease's time is up without a word: renewed by a live holder (wait again), or run out (take it over)
     }
   }

@@ -102,8 +102,8 @@ t.test('expired entries are freed without anyone asking for them', async (t) => 
   t.equal(store.bytes, 0)
 })
 
-t.test('CACHE_MAX_BYTES: 24 MiB by default, at least 1 MiB', async (t) => {
-  t.equal(loadConfig({}).resilience.cache.maxBytes, 24 * MiB)
+t.test('CACHE_MAX_BYTES: 16 MiB by default, at least 1 MiB', async (t) => {
+  t.equal(loadConfig({}).resilience.cache.maxBytes, 16 * MiB)
   t.equal(loadConfig({ CACHE_MAX_BYTES: String(8 * MiB) }).resilience.cache.maxBytes, 8 * MiB)
   t.throws(() => loadConfig({ CACHE_MAX_BYTES: '1000' }), { name: 'ConfigError', message: /CACHE_MAX_BYTES: / })
 })

@@ -134,6 +134,10 @@ t.test('coalescing across replicas on Redis', async (t) => {
     await t.rejects(first, /socket hang up/)
     t.same(await waiter, { outcome: OUTCOME, tier: 'vendor' })
     t.equal(waiterCalls, 1)
+    // told to the fleet as a holder's outcome is, so no replica's near cache keeps an older copy
+    await until(() => a.told.length === 1, { what: 'the holder hearing the outcome the waiter got' })
+    t.same(a.told[0]?.kind, OUTCOME.kind, 'the outcome the waiter got reaches the other replica')
+    t.equal(a.told[0]?.storedAt, OUTCOME.storedAt)
   })
 
   t.test('Redis lost while a replica waits: it stops waiting and runs the work itself', async (t) => {
