@@ -10,3 +10,9 @@ export const systemClock: Clock = {
   setTimer: (callback, ms) => setTimeout(callback, ms),
   clearTimer: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
 }
+
+/** The timers of background work (renewals, flushes): unref'd, so they never keep the process up. */
+export const unrefTimers: Pick<Clock, 'setTimer' | 'clearTimer'> = {
+  setTimer: (callback, ms) => setTimeout(callback, ms).unref(),
+  clearTimer: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
+}

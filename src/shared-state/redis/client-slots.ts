@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { Clock } from '../../orders/live/clock.js'
+import { unrefTimers, type Clock } from '../../orders/live/clock.js'
 import type { ClientSlots } from '../../routes/stream-slots.js'
 import { createMemoryClientSlots } from '../memory/client-slots.js'
 import type { SharedLink } from './latency.js'
@@ -64,11 +64,6 @@ for i = 3, #ARGV do redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return repaired
 `
-
-const unrefTimers: Pick<Clock, 'setTimer' | 'clearTimer'> = {
-  setTimer: (callback, ms) => setTimeout(callback, ms).unref(),
-  clearTimer: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
-}
 
 export interface RedisClientSlotsOptions {
   link: SharedLink

@@ -1,4 +1,4 @@
-import type { Clock } from '../../orders/live/clock.js'
+import { unrefTimers, type Clock } from '../../orders/live/clock.js'
 import { RECHECK_EVERY_MS, type LinkLog, type RedisLink } from './link.js'
 
 /** The commands a replica sends, as redis_command_duration_seconds labels them. */
@@ -25,11 +25,7 @@ export interface LatencyOptions {
   logEveryMs?: number
 }
 
-const steadyClock: Clock = {
-  now: () => performance.now(),
-  setTimer: (callback, ms) => setTimeout(callback, ms).unref(),
-  clearTimer: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
-}
+const steadyClock: Clock = { now: () => performance.now(), ...unrefTimers }
 
 /**
  * The link as the request path uses it: every command timed, and Redis that answers, but slowly,

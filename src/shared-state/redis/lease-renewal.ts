@@ -29,12 +29,6 @@ export interface LeaseRenewalOptions {
   timers: Pick<Clock, 'setTimer' | 'clearTimer'>
 }
 
-/** The renewals' default timer: an unref'd setTimeout, which never keeps the process up. */
-export const unrefTimers: Pick<Clock, 'setTimer' | 'clearTimer'> = {
-  setTimer: (callback, ms) => setTimeout(callback, ms).unref(),
-  clearTimer: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
-}
-
 /**
  * Keeps a held lease alive while its holder works: every leaseMs / 3, one RENEW gives it leaseMs
  * more, never past the token's own expiry (the holder's whole vendor deadline), so a lease lives

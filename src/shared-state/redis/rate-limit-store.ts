@@ -1,5 +1,5 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
-import type { Clock } from '../../orders/live/clock.js'
+import { unrefTimers, type Clock } from '../../orders/live/clock.js'
 import type { SharedLink } from './latency.js'
 import type { Reject } from './rejections.js'
 import { BoundedRateLimitStore, DEFAULT_MAX_ENTRIES, type BoundedStoreOptions } from '../memory/rate-limit-store.js'
@@ -29,11 +29,6 @@ interface Budget {
   sending: number
   pending: number
   flight: Promise<void> | undefined
-}
-
-const unrefTimers: Timers = {
-  setTimer: (callback, ms) => setTimeout(callback, ms).unref(),
-  clearTimer: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
 }
 
 export interface RedisStoreParts {
