@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { budgetLimits, type CallBudgetLimits, type CallTokens } from '../../upstream/call-budget.js'
 import { createMemoryCallTokens } from '../memory/call-budget.js'
 import type { SharedLink } from './latency.js'
-import { keyFaultOf, type Reject } from './rejections.js'
+import { commandFailed, type Reject } from './rejections.js'
 
 /** The fleet's one bucket, and the replicas that took from it lately; one hash tag, so both are on one node of a cluster. */
 export const BUCKET_KEY = '{call-budget}:bucket'
@@ -101,9 +101,7 @@ export function createRedisCallTokens ({ link, reject, limits, now }: RedisCallT
           replicas = Math.max(1, takers)
           return waitMs
         } catch (error) {
-          const fault = keyFaultOf(error)
-          if (fault === undefined) link.reportFailure(error)
-          else reject(fault, 'call budget')
+          commandFailed(link, reject, 'call budget', error)
         }
       }
       return await ownShare().take(background)

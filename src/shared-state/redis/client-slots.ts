@@ -4,7 +4,7 @@ import type { ClientSlots } from '../../routes/stream-slots.js'
 import { createMemoryClientSlots } from '../memory/client-slots.js'
 import type { SharedLink } from './latency.js'
 import { CLOCK_SKEW_MS } from './outcome-codec.js'
-import { keyFaultOf, type Reject } from './rejections.js'
+import { commandFailed, type Reject } from './rejections.js'
 
 /**
  * How long a slot lives in Redis unless its holder renews it (every third of this): how long
@@ -97,12 +97,7 @@ export function createRedisClientSlots ({ link, reject, max, now, leaseMs = CLIE
   const held = new Map<string, Set<string>>()
   let renewal: unknown
 
-  /** A failed command: a key fault is that key's problem, anything else Redis's (the link goes down). */
-  function fail (error: unknown): void {
-    const fault = keyFaultOf(error)
-    if (fault === undefined) link.reportFailure(error)
-    else reject(fault, 'client slots')
-  }
+  const fail = (error: unknown): void => { commandFailed(link, reject, 'client slots', error) }
 
   // reachable, slow or not: renewals and releases keep no request waiting
   const reachable = (): boolean => link.isUp() || link.isSlow()

@@ -6,7 +6,7 @@ import type { SharedLink } from './latency.js'
 import { LEASE_MS, renewWhileHeld } from './lease-renewal.js'
 import { openMessage, sealMessage } from './messages.js'
 import { CLOCK_SKEW_MS, fromStored, toStored, type OutcomeLimits, type Read } from './outcome-codec.js'
-import { keyFaultOf, type Reject, type RejectionReason } from './rejections.js'
+import { commandFailed, keyFaultOf, type Reject, type RejectionReason } from './rejections.js'
 import { sharedFailureError, SharedFailureSchema, toSharedFailure, type SharedFailure } from './shared-failure.js'
 import type { Signer } from './signing.js'
 import type { Outcome, TieredOutcome } from '../../orders/outcome.js'
@@ -239,9 +239,7 @@ export function createRedisCoalescing ({ link, lockMs, now, timers = unrefTimers
         lease = await acquire(lock, ticket.token)
       } catch (error) {
         wait.cancel()
-        const fault = keyFaultOf(error)
-        if (fault === undefined) link.reportFailure(error)
-        else reject(fault, 'lease')
+        commandFailed(link, reject, 'lease', error)
         return await askAndTell(key, work)
       }
       if (lease.ours) {

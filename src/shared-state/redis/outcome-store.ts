@@ -1,7 +1,7 @@
 import type { SharedLink } from './latency.js'
 import { NOT_HEARING } from './link.js'
 import { decodeOutcome, encodeOutcome, type OutcomeLimits, type Read } from './outcome-codec.js'
-import { keyFaultOf, type Reject } from './rejections.js'
+import { commandFailed, type Reject } from './rejections.js'
 import type { Signer } from './signing.js'
 import { keepMs, supersedes, type Outcome, type TieredOutcome } from '../../orders/outcome.js'
 import type { OutcomeStore } from '../../orders/outcome-store.js'
@@ -110,9 +110,7 @@ export function createRedisOutcomeStore ({ link, local, staleMs, signer, limits,
       try {
         sealed = await link.timed('get', () => link.client.get(outcomeKey(key)))
       } catch (error) {
-        const fault = keyFaultOf(error)
-        if (fault === undefined) link.reportFailure(error)
-        else reject(fault, 'outcome')
+        commandFailed(link, reject, 'outcome', error)
         return kept
       }
       // nothing shared: this replica's copy, if any, may still serve stale-if-error

@@ -59,3 +59,13 @@ export function keyFaultOf (error: unknown): 'wrongtype' | 'not_integer' | undef
   if (/value is not an integer|increment or decrement would overflow/.test(error.message)) return 'not_integer'
   return undefined
 }
+
+/**
+ * The one way a failed command is handled: a key fault (keyFaultOf) is that key's problem,
+ * counted and logged as `what`; anything else is Redis's, and takes the link down.
+ */
+export function commandFailed (link: { reportFailure: (error: unknown) => void }, reject: Reject, what: Rejected, error: unknown): void {
+  const fault = keyFaultOf(error)
+  if (fault === undefined) link.reportFailure(error)
+  else reject(fault, what)
+}
