@@ -14,6 +14,7 @@ const PASSTHROUGH = script('./baselines/passthrough.js')
 const CONSTANT = script('./baselines/constant.js')
 const OTLP_SINK = script('./baselines/otlp-sink.js')
 const EXPRESS_BFF = script('./baselines/express-bff.js')
+const SSE_FLOOR = script('./baselines/sse-floor.js')
 
 /** every contestant runs as in production, on the loopback interface */
 const PRODUCTION = { NODE_ENV: 'production', HOST: '127.0.0.1' }
@@ -33,7 +34,7 @@ const vendorEnv = (simulator: Started): Record<string, string> => ({
 })
 
 /** node flags of a server process: with --profile, a CPU profile per process */
-function profileArgs (options: BenchOptions, name: string): string[] {
+export function profileArgs (options: BenchOptions, name: string): string[] {
   if (options.profile === null) return []
   return ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profile)}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
 }
@@ -88,6 +89,11 @@ export async function startPassthrough (simulator: Started, options: BenchOption
 /** The typical hand-written Express + axios BFF: validate, sign, post, map; as vendor-facing as the passthrough. */
 export async function startExpressBff (simulator: Started, options: BenchOptions): Promise<Started> {
   return await startProcess('express-bff', EXPRESS_BFF, vendorEnv(simulator), { readyPath: '/health', nodeArgs: profileArgs(options, 'express-bff') })
+}
+
+/** The floor of the callback-driven events part: bare node:http holding the streams and ending them all in one loop. */
+export async function startSseFloor (options: BenchOptions, openFiles: number): Promise<Started> {
+  return await startProcess('sse floor', SSE_FLOOR, { HOST: '127.0.0.1' }, { readyPath: '/health', openFiles, nodeArgs: profileArgs(options, 'sse-floor') })
 }
 
 export async function startConstant (orderId: number, options: BenchOptions): Promise<Started> {

@@ -4,7 +4,7 @@ export const SCENARIOS = ['uncached', 'cache-hit', 'fan-in', 'two-replica-fan-in
 export type ScenarioName = typeof SCENARIOS[number]
 
 /** the events scenario's parts: streams and pollers against the simulator's phase boundaries, then the callback method on one process and on two replicas */
-export const EVENTS_PARTS = ['streams', 'pollers', 'callback', 'replicas'] as const
+export const EVENTS_PARTS = ['streams', 'pollers', 'callback', 'replicas', 'floor'] as const
 export type EventsPart = typeof EVENTS_PARTS[number]
 
 export interface BenchOptions {

@@ -46,6 +46,8 @@ t.test('npm run bench -- --quick completes and prints the tables', async (t) => 
   t.match(stdout, /^\| events, 200 clients on one order \| SSE streams/m, 'an events row, streams')
   t.match(stdout, /^\| events, 200 clients on one order \| polling every 1 s/m, 'an events row, pollers')
   t.match(stdout, /\| events: vendor calls\/s with 200 SSE streams on one order \| [\d.]+ /)
+  t.match(stdout, /^\| events, 200 streams, callback-driven, floor \| bare node:http floor/m, 'the events floor row')
+  t.match(stdout, /The floor's own loop handed the final frame of 200 streams to the kernel in \d+ ms/, 'the floor\'s own fan-out time')
   t.match(stdout, /\| target \| measured \| goal \| result \|/)
   t.match(stdout, /service peak RSS/)
   t.match(stdout, /^\| service peak RSS, 5000 distinct orders through a full cache/m, 'the distinct-orders target')
