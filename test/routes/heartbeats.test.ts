@@ -2,45 +2,48 @@ import t from 'tap'
 import { createHeartbeats } from '../../src/routes/heartbeats.js'
 import { fakeClock } from '../fixtures/clock.js'
 
-/** A hand-run `later`: the chunks it was given, run when the test says. */
-function laterByHand () {
-  const queue: Array<() => void> = []
-  return { later: (next: () => void) => { queue.push(next) }, get waiting () { return queue.length }, runAll: () => { while (queue.length > 0) queue.shift()!() } }
-}
-
 t.test('one timer beats every stream once per interval, and runs only while a stream is open', async (t) => {
   const clock = fakeClock()
-  const turns = laterByHand()
-  const heartbeats = createHeartbeats({ intervalMs: 1000, clock, later: turns.later })
+  const heartbeats = createHeartbeats({ intervalMs: 1000, clock, slots: 4 })
   t.equal(clock.pending(), 0, 'no stream, no timer')
   const beats = [0, 0, 0]
   const leave = beats.map((_, i) => heartbeats.add(() => { beats[i]!++; return true }))
   t.equal(clock.pending(), 1, 'one timer for three streams')
   await clock.advance(999)
-  t.same(beats, [0, 0, 0])
-  await clock.advance(1)
-  turns.runAll()
-  t.same(beats, [1, 1, 1])
+  t.same(beats, [1, 1, 1], 'each beaten within the interval')
+  await clock.advance(1000)
+  t.same(beats, [2, 2, 2], 'and once in each interval after it')
   leave[1]!()
   await clock.advance(1000)
-  turns.runAll()
-  t.same(beats, [2, 1, 2], 'a stream that left is not beaten')
+  t.same(beats, [3, 2, 3], 'a stream that left is not beaten')
   leave[0]!()
   leave[2]!()
   t.equal(clock.pending(), 0, 'the last one gone, the timer is too')
   t.equal(heartbeats.size, 0)
+  leave[2]!()
+  t.equal(heartbeats.size, 0, 'leaving twice counts once')
 })
 
-t.test('a beat goes out a chunk at a time; a stream that leaves before its chunk is skipped', async (t) => {
+t.test('the streams are spread over the slots: one group per step, never all at once', async (t) => {
   const clock = fakeClock()
-  const turns = laterByHand()
-  const heartbeats = createHeartbeats({ intervalMs: 1000, clock, chunkSize: 2, later: turns.later })
-  const beaten: number[] = []
-  const leave = [0, 1, 2, 3, 4].map((i) => heartbeats.add(() => { beaten.push(i); return true }))
-  await clock.advance(1000)
-  t.same(beaten, [0, 1], 'the first chunk on the timer')
-  leave[3]!()
-  turns.runAll()
-  t.same(beaten, [0, 1, 2, 4])
-  t.equal(clock.pending(), 1, 'the next beat is set')
+  const heartbeats = createHeartbeats({ intervalMs: 1000, clock, slots: 4 })
+  let beaten = 0
+  const leave = Array.from({ length: 100 }, () => heartbeats.add(() => { beaten++; return true }))
+  const perStep: number[] = []
+  for (let step = 0; step < 8; step++) {
+    const before = beaten
+    await clock.advance(250)
+    perStep.push(beaten - before)
+  }
+  t.same(perStep, [25, 25, 25, 25, 25, 25, 25, 25], 'a quarter of the streams every quarter interval')
+  // churn: the streams of one group leave, and newcomers fill the smallest group first
+  for (let i = 0; i < 100; i += 4) leave[i]!()
+  for (let i = 0; i < 25; i++) heartbeats.add(() => { beaten++; return true })
+  const after: number[] = []
+  for (let step = 0; step < 4; step++) {
+    const before = beaten
+    await clock.advance(250)
+    after.push(beaten - before)
+  }
+  t.same(after, [25, 25, 25, 25], 'newcomers joined the emptied group')
 })
