@@ -481,11 +481,8 @@ async function redisUp (service: Started, metricsUrl: string): Promise<void> {
  * replicas sharing Redis, with CACHE_FRESH_MS=20000 so that only the vendor's delivery callback
  * (posted by the client process to the first service just after the change, as the vendor would)
  * makes the poller see it. The lag is from that post to each stream's event showing the change.
- */
-/**
- * The callback method on one service, on two replicas sharing Redis, or on the floor: bare
- * node:http doing nothing but hold the streams and end them (bench/baselines/sse-floor.ts), what
- * the same client process measures of this machine and Node's http layer alone.
+ * With `floor`, the streams are held by bare node:http instead (bench/baselines/sse-floor.ts),
+ * which only ends them: what the same client measures of this machine and Node's http layer alone.
  */
 async function measureCallbackPart (simulator: Started, options: BenchOptions, count: number, openFiles: number, replicas: 1 | 2, floor = false): Promise<Part> {
   const change = options.quick ? CHANGES[0] : CHANGES[2]
@@ -495,26 +492,28 @@ async function measureCallbackPart (simulator: Started, options: BenchOptions, c
   try {
     const metricsPorts: number[] = []
     if (floor) services.push(await startSseFloor(options, openFiles))
-    for (let index = 0; index < (floor ? 0 : replicas); index++) {
-      const metricsPort = await freePort()
-      metricsPorts.push(metricsPort)
-      const share = Math.ceil(count / replicas)
-      services.push(await startService(simulator, options, true, undefined, {
-        name: replicas === 1 ? 'service (callback)' : `replica ${'AB'[index]!} (callback)`,
-        openFiles,
-        env: {
-          CACHE_FRESH_MS: String(CALLBACK_FRESH_MS),
-          CALLBACK_TOKEN,
-          EVENTS_MAX_STREAMS: String(share),
-          // the clients are one address: with Redis its share is the fleet's, so it must fit all of them, not one replica's part
-          EVENTS_MAX_PER_CLIENT: String(Math.min(count, 10_000)),
-          MAX_CONNECTIONS: String(share + 100),
-          MAX_EVENT_LOOP_DELAY_MS: '0',
-          METRICS_PORT: String(metricsPort),
-          METRICS_HOST: '127.0.0.1',
-          ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench-events-${redis.port}:`, REDIS_SIGNING_KEY: BENCH_SIGNING_KEY }
-        }
-      }))
+    else {
+      for (let index = 0; index < replicas; index++) {
+        const metricsPort = await freePort()
+        metricsPorts.push(metricsPort)
+        const share = Math.ceil(count / replicas)
+        services.push(await startService(simulator, options, true, undefined, {
+          name: replicas === 1 ? 'service (callback)' : `replica ${'AB'[index]!} (callback)`,
+          openFiles,
+          env: {
+            CACHE_FRESH_MS: String(CALLBACK_FRESH_MS),
+            CALLBACK_TOKEN,
+            EVENTS_MAX_STREAMS: String(share),
+            // the clients are one address: with Redis its share is the fleet's, so it must fit all of them, not one replica's part
+            EVENTS_MAX_PER_CLIENT: String(Math.min(count, 10_000)),
+            MAX_CONNECTIONS: String(share + 100),
+            MAX_EVENT_LOOP_DELAY_MS: '0',
+            METRICS_PORT: String(metricsPort),
+            METRICS_HOST: '127.0.0.1',
+            ...redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench-events-${redis.port}:`, REDIS_SIGNING_KEY: BENCH_SIGNING_KEY }
+          }
+        }))
+      }
     }
     if (redis !== undefined) for (const [index, service] of services.entries()) await redisUp(service, `http://127.0.0.1:${metricsPorts[index]!}/metrics`)
     // a fresh run of the clock order, whatever the parts before did with it (this forgets the simulator's stats too)

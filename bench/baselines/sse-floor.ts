@@ -66,6 +66,7 @@ const server = createServer((req, res) => {
   }
   res.writeHead(404).end()
 })
+// as the service is set for the bench: any number of connections, and idle ones kept for the whole run
 server.maxConnections = Infinity
 server.keepAliveTimeout = 0
 
