@@ -174,6 +174,12 @@ export function recordingSpanActive (): boolean {
   return trace.getSpan(context.active())?.isRecording() === true
 }
 
+/** The part of the SDK's AsyncLocalStorageContextManager that contextHolds wraps. */
+export interface HoldableContextManager {
+  with: (...args: any[]) => unknown
+  disable: () => unknown
+}
+
 /**
  * Node 20's AsyncLocalStorage (the async_hooks one; Node 24's AsyncContextFrame has no such cost)
  * turns on a promise hook for every promise in the process from its first run() on, sampled
@@ -181,11 +187,29 @@ export function recordingSpanActive (): boolean {
  * (a traced vendor call, or a request with asyncContext; the next run() turns it on again): in
  * between, there is no context to carry. The work a request leaves running after its answer loses
  * its context then, and makes no more spans.
+ *
+ * A run nothing holds lets it go too, once its callback returns: the SDK's batch processor exports
+ * in a context of its own (context.with, to suppress tracing of the export), and that run alone
+ * kept the hook on for every later request, traced or not, until a traced vendor call let it go;
+ * a cache hit never makes one. What such a run starts asynchronously (the export's HTTP request)
+ * goes on without the context, and no instrumentation here makes spans of it.
  */
-function contextHolds (contextManager: { disable: () => unknown }): () => () => void {
+export function contextHolds (contextManager: HoldableContextManager): () => () => void {
   const hooksBased = typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol'
   if (!hooksBased) return () => () => {}
   let held = 0
+  // runs of with() in progress: letting go inside one would lose the context of the rest of its callback
+  let running = 0
+  const run = contextManager.with.bind(contextManager)
+  contextManager.with = (...args: unknown[]) => {
+    running += 1
+    try {
+      return run(...args)
+    } finally {
+      running -= 1
+      if (running === 0 && held === 0) contextManager.disable()
+    }
+  }
   return () => {
     held += 1
     let released = false
@@ -196,7 +220,7 @@ function contextHolds (contextManager: { disable: () => unknown }): () => () => 
       // at once: waiting (for the loop's next turn, or 20 ms) kept the hook on for the unsampled requests of
       // that turn, which costs 1% sampling more than turning it off and on for each traced request costs
       // tracing every request (setPromiseHooks, 0.4% of that profile)
-      if (held === 0) contextManager.disable()
+      if (held === 0 && running === 0) contextManager.disable()
     }
   }
 }

@@ -1,6 +1,8 @@
+import { createContextKey, ROOT_CONTEXT } from '@opentelemetry/api'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequire } from 'node:module'
 import t, { type Test } from 'tap'
-import { startTracing, tracingSettings } from '../../src/observability/tracing.js'
+import { contextHolds, startTracing, tracingSettings } from '../../src/observability/tracing.js'
 import { answerOrder, NEUTRAL_ENV, openEventStream, startService, startUpstream, TEST_CREDENTIALS } from '../helper.js'
 
 const API_KEY = 'k'.repeat(20) + '-tracing-test-key'
@@ -299,4 +301,33 @@ t.test('the request span ends when the client leaves a stream, and a 5xx answer 
   t.match(streamSpan?.attributes, { 'http.route': '/orders/:id/events', 'url.path': '/orders/54/events', 'http.response.status_code': 200 })
   const failedSpan = spans.find((span) => span.name === 'GET /orders/:id' && span.attributes['url.path'] === '/orders/55')
   t.match(failedSpan, { status: { code: 2 }, attributes: { 'http.response.status_code': failed.status } }, 'a 5xx: an error')
+})
+
+t.test('a run of the async context that nothing holds lets Node 20\'s promise hook go when its callback returns; a held one carries its context on', async (t) => {
+  // loaded here, not at the top: the first test checks that tracing off loads none of the SDK
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks')
+  const manager = new AsyncLocalStorageContextManager()
+  const hold = contextHolds(manager)
+  const key = createContextKey('which run')
+  const hooksBased = typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol'
+  // what a run's callback sees right after a nested run, and what its next turn sees (the batch processor's export, in short)
+  const run = async (): Promise<{ after: unknown, later: unknown }> => await new Promise((resolve) => {
+    manager.with(ROOT_CONTEXT.setValue(key, 'outer'), () => {
+      manager.with(ROOT_CONTEXT.setValue(key, 'inner'), () => {})
+      const after = manager.active().getValue(key)
+      setImmediate(() => { resolve({ after, later: manager.active().getValue(key) }) })
+    })
+  })
+  const letGo = hooksBased ? undefined : 'outer'
+  t.same(await run(), { after: 'outer', later: letGo }, `nothing holds it: ${hooksBased ? 'let go once the outer run returned (not at the nested one\'s end)' : 'Node 24 keeps no hook to let go'}`)
+  const release = hold()
+  t.same(await run(), { after: 'outer', later: 'outer' }, 'held: the next turn is still in the run\'s context')
+  release()
+  release()
+  t.same(await run(), { after: 'outer', later: letGo }, 'released (twice, counted once): let go again')
+  const first = hold()
+  const second = hold()
+  first()
+  t.same(await run(), { after: 'outer', later: 'outer' }, 'one hold of two released: still held')
+  second()
 })
