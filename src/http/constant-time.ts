@@ -1,8 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 
-/** A secret's SHA-256: every digest is 32 bytes, so comparing digests never shows a secret's length. */
+/**
+ * A secret's SHA-256: every digest is 32 bytes, so comparing digests never shows a secret's length.
+ * The one-shot hash, not a Hash object: every request with an API key pays it, and it takes half the time.
+ */
 export function secretDigest (secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest()
+  return hash('sha256', secret, 'buffer')
 }
 
 /** Whether two secret digests are equal, in a time that does not depend on where they differ. */

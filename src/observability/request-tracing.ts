@@ -87,6 +87,8 @@ interface RequestTrace {
   context: Context
   /** the error the request failed with, recorded on the span when the answer is a 5xx */
   error: Error | undefined
+  /** with asyncContext: lets go of the async context (once), when the handler is called or the request ends */
+  release: () => void
 }
 
 const kTrace = Symbol('request trace')
@@ -98,11 +100,12 @@ export interface RequestTracingOptions {
   /** no span for these paths (the health probes), whatever the sampler says */
   ignorePath?: (url: string) => boolean
   /**
-   * whether a sampled request's hooks and handler run in its async context (AsyncLocalStorage):
-   * needed when they call code that finds its parent span only there, the Redis client's
-   * instrumentation (the rate limit's counters, the shared cache). Without it (the default),
-   * the orders service finds the request's context on its logger and enters it only around
-   * what makes spans below its lookup.
+   * whether a sampled request's hooks, and its handler until its first await, run in its async
+   * context (AsyncLocalStorage): needed when they call code that finds its parent span only there,
+   * the Redis client's instrumentation (the rate limit's count). Without it (the default), and
+   * after the handler's start with it, the orders service finds the request's context on its
+   * logger and enters it only around what makes spans below its lookup (with Redis, the shared
+   * cache's reads and writes too).
    */
   asyncContext?: boolean
 }
@@ -127,7 +130,11 @@ export function requestTracingHooks ({ tracing: { tracer, sample, holdContext },
         const handler = route.handler as (this: unknown, request: FastifyRequest, reply: FastifyReply) => unknown
         route.handler = function tracedHandler (this: unknown, request: FastifyRequest, reply: FastifyReply) {
           const traced = (request as Traced)[kTrace]
-          return traced === null ? handler.call(this, request, reply) : context.with(traced.context, handler, this, request, reply)
+          if (traced === null) return handler.call(this, request, reply)
+          // the hooks are done; the handler starts in the context, and what it calls later finds the request's on
+          // its logger (the orders service holds the async context around its own Redis reads)
+          traced.release()
+          return context.with(traced.context, handler, this, request, reply)
         } as RouteHandlerMethod
       }
 
@@ -146,7 +153,7 @@ export function requestTracingHooks ({ tracing: { tracer, sample, holdContext },
     const parentContext = parent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, request.headers)
     const { name, attributes } = requestSpanStart(request)
     const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parentContext)
-    const traced: RequestTrace = { span, context: trace.setSpan(parentContext, span), error: undefined }
+    const traced: RequestTrace = { span, context: trace.setSpan(parentContext, span), error: undefined, release: noRelease }
     ;(request as Traced)[kTrace] = traced
     const { traceId, spanId } = span.spanContext()
     // on the request's own logger (reply.log is the same one), read only when a line is written: no child per request
@@ -160,12 +167,14 @@ export function requestTracingHooks ({ tracing: { tracer, sample, holdContext },
       done()
       return
     }
-    const release = holdContext()
+    // the other hooks (and what they call: Redis for the rate limit) run in the request's context, held on
+    // (Node 20's promise hook, for every request in the process) until the handler is called, not until the
+    // answer has been written: a request refused before its handler lets go when it ends
+    traced.release = holdContext()
     reply.raw.once('close', () => {
       endRequestSpan(traced, reply)
-      release()
+      traced.release()
     })
-    // the other hooks (and what they call: Redis for the rate limit) run in the request's context
     context.with(traced.context, done)
   }
 
@@ -177,6 +186,8 @@ export function requestTracingHooks ({ tracing: { tracer, sample, holdContext },
   }
   return { property: kTrace, onRoute, onRequest, onError }
 }
+
+const noRelease = (): void => {}
 
 function endRequestSpan ({ span, error }: RequestTrace, reply: FastifyReply): void {
   const response = reply.raw

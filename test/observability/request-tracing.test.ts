@@ -19,15 +19,27 @@ t.test('url.path: never the query, never a secret path parameter', async (t) => 
 async function tracedApp (t: Test, asyncContext: boolean) {
   const { tracer, exporter } = recordingTracer(t)
   const logController = new TracedLogController({})
-  const tracing: Tracing = { tracer, sample: () => true, holdContext: () => () => {}, shutdown: async () => ({ flushed: true }) }
+  // what happens to the async context's hold, against the hook and the handler
+  const events: string[] = []
+  const holdContext = (): () => void => {
+    events.push('hold')
+    let released = false
+    return () => {
+      if (!released) events.push('release')
+      released = true
+    }
+  }
+  const tracing: Tracing = { tracer, sample: () => true, holdContext, shutdown: async () => ({ flushed: true }) }
   const app = fastify({ logController })
   await app.register(tracingPlugin, { tracing, logController, asyncContext })
   const seen: Array<{ active: string | undefined, carried: string | undefined }> = []
   app.addHook('preHandler', (request, _reply, done) => {
+    events.push('preHandler')
     seen.push({ active: trace.getSpan(context.active())?.spanContext().spanId, carried: trace.getSpan(parentContext(request.log) ?? ROOT_CONTEXT)?.spanContext().spanId })
     done()
   })
   app.get('/orders/:id', async (request) => {
+    events.push('handler')
     seen.push({ active: trace.getSpan(context.active())?.spanContext().spanId, carried: trace.getSpan(parentContext(request.log) ?? ROOT_CONTEXT)?.spanContext().spanId })
     return { ok: true }
   })
@@ -35,17 +47,38 @@ async function tracedApp (t: Test, asyncContext: boolean) {
   const res = await app.inject('/orders/54')
   t.equal(res.statusCode, 200)
   const [request] = exporter.getFinishedSpans()
-  return { request: request?.spanContext().spanId, seen }
+  return { request: request?.spanContext().spanId, seen, events }
 }
 
 t.test('a sampled request\'s context travels with its logger, and is no async context of its hooks and handler by default', async (t) => {
-  const { request, seen } = await tracedApp(t, false)
+  const { request, seen, events } = await tracedApp(t, false)
   t.ok(request, 'the request span was made and ended')
   t.same(seen, [{ active: undefined, carried: request }, { active: undefined, carried: request }], 'the hook\'s and the handler\'s logger carry it, no async context was entered')
+  t.same(events, ['preHandler', 'handler'], 'nothing held')
 })
 
-t.test('with asyncContext (Redis, whose client finds its parent span only there), its hooks and handler run in it', async (t) => {
-  const { request, seen } = await tracedApp(t, true)
+t.test('with asyncContext (Redis, whose client finds its parent span only there), its hooks and handler run in it, held until the handler is called', async (t) => {
+  const { request, seen, events } = await tracedApp(t, true)
   t.ok(request)
   t.same(seen, [{ active: request, carried: request }, { active: request, carried: request }])
+  t.same(events, ['hold', 'preHandler', 'release', 'handler'], 'held through the hooks, let go as the handler starts (not when the answer has been written)')
+})
+
+t.test('with asyncContext, a request refused before its handler lets go of the async context when it ends', async (t) => {
+  const { tracer, exporter } = recordingTracer(t)
+  const logController = new TracedLogController({})
+  const events: string[] = []
+  const holdContext = (): () => void => {
+    events.push('hold')
+    return () => { events.push('release') }
+  }
+  const app = fastify({ logController })
+  await app.register(tracingPlugin, { tracing: { tracer, sample: () => true, holdContext, shutdown: async () => ({ flushed: true }) }, logController, asyncContext: true })
+  app.addHook('onRequest', async (_request, reply) => { await reply.code(401).send({ refused: true }) })
+  app.get('/orders/:id', async () => { events.push('handler'); return {} })
+  t.teardown(async () => { await app.close() })
+  const res = await app.inject('/orders/54')
+  t.equal(res.statusCode, 401)
+  t.same(events, ['hold', 'release'], 'released once, by the end of the request')
+  t.equal(exporter.getFinishedSpans().length, 1, 'its span ended')
 })

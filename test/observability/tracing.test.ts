@@ -215,6 +215,9 @@ t.test('with Redis, its commands are spans of the request too: command names onl
   const spans = receiver.spans()
   const request = spans.find((span) => span.name === 'GET /orders/:id')
   const redisSpans = spans.filter((span) => span.attributes['db.system'] === 'redis' || span.attributes['db.system.name'] === 'redis')
+  const parentName = (span: ExportedSpan): string | undefined => spans.find((other) => other.spanId === span.parentSpanId)?.name
+  t.ok(redisSpans.some((span) => parentName(span) === 'GET /orders/:id'), 'the rate limit\'s count, in the hooks before the handler, is a child of the request span')
+  t.ok(redisSpans.filter((span) => /^(get|set)$/i.test(span.name)).every((span) => parentName(span) === 'cache lookup'), 'the shared cache\'s reads and writes are children of the lookup')
   t.ok(redisSpans.length >= 2, `Redis commands traced: ${redisSpans.map((span) => span.name).join(', ')}`)
   t.ok(redisSpans.every((span) => span.traceId === request?.traceId), 'in the request\'s trace')
   t.ok(redisSpans.some((span) => /^(get|set)$/i.test(span.name)), 'the shared cache\'s reads and writes among them')
