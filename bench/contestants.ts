@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { request } from 'undici'
 import { DEMO_CREDENTIALS } from '../src/simulator/credentials.js'
 import type { BenchOptions } from './options.js'
 import { SERVICE_NODE_FLAGS, startProcess, type Started } from '../scripts/processes.js'
@@ -96,8 +97,23 @@ export async function startSseFloor (options: BenchOptions, openFiles: number): 
   return await startProcess('sse floor', SSE_FLOOR, { HOST: '127.0.0.1' }, { readyPath: '/health', openFiles, nodeArgs: profileArgs(options, 'sse-floor') })
 }
 
-export async function startConstant (orderId: number, options: BenchOptions): Promise<Started> {
-  return await startProcess('constant', CONSTANT, { ...PRODUCTION, ORDER_ID: String(orderId) }, { readyPath: '/health', nodeArgs: profileArgs(options, 'constant') })
+/** Baseline (b), the order's bytes from memory; with `headers` (answerHeaders' of the service), the equal-output route that also sends them. */
+export async function startConstant (orderId: number, options: BenchOptions, headers?: Array<[string, string]>): Promise<Started> {
+  const name = headers === undefined ? 'constant' : 'constant-headers'
+  const env = { ...PRODUCTION, ORDER_ID: String(orderId), ...(headers === undefined ? {} : { ANSWER_HEADERS: JSON.stringify(headers) }) }
+  return await startProcess(name, CONSTANT, env, { readyPath: '/health', nodeArgs: profileArgs(options, name) })
+}
+
+/** What node:http adds to every answer by itself, and the length Fastify works out: not an app's own headers. */
+const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'])
+
+/** The headers an answer to `path` carries that the app set itself, in the order they came, and its body. */
+export async function answerHeaders (started: Started, path: string): Promise<{ headers: Array<[string, string]>, body: string }> {
+  const res = await request(started.url + path)
+  const body = await res.body.text()
+  if (res.statusCode !== 200) throw new Error(`${started.name} answered ${path} with HTTP ${res.statusCode}: ${body.slice(0, 500)}\n${started.output()}`)
+  const headers = Object.entries(res.headers).filter(([name]) => !TRANSPORT_HEADERS.has(name)).map(([name, value]): [string, string] => [name, String(value)])
+  return { headers, body }
 }
 
 export async function setVendorLatency (simulator: Started, latencyMs: number): Promise<void> {

@@ -37,6 +37,9 @@ t.test('npm run bench -- --quick completes and prints the tables', async (t) => 
   t.match(stdout, /^\| uncached \| baseline \(c\) typical Express \+ axios BFF \| [1-9]\d* /m, 'an uncached row of the Express + axios BFF, answering')
   t.match(stdout, /^\| uncached throughput ÷ Express \+ axios BFF \| [\d.]+× \| ≥ 3\.00× \|/m, 'the target against the Express + axios BFF')
   t.match(stdout, /^\| uncached throughput ÷ bare passthrough \| [\d.]+× \| ≥ 0\.75× \|/m, 'the target against the passthrough')
+  t.match(stdout, /^\| cache hit \| baseline \(b\) constant in memory, the service's \d+ headers \| [1-9]\d* /m, 'the equal-output constant route, answering')
+  t.match(stdout, /^\| cache hit \| baseline \(b\) constant in memory, body only \| [1-9]\d* /m, 'the body-only constant route, answering')
+  t.match(stdout, /^\| cache-hit throughput ÷ equal-output constant route \| [\d.]+× \| ≥ 0\.95× \|/m, 'the cache-hit target against the equal-output route')
   if (redisServerInstalled()) {
     for (const row of ['two-replica fan-in', 'redis cache hit']) t.match(stdout, new RegExp(`^\\| ${row}`, 'm'), `a ${row} row`)
     t.match(stdout, /\| two-replica fan-in vendor calls\/s, Redis shared, while serving \d+ req\/s \| [\d.]+ /)
