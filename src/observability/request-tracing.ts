@@ -87,7 +87,7 @@ interface RequestTrace {
   context: Context
   /** the error the request failed with, recorded on the span when the answer is a 5xx */
   error: Error | undefined
-  /** with asyncContext: lets go of the async context (once), when the handler is called or the request ends */
+  /** with asyncContext: lets go of the async context (once), once the handler has started or the request ends */
   release: () => void
 }
 
@@ -131,10 +131,14 @@ export function requestTracingHooks ({ tracing: { tracer, sample, holdContext },
         route.handler = function tracedHandler (this: unknown, request: FastifyRequest, reply: FastifyReply) {
           const traced = (request as Traced)[kTrace]
           if (traced === null) return handler.call(this, request, reply)
-          // the hooks are done; the handler starts in the context, and what it calls later finds the request's on
-          // its logger (the orders service holds the async context around its own Redis reads)
-          traced.release()
-          return context.with(traced.context, handler, this, request, reply)
+          // the handler starts in the context; once it waits, the hold goes (what it calls later finds the
+          // request's context on its logger, and the orders service holds the async context around its own
+          // Redis reads). Let go after the run, not before: no turning the hook off and on again in between
+          try {
+            return context.with(traced.context, handler, this, request, reply)
+          } finally {
+            traced.release()
+          }
         } as RouteHandlerMethod
       }
 
@@ -168,7 +172,7 @@ export function requestTracingHooks ({ tracing: { tracer, sample, holdContext },
       return
     }
     // the other hooks (and what they call: Redis for the rate limit) run in the request's context, held on
-    // (Node 20's promise hook, for every request in the process) until the handler is called, not until the
+    // (Node 20's promise hook, for every request in the process) until the handler has started, not until the
     // answer has been written: a request refused before its handler lets go when it ends
     traced.release = holdContext()
     reply.raw.once('close', () => {

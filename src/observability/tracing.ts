@@ -9,7 +9,7 @@ export interface Tracing {
   tracer: Tracer
   /** whether a request is traced (src/plugins/tracing.ts asks once, when it arrives) */
   sample: RequestSampler
-  /** work run in a trace's async context holds it on until done (a request with asyncContext, until its handler is called or it ends): the returned function lets go (once) */
+  /** work run in a trace's async context holds it on until done (a request with asyncContext, until its handler has started or it ends): the returned function lets go (once) */
   holdContext: () => () => void
   /**
    * Exports what is left, for at most the flush bound, stops exporting and unregisters from the

@@ -61,7 +61,7 @@ t.test('with asyncContext (Redis, whose client finds its parent span only there)
   const { request, seen, events } = await tracedApp(t, true)
   t.ok(request)
   t.same(seen, [{ active: request, carried: request }, { active: request, carried: request }])
-  t.same(events, ['hold', 'preHandler', 'release', 'handler'], 'held through the hooks, let go as the handler starts (not when the answer has been written)')
+  t.same(events, ['hold', 'preHandler', 'handler', 'release'], 'held through the hooks, let go once the handler has started (not when the answer has been written)')
 })
 
 t.test('with asyncContext, a request refused before its handler lets go of the async context when it ends', async (t) => {
