@@ -31,6 +31,10 @@ export async function startClockedService (t: Test, overrides: Partial<AppConfig
   const simulatorUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
   const app = await buildTestApp(t, simulatorUrl, { vendor: { baseUrl: simulatorUrl, ...DEMO_CREDENTIALS }, ...overrides }, {}, env)
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  // after the test's own teardowns (a page closed), before the app's close: a browser keeps sockets it opened
+  // (kept alive, or opened ahead with no request yet), which the server's close otherwise waited out, up to its
+  // 72 s keep-alive timeout and more
+  t.teardown(() => { app.server.closeAllConnections() })
   // a clock order's run starts when it is first asked for: start them all at 0, so setElapsed counts from there
   // (from an address of its own, so the tests' rate-limit budgets stay whole)
   for (const id of [2001, 2002, 2003]) await app.inject({ url: `/orders/${id}?machine=16327129`, remoteAddress: '192.0.2.1' })
