@@ -127,8 +127,5 @@ export async function setVendorLatency (simulator: Started, latencyMs: number): 
 
 /** Checks a contestant answers 200 before any load, so a broken setup never reads as a fast one. */
 export async function firstAnswer (started: Started, path: string): Promise<string> {
-  const res = await fetch(started.url + path)
-  const body = await res.text()
-  if (res.status !== 200) throw new Error(`${started.name} answered ${path} with HTTP ${res.status}: ${body.slice(0, 500)}\n${started.output()}`)
-  return body
+  return (await answerHeaders(started, path)).body
 }
